@@ -1,0 +1,33 @@
+"""The one Celery app. Queues keep slow work away from urgent work:
+
+- ``pollers``: AWS polling (a metrics backlog must never delay a rollback),
+- ``alerts``: rule evaluation and notifications,
+- ``actions``: operator actions (redrive, rollback).
+
+The beat schedule is code (dashboard.schedule), so it is reviewed like code and needs no
+database table.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("lambdaops")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_routes = {
+    "ops.tasks.poll_*": {"queue": "pollers"},
+    "ops.tasks.alerts_*": {"queue": "alerts"},
+    "ops.tasks.action_*": {"queue": "actions"},
+}
+
+
+@app.on_after_finalize.connect
+def _install_schedule(sender, **kwargs):
+    from dashboard.schedule import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule()
+
+
+app.autodiscover_tasks(["ops"])

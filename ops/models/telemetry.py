@@ -1,0 +1,195 @@
+"""Time-series storage, laid out for the reads the pages make.
+
+Measured on this machine class (research/perf-reliability-facts.md): wide rows (one row per
+series-minute, one column per metric) need ~6x fewer tuples than one row per datapoint, and a
+roll-up table answers a 30-day chart in milliseconds. So:
+
+- ``Series``: one metric stream — a function as a whole, one alias (CloudWatch ``Resource``
+  dimension) or one version (``ExecutedVersion``). A small integer key for the big tables.
+- ``MinuteStat`` / ``FiveMinuteStat`` / ``HourStat``: the same wide columns at three
+  resolutions, mirroring CloudWatch's own retention (15 d / 63 d / 455 d by default).
+  Natural key ``(series, ts)``; pollers upsert only the columns they own, so the metrics and
+  logs pollers can write the same row without clobbering each other.
+- ``RegionStat``: account×region-level concurrency (no function dimension).
+- ``QueueStat``: DLQ depth and age from AWS/SQS.
+
+Counts absent from CloudWatch are stored as 0 (absent means "no events"); gauges and
+percentiles absent are NULL (unknown is not zero).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from ops.models.choices import SeriesKind
+from ops.models.inventory import Account, Function, Queue
+
+
+class Series(models.Model):
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="series")
+    kind = models.CharField(max_length=8, choices=SeriesKind.choices, default=SeriesKind.FUNCTION)
+    qualifier = models.CharField(max_length=128, blank=True)  # alias name or version; "" for the function
+
+    class Meta:
+        verbose_name_plural = "series"
+        constraints = [
+            models.UniqueConstraint(fields=["function", "kind", "qualifier"], name="series_natural_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function.name}:{self.qualifier}" if self.qualifier else self.function.name
+
+
+class StatColumns(models.Model):
+    """The wide row: every per-function metric the product stores, at one timestamp."""
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, db_index=False)
+    ts = models.DateTimeField()  # start of the bucket, UTC, aligned to the bucket size
+
+    # AWS/Lambda, Sum
+    invocations = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    throttles = models.BigIntegerField(default=0)
+    dead_letter_errors = models.BigIntegerField(default=0)
+    destination_delivery_failures = models.BigIntegerField(default=0)
+    async_events_received = models.BigIntegerField(default=0)
+    async_events_dropped = models.BigIntegerField(default=0)
+    recursive_invocations_dropped = models.BigIntegerField(default=0)
+    pc_spillover_invocations = models.BigIntegerField(default=0)
+    # AWS/Lambda Duration, milliseconds
+    duration_avg = models.FloatField(null=True)
+    duration_max = models.FloatField(null=True)
+    duration_p50 = models.FloatField(null=True)
+    duration_p90 = models.FloatField(null=True)
+    duration_p99 = models.FloatField(null=True)
+    # AWS/Lambda, Maximum
+    concurrency_max = models.FloatField(null=True)
+    iterator_age_max = models.FloatField(null=True)  # ms
+    async_event_age_max = models.FloatField(null=True)  # ms
+    pc_utilization_max = models.FloatField(null=True)  # 0..1
+    # From REPORT lines in CloudWatch Logs (no CloudWatch metric exists for these)
+    reports = models.BigIntegerField(default=0)
+    cold_starts = models.BigIntegerField(default=0)
+    init_duration_sum = models.FloatField(default=0)  # ms
+    init_duration_max = models.FloatField(null=True)  # ms
+    billed_duration_sum = models.FloatField(default=0)  # ms
+    billed_gb_s = models.FloatField(default=0)  # Σ billed seconds × memory GB, the cost basis
+    memory_used_max_mb = models.IntegerField(null=True)
+    memory_size_mb = models.IntegerField(null=True)
+    log_errors = models.BigIntegerField(default=0)  # error lines seen
+
+    class Meta:
+        abstract = True
+
+
+class MinuteStat(StatColumns):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "ts"], name="minutestat_natural_key")]
+        # The unique index (series, ts) serves every chart read: one series, a time range.
+
+
+class FiveMinuteStat(StatColumns):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "ts"], name="fiveminutestat_natural_key")]
+
+
+class HourStat(StatColumns):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "ts"], name="hourstat_natural_key")]
+
+
+class RegionStat(models.Model):
+    """Region-level AWS/Lambda metrics (no FunctionName dimension), one row per minute."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    region = models.CharField(max_length=32)
+    ts = models.DateTimeField()
+    claimed_concurrency_max = models.FloatField(null=True)
+    unreserved_concurrency_max = models.FloatField(null=True)
+    concurrency_max = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "region", "ts"], name="regionstat_natural_key")
+        ]
+
+
+class QueueStat(models.Model):
+    """AWS/SQS depth and age of the oldest message for a known DLQ, one row per minute."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, db_index=False)
+    ts = models.DateTimeField()
+    visible_max = models.FloatField(null=True)
+    oldest_age_max_s = models.FloatField(null=True)
+    sent = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["queue", "ts"], name="queuestat_natural_key")]
+
+
+class ErrorGroup(models.Model):
+    """Error lines with the same normalised signature (type + message without ids/numbers)."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="error_groups")
+    signature = models.CharField(max_length=64)  # sha1 hex of the normalised text
+    error_type = models.CharField(max_length=200)
+    message = models.TextField()  # the normalised message
+    count = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    # A few recent examples: [{"ts": iso, "request_id": str, "line": str, "version": str}]
+    samples = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "signature"], name="errorgroup_natural_key")
+        ]
+        indexes = [
+            # function page: a function's groups seen in the range, most recent first
+            models.Index(fields=["function", "-last_seen"], name="errorgroup_fn_last_idx"),
+        ]
+
+
+class ErrorMinute(models.Model):
+    """How often one error group occurred in one minute (ranges, charts, alerts)."""
+
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, db_index=False)
+    ts = models.DateTimeField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "ts"], name="errorminute_natural_key")]
+
+
+class LogLine(models.Model):
+    """Recent error lines, kept so that a chart point can open that minute's lines."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, db_index=False)
+    ts = models.DateTimeField()
+    request_id = models.CharField(max_length=64, blank=True)
+    group = models.ForeignKey(ErrorGroup, null=True, on_delete=models.SET_NULL, related_name="lines")
+    stream = models.CharField(max_length=512)
+    event_id = models.CharField(max_length=64)
+    message = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "stream", "event_id"], name="logline_natural_key")
+        ]
+        indexes = [
+            # chart point → error lines of that minute
+            models.Index(fields=["function", "ts"], name="logline_fn_ts_idx"),
+        ]
+
+
+__all__ = [
+    "ErrorGroup",
+    "ErrorMinute",
+    "FiveMinuteStat",
+    "HourStat",
+    "LogLine",
+    "MinuteStat",
+    "QueueStat",
+    "RegionStat",
+    "Series",
+]
