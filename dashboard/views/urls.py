@@ -1,3 +1,11 @@
 from django.urls import path
 
-urlpatterns: list = []
+from dashboard.views import inventory, status
+
+urlpatterns = [
+    path("", inventory.overview, name="overview"),
+    path("functions/", inventory.function_list, name="functions"),
+    path("functions/<int:pk>/", inventory.function_detail, name="function"),
+    path("status/", status.status_page, name="status"),
+    path("healthz", status.healthz, name="healthz"),
+]

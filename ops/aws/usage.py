@@ -1,0 +1,53 @@
+"""Counts every AWS API call the product makes, by service, operation, account and region.
+
+The hook runs inside botocore for each attempt the product asks for (before retries), so the
+count is what AWS bills. Counts accumulate in memory and are flushed by ``drain()``; the
+telemetry code persists them and prices them (GetMetricData is billed per metric requested).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CallKey:
+    service: str
+    operation: str
+    account_id: str
+    region: str
+
+
+_lock = threading.Lock()
+_calls: Counter[CallKey] = Counter()
+_units: Counter[CallKey] = Counter()  # billable units beyond the call itself (metrics requested)
+
+
+def before_call_hook(account_id: str, region: str):
+    def hook(model, params, **kwargs):
+        key = CallKey(model.service_model.service_name, model.name, account_id, region)
+        units = 0
+        if model.name == "GetMetricData":
+            units = len(params.get("MetricDataQueries", []) or [])
+        with _lock:
+            _calls[key] += 1
+            if units:
+                _units[key] += units
+
+    return hook
+
+
+def drain() -> list[tuple[CallKey, int, int]]:
+    """Return and reset [(key, calls, units)] counted since the last drain."""
+    with _lock:
+        rows = [(k, n, _units.get(k, 0)) for k, n in _calls.items()]
+        _calls.clear()
+        _units.clear()
+    return rows
+
+
+def snapshot() -> dict[CallKey, int]:
+    with _lock:
+        return dict(_calls)

@@ -1,0 +1,46 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from ops.models import Account
+from ops.services.accounts import account_upsert
+
+
+class Command(BaseCommand):
+    help = "Add, update, list or disable monitored AWS accounts."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="add or update an account")
+        add.add_argument("name")
+        add.add_argument("--account-id", required=True)
+        add.add_argument("--regions", required=True, help="comma-separated, e.g. us-east-1,eu-west-1")
+        add.add_argument("--role-arn", default="")
+        add.add_argument("--external-id", default="")
+        sub.add_parser("list", help="list accounts")
+        disable = sub.add_parser("disable", help="stop polling an account (keeps its history)")
+        disable.add_argument("name")
+
+    def handle(self, *args, action, **opts):
+        if action == "list":
+            for a in Account.objects.all():
+                state = "enabled" if a.enabled else "disabled"
+                self.stdout.write(f"{a.name}\t{a.account_id}\t{','.join(a.regions)}\t{a.role_arn or '-'}\t{state}")
+            return
+        if action == "disable":
+            updated = Account.objects.filter(name=opts["name"]).update(enabled=False)
+            if not updated:
+                raise CommandError(f"no account named {opts['name']!r}")
+            self.stdout.write(f"account {opts['name']} disabled")
+            return
+        regions = [r.strip() for r in opts["regions"].split(",") if r.strip()]
+        try:
+            account = account_upsert(
+                name=opts["name"],
+                account_id=opts["account_id"],
+                regions=regions,
+                role_arn=opts["role_arn"],
+                external_id=opts["external_id"],
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+        self.stdout.write(f"account {account.name} ({account.account_id}) polls {', '.join(account.regions)}")

@@ -1,0 +1,148 @@
+"""What every poller shares: one run per (source, scope), a status row, errors that never escape.
+
+A run:
+1. takes a Postgres advisory lock for (source, account, region) — a second worker that gets
+   the same job while the first still runs skips it instead of doing the work twice;
+2. calls the poller's work function with a context (AWS scope, cursor, warnings);
+3. records the outcome on the PollStatus row: success with items and duration, or the AWS
+   error code and message. The cursor is saved only on success, after the work committed.
+Permanent AWS errors (AccessDenied, not found) are recorded and not retried; transient ones are
+recorded and re-raised as TransientPollError so the Celery task can retry with backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from django.db import connection
+from django.utils import timezone
+
+from ops.aws.client import Scope
+from ops.aws.errors import AwsError
+from ops.models import Account, PollStatus
+
+log = logging.getLogger(__name__)
+
+MAX_WARNINGS = 20
+
+
+class TransientPollError(Exception):
+    """The run failed for a reason that may pass (throttling, 5xx, timeouts)."""
+
+
+@dataclass
+class PollContext:
+    account: Account
+    region: str
+    status: PollStatus
+    scope: Scope
+    cursor: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    items: int = 0
+
+    def warn(self, message: str) -> None:
+        log.warning("%s %s/%s: %s", self.status.source, self.account.name, self.region, message)
+        self.warnings.append(message[:500])
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    ran: bool
+    ok: bool
+    items: int = 0
+    error_code: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def account_scope(account: Account, region: str) -> Scope:
+    return Scope(account_id=account.account_id, region=region, role_arn=account.role_arn, external_id=account.external_id)
+
+
+def _lock_key(name: str) -> int:
+    # pg advisory locks take a signed 64-bit key.
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextmanager
+def advisory_lock(name: str) -> Iterator[bool]:
+    """Session-level, non-blocking: yields False when another session holds it."""
+    key = _lock_key(name)
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        got = cur.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def poll_run(*, source: str, account: Account, region: str, work: Callable[[PollContext], None]) -> PollOutcome:
+    with advisory_lock(f"poll:{source}:{account.pk}:{region}") as got:
+        if not got:
+            log.info("%s %s/%s already running elsewhere; skipped", source, account.name, region)
+            return PollOutcome(ran=False, ok=False)
+        status, _ = PollStatus.objects.get_or_create(source=source, account=account, region=region)
+        started = timezone.now()
+        status.last_started_at = started
+        status.save(update_fields=["last_started_at"])
+        ctx = PollContext(
+            account=account, region=region, status=status, scope=account_scope(account, region), cursor=dict(status.cursor)
+        )
+        t0 = time.monotonic()
+        try:
+            work(ctx)
+        except AwsError as err:
+            _record_failure(status, ctx, err.code, str(err), t0)
+            if err.transient:
+                raise TransientPollError(str(err)) from err
+            return PollOutcome(ran=True, ok=False, error_code=err.code, warnings=tuple(ctx.warnings))
+        except Exception as exc:  # noqa: BLE001 - a poller never crashes; the status page says why
+            log.exception("%s %s/%s failed", source, account.name, region)
+            _record_failure(status, ctx, type(exc).__name__, str(exc), t0)
+            return PollOutcome(ran=True, ok=False, error_code=type(exc).__name__, warnings=tuple(ctx.warnings))
+        status.last_success_at = timezone.now()
+        status.last_duration_ms = int((time.monotonic() - t0) * 1000)
+        status.items = ctx.items
+        status.consecutive_failures = 0
+        status.cursor = ctx.cursor
+        status.warnings = _merge_warnings(status.warnings, ctx.warnings, status.last_success_at)
+        status.save(
+            update_fields=["last_success_at", "last_duration_ms", "items", "consecutive_failures", "cursor", "warnings"]
+        )
+        return PollOutcome(ran=True, ok=True, items=ctx.items, warnings=tuple(ctx.warnings))
+
+
+def _merge_warnings(old: list, new: list[str], at) -> list:
+    stamped = [{"at": at.isoformat(), "message": w} for w in new]
+    return (list(old or []) + stamped)[-MAX_WARNINGS:]
+
+
+def _record_failure(status: PollStatus, ctx: PollContext, code: str, message: str, t0: float) -> None:
+    now = timezone.now()
+    status.last_error_at = now
+    status.last_error_code = code[:128]
+    status.last_error_message = message[:2000]
+    status.last_duration_ms = int((time.monotonic() - t0) * 1000)
+    status.consecutive_failures += 1
+    status.warnings = _merge_warnings(status.warnings, ctx.warnings, now)
+    status.save(
+        update_fields=[
+            "last_error_at",
+            "last_error_code",
+            "last_error_message",
+            "last_duration_ms",
+            "consecutive_failures",
+            "warnings",
+        ]
+    )
+
+
+def enabled_scopes() -> list[tuple[Account, str]]:
+    return [(account, region) for account in Account.objects.filter(enabled=True) for region in account.regions]

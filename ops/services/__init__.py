@@ -1,0 +1,1 @@
+"""Services write. Keyword-only, typed, named <entity>_<action>."""

@@ -1,0 +1,29 @@
+"""Celery tasks are interfaces: ids in, load, call a service. Retries only for transient errors."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from ops.models import Account, PollSource
+from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
+from ops.pollers.inventory import inventory_poll
+
+RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
+
+
+@shared_task(name="ops.tasks.poll_inventory_all", ignore_result=True)
+def poll_inventory_all() -> int:
+    """Fan out one inventory task per enabled account×region."""
+    scopes = enabled_scopes()
+    for account, region in scopes:
+        poll_inventory.delay(account.pk, region)
+    return len(scopes)
+
+
+@shared_task(name="ops.tasks.poll_inventory", ignore_result=True, **RETRY)
+def poll_inventory(account_id: int, region: str) -> int:
+    account = Account.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return 0
+    outcome = poll_run(source=PollSource.INVENTORY, account=account, region=region, work=inventory_poll)
+    return outcome.items
