@@ -9,16 +9,39 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.permissions import operator_required
+from ops.models import Account
 from ops.selectors.inventory import accounts_without_status, poll_statuses
+from ops.services.polling import poll_request
 
 
 def status_page(request: HttpRequest) -> HttpResponse:
-    context = {"statuses": poll_statuses(), "never_polled": accounts_without_status(), "now": timezone.now()}
+    context = {
+        "statuses": poll_statuses(),
+        "never_polled": accounts_without_status(),
+        "now": timezone.now(),
+        "inventory_every_s": settings.INVENTORY_POLL_SECONDS,
+    }
     return render(request, "dashboard/status.html", context)
+
+
+@require_POST
+@operator_required
+def poll_now(request: HttpRequest) -> HttpResponse:
+    """Queue an inventory poll for one account×region now (operators; audited)."""
+    account = get_object_or_404(Account, pk=request.POST.get("account"))
+    region = request.POST.get("region", "")
+    if region not in account.regions:
+        messages.error(request, f"{region or '(no region)'} is not a region of {account.name}.")
+        return redirect("status")
+    poll_request(account=account, region=region, user=request.user)
+    messages.success(request, f"Inventory poll of {account.name}/{region} queued.")
+    return redirect("status")
 
 
 @login_not_required

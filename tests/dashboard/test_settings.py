@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard import env
+
+
+def _boot(**overrides) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **overrides}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mysql://root@localhost/x", "DATABASE_URL: scheme 'mysql' is not supported"),
+        ("postgres://root@127.0.0.1:5432/", "DATABASE_URL: no database name"),
+        ("not a url", "DATABASE_URL: scheme '(none)' is not supported"),
+    ],
+)
+def test_bad_database_url_fails_fast_naming_the_variable(value, message):
+    result = _boot(DATABASE_URL=value)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_bad_numbers_and_booleans_name_the_variable(monkeypatch):
+    monkeypatch.setenv("METRICS_POLL_SECONDS", "soon")
+    with pytest.raises(ImproperlyConfigured, match="METRICS_POLL_SECONDS: expected a whole number, got 'soon'"):
+        env.env_int("METRICS_POLL_SECONDS", 60)
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG: expected true/false"):
+        env.env_bool("DEBUG", False)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "0")
+    with pytest.raises(ImproperlyConfigured, match="AWS_MAX_ATTEMPTS: must be at least 1"):
+        env.env_int("AWS_MAX_ATTEMPTS", 3, minimum=1)
+
+
+def test_redis_and_webhook_urls_are_checked_without_echoing_secrets(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "http://127.0.0.1:6379")
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
+        env.env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "ftp://hooks.example/T000/B000/secret")
+    with pytest.raises(ImproperlyConfigured) as err:
+        env.env_url("SLACK_WEBHOOK_URL")
+    assert "secret" not in str(err.value)
+
+
+def test_database_url_parses_to_postgres(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:pw@db.internal:6543/ops")
+    config = env.env_database("DATABASE_URL", "")
+    assert (config["ENGINE"], config["HOST"], config["PORT"], config["NAME"], config["USER"]) == (
+        "django.db.backends.postgresql",
+        "db.internal",
+        6543,
+        "ops",
+        "app",
+    )
