@@ -29,3 +29,21 @@ def test_account_add_validates_and_audits():
         call_command("account", "add", "bad", "--account-id", "12", "--regions", "us-east-1")
     with pytest.raises(CommandError, match="regions"):
         call_command("account", "add", "bad2", "--account-id", "111111111111", "--regions", "Narnia")
+
+
+def test_account_import_reads_json_from_a_file(tmp_path):
+    path = tmp_path / "accounts.json"
+    path.write_text(
+        '[{"name": "prod", "account_id": "123456789012", "regions": ["us-east-1", "eu-west-1"]},'
+        ' {"name": "staging", "account_id": "210987654321", "regions": "us-east-1",'
+        '  "role_arn": "arn:aws:iam::210987654321:role/LambdaOpsReadOnly", "external_id": "lambda-ops"}]'
+    )
+    call_command("account", "import", str(path))
+    assert sorted(Account.objects.values_list("name", "role_arn")) == [
+        ("prod", ""),
+        ("staging", "arn:aws:iam::210987654321:role/LambdaOpsReadOnly"),
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"name": "x"}]')
+    with pytest.raises(CommandError, match="missing or bad field"):
+        call_command("account", "import", str(bad))

@@ -1,3 +1,6 @@
+import json
+import sys
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,6 +19,8 @@ class Command(BaseCommand):
         add.add_argument("--regions", required=True, help="comma-separated, e.g. us-east-1,eu-west-1")
         add.add_argument("--role-arn", default="")
         add.add_argument("--external-id", default="")
+        imp = sub.add_parser("import", help='add or update accounts from JSON: [{"name", "account_id", "regions", "role_arn"?, "external_id"?}]')
+        imp.add_argument("file", help="a JSON file, or - for standard input")
         sub.add_parser("list", help="list accounts")
         disable = sub.add_parser("disable", help="stop polling an account (keeps its history)")
         disable.add_argument("name")
@@ -26,6 +31,9 @@ class Command(BaseCommand):
                 state = "enabled" if a.enabled else "disabled"
                 self.stdout.write(f"{a.name}\t{a.account_id}\t{','.join(a.regions)}\t{a.role_arn or '-'}\t{state}")
             return
+        if action == "import":
+            self._import(opts["file"])
+            return
         if action == "disable":
             updated = Account.objects.filter(name=opts["name"]).update(enabled=False)
             if not updated:
@@ -33,14 +41,39 @@ class Command(BaseCommand):
             self.stdout.write(f"account {opts['name']} disabled")
             return
         regions = [r.strip() for r in opts["regions"].split(",") if r.strip()]
+        self._add(
+            name=opts["name"],
+            account_id=opts["account_id"],
+            regions=regions,
+            role_arn=opts["role_arn"],
+            external_id=opts["external_id"],
+        )
+
+    def _add(self, **fields) -> None:
         try:
-            account = account_upsert(
-                name=opts["name"],
-                account_id=opts["account_id"],
-                regions=regions,
-                role_arn=opts["role_arn"],
-                external_id=opts["external_id"],
-            )
+            account = account_upsert(**fields)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         self.stdout.write(f"account {account.name} ({account.account_id}) polls {', '.join(account.regions)}")
+
+    def _import(self, path: str) -> None:
+        try:
+            raw = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+            entries = json.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read accounts from {path}: {exc}") from None
+        if not isinstance(entries, list):
+            raise CommandError("expected a JSON list of accounts")
+        for i, entry in enumerate(entries):
+            try:
+                regions = entry["regions"]
+                fields = {
+                    "name": str(entry["name"]),
+                    "account_id": str(entry["account_id"]),
+                    "regions": [regions] if isinstance(regions, str) else list(regions),
+                    "role_arn": str(entry.get("role_arn") or ""),
+                    "external_id": str(entry.get("external_id") or ""),
+                }
+            except (KeyError, TypeError) as exc:
+                raise CommandError(f"account #{i + 1}: missing or bad field {exc}") from None
+            self._add(**fields)
