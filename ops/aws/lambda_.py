@@ -66,15 +66,13 @@ class EventSourceInfo:
 
 @dataclass(frozen=True)
 class FunctionDetail:
-    """Everything the inventory keeps about one function beyond ListFunctions."""
+    """What changes rarely and costs several calls: re-read when the function changes."""
 
     tags: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     provisioned_concurrency: int | None = None
     versions: tuple[VersionInfo, ...] = ()
-    aliases: tuple[AliasInfo, ...] = ()
     async_config: AsyncConfig = AsyncConfig()
-    event_sources: tuple[EventSourceInfo, ...] = ()
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -187,11 +185,14 @@ def _provisioned(c, name: str) -> int | None:
     return sum(int(cfg.get("AllocatedProvisionedConcurrentExecutions") or cfg.get("RequestedProvisionedConcurrentExecutions") or 0) for cfg in configs)
 
 
-def _event_sources(c, name: str) -> tuple[EventSourceInfo, ...]:
-    out = []
-    for item in paginate(c, "ListEventSourceMappings", "EventSourceMappings", FunctionName=name):
+def event_sources_all(scope: Scope) -> dict[str, tuple[EventSourceInfo, ...]]:
+    """Every event source mapping in the region, by unqualified function ARN (one listing)."""
+    c = client("lambda", scope)
+    out: dict[str, list[EventSourceInfo]] = {}
+    for item in paginate(c, "ListEventSourceMappings", "EventSourceMappings"):
+        fn_arn = ":".join(item.get("FunctionArn", "").split(":")[:7])
         dest = (item.get("DestinationConfig") or {}).get("OnFailure") or {}
-        out.append(
+        out.setdefault(fn_arn, []).append(
             EventSourceInfo(
                 uuid=item["UUID"],
                 source_arn=item.get("EventSourceArn", ""),
@@ -200,11 +201,15 @@ def _event_sources(c, name: str) -> tuple[EventSourceInfo, ...]:
                 on_failure_arn=dest.get("Destination", "") or "",
             )
         )
-    return tuple(out)
+    return {arn: tuple(items) for arn, items in out.items()}
+
+
+def aliases_list(scope: Scope, fn: FunctionInfo) -> tuple[AliasInfo, ...]:
+    return _aliases(client("lambda", scope), fn.name)
 
 
 def function_detail(scope: Scope, fn: FunctionInfo) -> FunctionDetail:
-    """Versions, aliases, tags, concurrency, async config and event sources of one function."""
+    """Tags, concurrency, versions and async config of one function (five calls)."""
     c = client("lambda", scope)
     tags = (call(c, "ListTags", Resource=fn.arn).get("Tags")) or {}
     concurrency = _optional(c, "GetFunctionConcurrency", FunctionName=fn.name) or {}
@@ -213,7 +218,5 @@ def function_detail(scope: Scope, fn: FunctionInfo) -> FunctionDetail:
         reserved_concurrency=concurrency.get("ReservedConcurrentExecutions"),
         provisioned_concurrency=_provisioned(c, fn.name),
         versions=_versions(c, fn.name),
-        aliases=_aliases(c, fn.name),
         async_config=_async_config(c, fn.name),
-        event_sources=_event_sources(c, fn.name),
     )

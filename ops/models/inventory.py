@@ -62,6 +62,9 @@ class Function(models.Model):
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
     gone_at = models.DateTimeField(null=True, blank=True)
+    # When tags, concurrency, async config and versions were last read (they are re-read when
+    # the function changes, and at least every INVENTORY_DETAIL_REFRESH_SECONDS).
+    detail_refreshed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

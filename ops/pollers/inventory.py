@@ -1,19 +1,26 @@
 """Inventory: what functions, versions, aliases and queues exist in one account×region.
 
 A run:
-1. lists the functions (paginated) and, per function, reads tags, concurrency, versions,
-   aliases, async invoke config and event source mappings;
-2. upserts them on their natural keys (ARN; function+version; function+alias name);
-3. records every alias move it sees as an AliasChange (deploy markers, rollback targets);
+1. lists the functions (paginated) and every event source mapping of the region (one listing);
+2. per function, lists its aliases (every run: alias moves are deploy markers) and — only when
+   the function is new, changed (LastModified/CodeSha256), points an alias at a version we do
+   not know, or was last read over INVENTORY_DETAIL_REFRESH_SECONDS ago — its tags,
+   concurrency, versions and async config. Lambda's control plane allows ~15 calls/s, so an
+   unchanged function costs one call per run instead of seven;
+3. upserts everything on natural keys (ARN; function+version; function+alias name) and records
+   every alias move it sees as an AliasChange (deploy markers, rollback targets);
 4. links the function to its queues (Lambda DLQ, on-failure destination, event source queue and
-   that queue's own DLQ) and reads each queue's attributes;
-5. marks functions and aliases that AWS no longer lists as gone (history is kept).
-A function that vanishes between steps 1 and 2 is skipped with a warning and marked gone on
-the next run; it never fails the run.
+   that queue's own DLQ), reading each queue's attributes at most once per run;
+5. marks functions, versions and aliases that AWS no longer lists as gone (history is kept).
+A function that vanishes during the run is skipped with a warning and marked gone on the next
+run; it never fails the run.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,22 +60,37 @@ _FUNCTION_FIELDS = [
 def inventory_poll(ctx: PollContext) -> None:
     now = timezone.now()
     listed = aws_lambda.functions_list(ctx.scope)
+    event_sources = aws_lambda.event_sources_all(ctx.scope)
+    known = {f.arn: f for f in Function.objects.filter(account=ctx.account, region=ctx.region)}
+    known_versions: dict[int, set[str]] = {}
+    for fn_id, version in FunctionVersion.objects.filter(
+        function__account=ctx.account, function__region=ctx.region, gone_at=None
+    ).values_list("function_id", "version"):
+        known_versions.setdefault(fn_id, set()).add(version)
+    stale_before = now - timedelta(seconds=settings.INVENTORY_DETAIL_REFRESH_SECONDS)
+    queues_read: dict[str, Queue | None] = {}
     seen_arns: set[str] = set()
     for info in listed:
+        old = known.get(info.arn)
         try:
-            detail = aws_lambda.function_detail(ctx.scope, info)
+            aliases = aws_lambda.aliases_list(ctx.scope, info)
+            detail = None
+            if _needs_detail(old, info, aliases, known_versions, stale_before):
+                detail = aws_lambda.function_detail(ctx.scope, info)
         except AwsError as err:
             if err.code == "ResourceNotFoundException":
                 ctx.warn(f"{info.name} disappeared while being read; it will be marked gone next run")
                 continue
             raise
         seen_arns.add(info.arn)
+        esms = event_sources.get(info.arn, ())
         with transaction.atomic():
             fn = _function_upsert(ctx, info, detail, now)
-            _versions_upsert(fn, detail.versions)
-            _aliases_upsert(fn, detail.aliases, now)
-            _event_sources_upsert(fn, detail.event_sources, now)
-        _queues_link(ctx, fn, detail, now)
+            if detail is not None:
+                _versions_upsert(fn, detail.versions)
+            _aliases_upsert(fn, aliases, now)
+            _event_sources_upsert(fn, esms, now)
+        _queues_link(ctx, fn, esms, now, queues_read, stale_before)
         ctx.items += 1
     gone = (
         Function.objects.filter(account=ctx.account, region=ctx.region, gone_at=None)
@@ -79,21 +101,32 @@ def inventory_poll(ctx: PollContext) -> None:
         ctx.warn(f"{gone} function(s) no longer exist in AWS; marked gone")
 
 
+def _needs_detail(old: Function | None, info, aliases, known_versions, stale_before) -> bool:
+    if old is None or old.gone_at is not None or old.detail_refreshed_at is None:
+        return True
+    if old.detail_refreshed_at < stale_before:
+        return True
+    if old.last_modified != info.last_modified or old.code_sha256 != info.code_sha256:
+        return True
+    versions = known_versions.get(old.pk, set())
+    wanted = {a.version for a in aliases} | {v for a in aliases for v in a.weights}
+    return not wanted <= versions
+
+
 def _function_upsert(ctx: PollContext, info, detail, now) -> Function:
     values = {f: getattr(info, f) for f in _FUNCTION_FIELDS}
-    values.update(
-        tags=detail.tags,
-        reserved_concurrency=detail.reserved_concurrency,
-        provisioned_concurrency=detail.provisioned_concurrency,
-        on_failure_arn=detail.async_config.on_failure_arn,
-        on_success_arn=detail.async_config.on_success_arn,
-        async_max_event_age_s=detail.async_config.max_event_age_s,
-        async_max_retries=detail.async_config.max_retries,
-        last_seen=now,
-        gone_at=None,
-        account=ctx.account,
-        region=ctx.region,
-    )
+    values.update(last_seen=now, gone_at=None, account=ctx.account, region=ctx.region)
+    if detail is not None:
+        values.update(
+            tags=detail.tags,
+            reserved_concurrency=detail.reserved_concurrency,
+            provisioned_concurrency=detail.provisioned_concurrency,
+            on_failure_arn=detail.async_config.on_failure_arn,
+            on_success_arn=detail.async_config.on_success_arn,
+            async_max_event_age_s=detail.async_config.max_event_age_s,
+            async_max_retries=detail.async_config.max_retries,
+            detail_refreshed_at=now,
+        )
     fn, _ = Function.objects.update_or_create(arn=info.arn, defaults=values)
     return fn
 
@@ -190,13 +223,13 @@ def _event_sources_upsert(fn: Function, sources, now) -> None:
     EventSourceMapping.objects.filter(function=fn, gone_at=None).exclude(uuid__in=listed).update(gone_at=now)
 
 
-def _queue_roles(fn: Function, detail) -> list[tuple[str, str]]:
+def _queue_roles(fn: Function, esms) -> list[tuple[str, str]]:
     roles = []
     if fn.dlq_target_arn.startswith("arn:aws:sqs:"):
         roles.append((fn.dlq_target_arn, QueueRole.LAMBDA_DLQ))
     if fn.on_failure_arn.startswith("arn:aws:sqs:"):
         roles.append((fn.on_failure_arn, QueueRole.ON_FAILURE))
-    for esm in detail.event_sources:
+    for esm in esms:
         if esm.source_arn.startswith("arn:aws:sqs:"):
             roles.append((esm.source_arn, QueueRole.EVENT_SOURCE))
         if esm.on_failure_arn.startswith("arn:aws:sqs:"):
@@ -204,17 +237,24 @@ def _queue_roles(fn: Function, detail) -> list[tuple[str, str]]:
     return roles
 
 
-def _queues_link(ctx: PollContext, fn: Function, detail, now) -> None:
-    roles = _queue_roles(fn, detail)
+def _queues_link(ctx: PollContext, fn: Function, esms, now, queues_read: dict, stale_before) -> None:
+    roles = _queue_roles(fn, esms)
     seen: set[tuple[int, str]] = set()
+
+    def read(arn: str) -> Queue | None:
+        if arn not in queues_read:
+            fresh = Queue.objects.filter(arn=arn, last_seen__gte=stale_before, attributes_error="", gone_at=None).first()
+            queues_read[arn] = fresh or _queue_upsert(ctx, arn, now)
+        return queues_read[arn]
+
     for arn, role in roles:
-        queue = _queue_upsert(ctx, arn, now)
+        queue = read(arn)
         if queue is None:
             continue
         FunctionQueue.objects.get_or_create(function=fn, queue=queue, role=role)
         seen.add((queue.pk, role))
         if role == QueueRole.EVENT_SOURCE and queue.dlq_arn:
-            dlq = _queue_upsert(ctx, queue.dlq_arn, now)
+            dlq = read(queue.dlq_arn)
             if dlq is not None:
                 FunctionQueue.objects.get_or_create(function=fn, queue=dlq, role=QueueRole.SOURCE_DLQ)
                 seen.add((dlq.pk, QueueRole.SOURCE_DLQ))

@@ -238,3 +238,66 @@ def test_aws_error_classification():
     )
     assert (throttled.transient, denied.transient, five.transient) == (True, False, True)
     assert isinstance(denied, AwsError) and denied.code == "AccessDenied"
+
+
+def test_unchanged_functions_cost_one_call_each_on_later_runs(aws):
+    from ops.aws import usage
+
+    _estate()
+    account = AccountFactory(account_id="123456789012", regions=[REGION])
+    _run(account)
+    usage.drain()
+    _run(account)
+    calls = {}
+    for key, n, _units in usage.drain():
+        calls[key.operation] = calls.get(key.operation, 0) + n
+    assert calls == {"ListFunctions": 1, "ListEventSourceMappings": 1, "ListAliases": 2}
+
+
+def test_details_are_reread_when_stale_or_when_an_alias_points_at_an_unknown_version(aws, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lam = _estate()
+    account = AccountFactory(account_id="123456789012", regions=[REGION])
+    _run(account)
+    # A new version published and the alias moved to it: versions are read again.
+    lam.update_function_configuration(FunctionName="orders", Description="v3")
+    lam.publish_version(FunctionName="orders")
+    lam.update_alias(FunctionName="orders", Name="live", FunctionVersion="3", RoutingConfig={"AdditionalVersionWeights": {}})
+    _run(account)
+    assert "3" in set(FunctionVersion.objects.filter(function__name="orders").values_list("version", flat=True))
+    # A tag change does not touch LastModified; it shows up once the details are stale.
+    lam.tag_resource(Resource=Function.objects.get(name="mailer").arn, Tags={"team": "platform"})
+    _run(account)
+    assert Function.objects.get(name="mailer").tags == {"team": "growth"}
+    Function.objects.update(detail_refreshed_at=timezone.now() - timedelta(seconds=settings.INVENTORY_DETAIL_REFRESH_SECONDS + 1))
+    _run(account)
+    assert Function.objects.get(name="mailer").tags == {"team": "platform"}
+
+
+def test_function_listing_follows_pagination(aws, monkeypatch):
+    from ops.aws import client as aws_client
+
+    c = boto3.client("lambda", region_name=REGION, config=FAST)
+    stub = Stubber(c)
+
+    def page(names, marker=None):
+        body = {
+            "Functions": [
+                {"FunctionName": n, "FunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:{n}", "MemorySize": 128, "Timeout": 3}
+                for n in names
+            ]
+        }
+        if marker:
+            body["NextMarker"] = marker
+        return body
+
+    stub.add_response("list_functions", page(["a", "b"], "m1"), {})
+    stub.add_response("list_functions", page(["c"]), {"Marker": "m1"})
+    stub.activate()
+    monkeypatch.setattr(aws_lambda, "client", lambda service, scope: c)
+    scope = aws_client.Scope(account_id="123456789012", region=REGION)
+    assert [f.name for f in aws_lambda.functions_list(scope)] == ["a", "b", "c"]
+    stub.assert_no_pending_responses()
