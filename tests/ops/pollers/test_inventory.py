@@ -301,3 +301,32 @@ def test_function_listing_follows_pagination(aws, monkeypatch):
     scope = aws_client.Scope(account_id="123456789012", region=REGION)
     assert [f.name for f in aws_lambda.functions_list(scope)] == ["a", "b", "c"]
     stub.assert_no_pending_responses()
+
+
+def test_a_role_that_cannot_be_assumed_is_recorded_and_other_accounts_keep_polling(aws, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from ops import tasks
+    from ops.aws import client as aws_client
+    from ops.aws.errors import classify
+
+    _estate()
+    good = AccountFactory(name="prod", account_id="123456789012", regions=[REGION])
+    bad = AccountFactory(
+        name="locked", account_id="333333333333", regions=[REGION], role_arn="arn:aws:iam::333333333333:role/ro"
+    )
+
+    def refuse(scope):
+        err = ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not authorized to perform sts:AssumeRole"},
+             "ResponseMetadata": {"HTTPStatusCode": 403}},
+            "AssumeRole",
+        )
+        raise classify(err, service="sts", operation="AssumeRole")
+
+    monkeypatch.setattr(aws_client, "_assume_role", refuse)
+    assert tasks.poll_inventory(bad.pk, REGION) == 0
+    assert tasks.poll_inventory(good.pk, REGION) == 2
+    failed = PollStatus.objects.get(account=bad)
+    assert failed.last_error_code == "AccessDenied" and "sts:AssumeRole" in failed.last_error_message
+    assert PollStatus.objects.get(account=good).healthy
