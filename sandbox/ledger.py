@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 FIELDS = ("invocations", "errors", "throttles", "cold_starts", "billed_duration_ms", "billed_gb_s",
-          "dlq_messages_sent", "timeouts")
+          "dlq_messages_sent", "destination_messages_sent", "timeouts")
 
 
 def _to_epoch(value: Any) -> float | None:

@@ -138,7 +138,8 @@ class SandboxApp:
                 return _json(start_response, 200, {"rules": state.FAULTS.as_json()})
             if route == "scenario":
                 if method == "POST":
-                    state.set_scenario(data.get("name", "steady"), data.get("function"))
+                    details = {k: v for k, v in data.items() if k not in ("name", "function")}
+                    state.set_scenario(data.get("name", "steady"), data.get("function"), **details)
                 return _json(start_response, 200, state.scenario_json())
             if route == "ingest" and method == "POST":
                 from . import ingest

@@ -20,12 +20,15 @@ _lock = threading.Lock()
 _scenario: dict[str, Any] = {"name": "steady", "function": None, "since": time.time(), "generation": 0}
 
 
-def set_scenario(name: str, function: str | None = None) -> None:
+def set_scenario(name: str, function: str | None = None, **details: Any) -> dict[str, Any]:
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     with _lock:
-        _scenario.update(name=name, function=function, since=time.time(),
-                         generation=_scenario["generation"] + 1)
+        generation = _scenario["generation"] + 1
+        _scenario.clear()
+        _scenario.update(details)
+        _scenario.update(name=name, function=function, since=time.time(), generation=generation)
+        return dict(_scenario)
 
 
 def scenario_json() -> dict[str, Any]:
@@ -39,4 +42,6 @@ def reset() -> None:
     FAULTS.clear()
     ESTATE = None
     with _lock:
-        _scenario.update(name="steady", function=None, since=time.time(), generation=_scenario["generation"] + 1)
+        generation = _scenario["generation"] + 1
+        _scenario.clear()
+        _scenario.update(name="steady", function=None, since=time.time(), generation=generation)

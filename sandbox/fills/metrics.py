@@ -14,6 +14,7 @@ import base64
 import json
 import math
 import operator
+import struct
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -267,7 +268,39 @@ def _eval_math(expr: str, series: dict[str, dict[int, float]]) -> tuple[list[int
     return ts, vals
 
 
-def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:
+def _period_points(store: MetricStore, q: dict[str, Any], start: float, end: float) -> tuple[list[int], list[float]]:
+    ms = q["MetricStat"]
+    metric = ms["Metric"]
+    period = int(ms["Period"])
+    stat = ms["Stat"]
+    s = store.series.get(store.key(metric.get("Namespace", ""), metric["MetricName"], metric.get("Dimensions") or []))
+    unit = ms.get("Unit")
+    if s is None or (unit and s.unit and s.unit != unit):
+        return [], []
+    if period == 60 and stat in ("Sum", "SampleCount", "Average", "Minimum", "Maximum"):
+        # fast path: one minute bucket per point
+        idx = {"SampleCount": 0, "Sum": 1, "Minimum": 2, "Maximum": 3}.get(stat)
+        first = int(start // 60) * 60
+        buckets = s.buckets
+        if len(buckets) * 4 < (end - first) / 60:
+            items = sorted((m, b) for m, b in buckets.items() if first <= m < end)
+        else:
+            get = buckets.get
+            items = [(m, b) for m in range(first, int(end), 60) if (b := get(m)) is not None]
+        if idx is None:
+            return [m for m, b in items if b[0]], [b[1] / b[0] for m, b in items if b[0]]
+        return [m for m, _b in items], [b[idx] for _m, b in items]
+    ts, vals = [], []
+    for pb, agg in store.aggregate(s, start, end, period):
+        v = store.stat_value(agg, stat)
+        if v is not None:
+            ts.append(pb)
+            vals.append(v)
+    return ts, vals
+
+
+def get_metric_data_raw(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:
+    """GetMetricData with epoch-second timestamps (serialised by the caller)."""
     from moto.cloudwatch.exceptions import ValidationError
 
     start = _epoch(params["StartTime"])
@@ -277,34 +310,30 @@ def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any
     queries = params.get("MetricDataQueries") or []
     if len(queries) > 500:
         raise ValidationError("The collection MetricDataQueries must not have a size greater than 500.")
-    scan_by = params.get("ScanBy") or "TimestampDescending"
-    max_points = int(params.get("MaxDatapoints") or 100800)
-    results: list[dict[str, Any]] = []
-    by_id: dict[str, dict[int, float]] = {}
     for q in queries:
-        if "MetricStat" in q:
-            ms = q["MetricStat"]
-            metric = ms["Metric"]
-            ts, vals = store.query(metric.get("Namespace", ""), metric["MetricName"],
-                                   metric.get("Dimensions") or [], start, end,
-                                   int(ms["Period"]), ms["Stat"], ms.get("Unit"))
-            label = q.get("Label") or metric["MetricName"]
-        elif "Expression" in q:
-            try:
-                ts, vals = _eval_math(q["Expression"], by_id)
-            except (ValueError, SyntaxError, KeyError):
-                ts, vals = [], []
-            label = q.get("Label") or q["Id"]
-        else:
+        if "MetricStat" not in q and "Expression" not in q:
             raise ValidationError("The parameter MetricDataQueries.member.1.MetricStat is required.\n")
-        by_id[q["Id"]] = dict(zip(ts, vals))
-        if q.get("ReturnData", True) is False:
-            continue
-        if scan_by == "TimestampDescending":
-            ts, vals = ts[::-1], vals[::-1]
-        results.append({"Id": q["Id"], "Label": label, "Timestamps": ts, "Values": vals})
+    descending = (params.get("ScanBy") or "TimestampDescending") == "TimestampDescending"
+    max_points = int(params.get("MaxDatapoints") or 100800)
+    by_id = {q["Id"]: q for q in queries}
+    cache: dict[str, tuple[list[int], list[float]]] = {}
 
-    # pagination over the flattened list of points
+    def compute(qid: str) -> tuple[list[int], list[float]]:
+        hit = cache.get(qid)
+        if hit is None:
+            q = by_id[qid]
+            if "MetricStat" in q:
+                hit = _period_points(store, q, start, end)
+            else:
+                try:
+                    refs = {n.id for n in ast.walk(ast.parse(q["Expression"], mode="eval")) if isinstance(n, ast.Name)}
+                    hit = _eval_math(q["Expression"], {r: dict(zip(*compute(r))) for r in refs if r in by_id and r != qid})
+                except (ValueError, SyntaxError, KeyError, RecursionError):
+                    hit = ([], [])
+            cache[qid] = hit
+        return hit
+
+    returned = [q for q in queries if q.get("ReturnData", True) is not False]
     qi, pi = 0, 0
     if params.get("NextToken"):
         try:
@@ -315,29 +344,106 @@ def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any
     page: list[dict[str, Any]] = []
     budget = max_points
     next_token = None
-    while qi < len(results):
-        r = results[qi]
-        take = r["Timestamps"][pi:pi + budget]
-        vals = r["Values"][pi:pi + budget]
-        complete = pi + len(take) >= len(r["Timestamps"])
-        page.append({
-            "Id": r["Id"], "Label": r["Label"],
-            "Timestamps": [datetime.fromtimestamp(t, timezone.utc) for t in take],
-            "Values": vals,
-            "StatusCode": "Complete" if complete else "PartialData",
-        })
+    while qi < len(returned):
+        q = returned[qi]
+        ts, vals = compute(q["Id"])
+        if descending:
+            ts, vals = ts[::-1], vals[::-1]
+        take, tvals = ts[pi:pi + budget], vals[pi:pi + budget]
+        complete = pi + len(take) >= len(ts)
+        label = q.get("Label") or (q["MetricStat"]["Metric"]["MetricName"] if "MetricStat" in q else q["Id"])
+        page.append({"Id": q["Id"], "Label": label, "Timestamps": take, "Values": tvals,
+                     "StatusCode": "Complete" if complete else "PartialData"})
         budget -= len(take)
         if complete:
             qi, pi = qi + 1, 0
         else:
             pi += len(take)
-        if budget <= 0 and qi < len(results):
+        if budget <= 0 and qi < len(returned):
             next_token = base64.b64encode(json.dumps({"q": qi, "p": pi}).encode()).decode()
             break
     out: dict[str, Any] = {"MetricDataResults": page, "Messages": []}
     if next_token:
         out["NextToken"] = next_token
     return out
+
+
+def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:
+    """GetMetricData with datetime timestamps (for in-process callers)."""
+    out = get_metric_data_raw(store, params)
+    for r in out["MetricDataResults"]:
+        r["Timestamps"] = [datetime.fromtimestamp(t, timezone.utc) for t in r["Timestamps"]]
+    return out
+
+
+# -- fast wire encoders for the big GetMetricData answers ----------------------------------------
+def encode_json(out: dict[str, Any]) -> bytes:
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def _cb_head(major: int, n: int) -> bytes:
+    if n < 24:
+        return bytes([(major << 5) | n])
+    if n < 256:
+        return bytes([(major << 5) | 24, n])
+    if n < 65536:
+        return bytes([(major << 5) | 25]) + n.to_bytes(2, "big")
+    if n < 2 ** 32:
+        return bytes([(major << 5) | 26]) + n.to_bytes(4, "big")
+    return bytes([(major << 5) | 27]) + n.to_bytes(8, "big")
+
+
+def _cb(value: Any, parts: list[bytes]) -> None:
+    if isinstance(value, str):
+        b = value.encode()
+        parts.append(_cb_head(3, len(b)))
+        parts.append(b)
+    elif isinstance(value, bool):
+        parts.append(b"\xf5" if value else b"\xf4")
+    elif isinstance(value, int):
+        parts.append(_cb_head(0, value) if value >= 0 else _cb_head(1, -1 - value))
+    elif isinstance(value, float):
+        parts.append(b"\xfb" + struct.pack(">d", value))
+    elif isinstance(value, dict):
+        parts.append(_cb_head(5, len(value)))
+        for k, v in value.items():
+            _cb(k, parts)
+            _cb(v, parts)
+    elif isinstance(value, list):
+        parts.append(_cb_head(4, len(value)))
+        for v in value:
+            _cb(v, parts)
+    elif value is None:
+        parts.append(b"\xf6")
+    else:
+        raise TypeError(type(value))
+
+
+def encode_cbor(out: dict[str, Any]) -> bytes:
+    parts: list[bytes] = []
+    parts.append(_cb_head(5, len(out)))
+    for k, v in out.items():
+        _cb(k, parts)
+        if k != "MetricDataResults":
+            _cb(v, parts)
+            continue
+        parts.append(_cb_head(4, len(v)))
+        for r in v:
+            parts.append(_cb_head(5, len(r)))
+            for rk, rv in r.items():
+                _cb(rk, parts)
+                if rk == "Timestamps":
+                    parts.append(_cb_head(4, len(rv)))
+                    tag = b"\xc1"  # tag 1: epoch seconds
+                    parts.extend(tag + _cb_head(0, int(t)) for t in rv)
+                elif rk == "Values":
+                    parts.append(_cb_head(4, len(rv)))
+                    if rv:
+                        packed = struct.pack(f">{len(rv)}d", *[float(x) for x in rv])
+                        parts.extend(b"\xfb" + packed[i:i + 8] for i in range(0, len(packed), 8))
+                else:
+                    _cb(rv, parts)
+    return b"".join(parts)
 
 
 def get_metric_statistics(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +481,15 @@ def install() -> None:
         return EmptyResult()
 
     def get_metric_data_resp(self: Any) -> Any:
-        return ActionResult(get_metric_data(_store(self), self._get_params()))
+        out = get_metric_data_raw(_store(self), self._get_params())
+        ctype = self.headers.get("Content-Type", "") or ""
+        if "cbor" in ctype or self.headers.get("smithy-protocol"):
+            return 200, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, encode_cbor(out)
+        if "json" in ctype:
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, encode_json(out)
+        for r in out["MetricDataResults"]:
+            r["Timestamps"] = [datetime.fromtimestamp(t, timezone.utc) for t in r["Timestamps"]]
+        return ActionResult(out)
 
     def get_metric_statistics_resp(self: Any) -> Any:
         return ActionResult(get_metric_statistics(_store(self), self._get_params()))
