@@ -185,7 +185,7 @@ def trace_segments(f: FunctionSpec, version: str, rid: str, ts: float, dur: floa
     elif client_error:
         fn_seg["error"] = True
         outer["error"] = True
-    return [json.dumps(outer), json.dumps(fn_seg)]
+    return [outer, fn_seg]
 
 
 # -- failed events ------------------------------------------------------------------------------------------

@@ -161,12 +161,17 @@ class SandboxApp:
 class SandboxServer:
     """The sandbox on a loopback port in a background thread (``port=0`` picks a free one)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
         from werkzeug.serving import make_server
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
+        class Handler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                if verbose:
+                    super().log_request(*args, **kwargs)
+
         self.app = SandboxApp()
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=Handler)
         self.host, self.port = self._server.server_address[:2]
         self.endpoint = f"http://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None

@@ -238,7 +238,7 @@ class Generator:
                                             kind_err, rng)
             group_logs.setdefault(stream, []).extend(lines)
             # traces: a couple per slice, errors preferred
-            if traces < 2 and (errored or cold or rng.random() < min(1.0, 2.0 / max(n, 1))):
+            if traces < 2 and ((errored and traces == 0) or rng.random() < min(0.5, 0.5 / max(n * frac, 1))):
                 batch.traces.setdefault(scope, []).extend(
                     payloads.trace_segments(f, version, rid, ts, dur, init, errored and not timed_out,
                                             timed_out, rng))
@@ -362,7 +362,8 @@ class Generator:
     def _stream(self, st: FnState, f: FunctionSpec, version: str, ts: float, rng: random.Random,
                 cold_rate: float) -> tuple[str, bool]:
         pool = st.streams.setdefault(version, [])
-        pool[:] = [s for s in pool if ts - s[1] < STREAM_IDLE_S]
+        if pool and ts - min(s[1] for s in pool) >= STREAM_IDLE_S:
+            pool[:] = [s for s in pool if ts - s[1] < STREAM_IDLE_S]
         cold = not pool or rng.random() < cold_rate
         if cold:
             day = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y/%m/%d")
