@@ -22,7 +22,7 @@ from botocore.config import Config  # noqa: E402
 from sandbox.estate import EXTERNAL_ID, PROD_ACCOUNT_ID, STAGING_ROLE_ARN  # noqa: E402
 from sandbox.testing import start_server  # noqa: E402
 
-CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, disable_request_compression=True,
+CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, disable_request_compression=True,
                 read_timeout=120)
 
 
