@@ -162,8 +162,8 @@ class Generator:
         reserved = f.reserved
         versions_w = self._routing(f)
         if targeted:
-            if name == "deploy-regression" and sc.get("version"):
-                versions_w = [(str(sc["version"]), 1.0)]
+            if name == "deploy-regression" and sc.get("version") and self.routing_source is None:
+                versions_w = [(str(sc["version"]), 1.0)]  # no live alias to follow: assume the deploy
             elif name == "throttling":
                 reserved = int(sc.get("reserved") or 1)
             elif name == "dlq-flood":
@@ -182,9 +182,10 @@ class Generator:
 
         avg_d = f.duration_ms * math.exp(f.duration_sigma ** 2 / 2)
         need = n * min(avg_d, f.timeout * 1000) / 1000.0 / seconds
+        peak = need + 3.0 * math.sqrt(need) + 1.0 if n else 0.0  # arrivals bunch up: peak concurrency
         throttles = 0
-        if reserved is not None and need > reserved and n:
-            ok = int(n * reserved / need)
+        if reserved is not None and peak > reserved and n:
+            ok = int(round(n * reserved / peak))
             throttles, n = n - ok, ok
         if n == 0 and throttles == 0:
             if f.kind == "stream" and st.iterator_age > 0 and name == "stream-lag" and targeted:
@@ -212,8 +213,9 @@ class Generator:
             stream, cold = self._stream(st, f, version, ts, rng, cold_rate)
             init = rng.lognormvariate(math.log(f.init_ms), 0.25) if cold else 0.0
             dur = rng.lognormvariate(math.log(f.duration_ms), f.duration_sigma)
-            er = error_rate * (5.0 if (name == "deploy-regression" and targeted and sc.get("version") == version) else 1.0)
-            er = min(0.95, er if not (name == "deploy-regression" and targeted) else max(er, 0.35))
+            er = error_rate
+            if name == "deploy-regression" and targeted and str(sc.get("version")) == version:
+                er = min(0.95, max(er * 5.0, 0.35))  # the bad build
             timed_out = rng.random() < timeout_rate or dur >= f.timeout * 1000
             errored = timed_out or rng.random() < er
             if timed_out:
