@@ -15,6 +15,7 @@ Binary message-attribute values travel as ``{"__b64": "..."}`` over HTTP.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import threading
 import time
@@ -145,4 +146,5 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                 store.get_or_create("AWS/SQS", "ApproximateAgeOfOldestMessage", dims).add_values(m, [age], None)
 
     state.LEDGER.add_rows(batch.get("ledger") or [])
+    gc.freeze()  # written telemetry lives as long as the server: keep it out of cyclic GC passes
     return counts

@@ -77,6 +77,7 @@ class FnState:
         self.iterator_age = 0.0
         self.burst_until = 0.0
         self.burst_factor = 1.0
+        self.pruned_at = 0.0
 
 
 class Generator:
@@ -364,8 +365,10 @@ class Generator:
     def _stream(self, st: FnState, f: FunctionSpec, version: str, ts: float, rng: random.Random,
                 cold_rate: float) -> tuple[str, bool]:
         pool = st.streams.setdefault(version, [])
-        if pool and ts - min(s[1] for s in pool) >= STREAM_IDLE_S:
-            pool[:] = [s for s in pool if ts - s[1] < STREAM_IDLE_S]
+        if ts - st.pruned_at >= 60:
+            st.pruned_at = ts
+            for v_pool in st.streams.values():
+                v_pool[:] = [s for s in v_pool if ts - s[1] < STREAM_IDLE_S]
         cold = not pool or rng.random() < cold_rate
         if cold:
             day = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y/%m/%d")
