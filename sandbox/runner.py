@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -13,10 +14,21 @@ from .estate import Estate, FunctionSpec, fetch_estate
 from .traffic import Batch, Generator
 
 
+class SandboxError(RuntimeError):
+    pass
+
+
 def _post(endpoint: str, path: str, payload: Any, timeout: float = 300) -> Any:
     req = urllib.request.Request(f"{endpoint}{path}", data=json.dumps(payload).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=timeout).read() or b"null")
+    try:
+        return json.loads(urllib.request.urlopen(req, timeout=timeout).read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("error")
+        except Exception:
+            detail = str(exc)
+        raise SandboxError(f"{path}: {detail}") from None
 
 
 def _get(endpoint: str, path: str, timeout: float = 60) -> Any:

@@ -138,8 +138,12 @@ class SandboxApp:
                 return _json(start_response, 200, {"rules": state.FAULTS.as_json()})
             if route == "scenario":
                 if method == "POST":
-                    details = {k: v for k, v in data.items() if k not in ("name", "function")}
-                    state.set_scenario(data.get("name", "steady"), data.get("function"), **details)
+                    from . import scenarios
+
+                    own = f"http://{environ.get('HTTP_HOST') or environ['SERVER_NAME'] + ':' + environ['SERVER_PORT']}"
+                    return _json(start_response, 200, scenarios.apply(
+                        own, data.get("name", "steady"), function=data.get("function"),
+                        account=data.get("account"), region=data.get("region")))
                 return _json(start_response, 200, state.scenario_json())
             if route == "ingest" and method == "POST":
                 from . import ingest
@@ -155,6 +159,8 @@ class SandboxApp:
                 return _json(start_response, 200, state.ESTATE or {})
         except (ValueError, KeyError, TypeError) as exc:
             return _json(start_response, 400, {"error": str(exc)})
+        except Exception as exc:  # an AWS call inside a scenario failed (e.g. an injected fault)
+            return _json(start_response, 500, {"error": f"{type(exc).__name__}: {exc}"})
         return _json(start_response, 404, {"error": f"unknown route {route}"})
 
 

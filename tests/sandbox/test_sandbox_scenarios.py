@@ -118,3 +118,36 @@ def test_stream_lag(seeded):
     ages = metric(seeded, "IteratorAge", {"FunctionName": "clickstream-ingest"}, start, 10, stat="Maximum",
                   region="eu-west-1")
     assert len(ages) >= 8 and ages[0] > ages[-1] > 60_000  # descending scan: newest first, growing
+
+
+def test_over_http_from_another_process(seeded):
+    """The same generator driven over HTTP (as `python -m sandbox run` does against `serve`)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from sandbox.runner import HttpTarget
+
+    set_scenario(seeded, "steady")
+    start = window(6)
+    sqs = make_client(seeded.endpoint, "sqs")
+    url = sqs.get_queue_url(QueueName="payments-dlq")["QueueUrl"]
+
+    def depth():
+        return int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+
+    before = depth()
+    generate(HttpTarget(seeded.endpoint), start=start, minutes=10, scenario="dlq-flood", seed=11)
+    truth = ledger_totals(seeded.endpoint, function="payments-worker", start=start, end=start + timedelta(minutes=10))
+    assert depth() - before == truth["dlq_messages_sent"] > 0
+    logs = make_client(seeded.endpoint, "logs")
+    reports = logs.filter_log_events(logGroupName="/aws/lambda/payments-worker", filterPattern="REPORT",
+                                     startTime=int(start.timestamp() * 1000),
+                                     endTime=int((start + timedelta(minutes=10, seconds=60)).timestamp() * 1000))
+    assert len(reports["events"]) == truth["invocations"]
+    req = urllib.request.Request(f"{seeded.endpoint}/_sandbox/scenario", data=json.dumps({"name": "nope"}).encode(),
+                                 method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 400

@@ -64,3 +64,28 @@ def test_reset_keeps_no_docker_lambda(clean, aws):
         RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"], Handler="app.handler",
         Code={"ZipFile": buf.getvalue()})
     assert json.loads(lam2.invoke(FunctionName="echo", Payload=b'{"x": 2}')["Payload"].read()) == {"x": 2}
+
+
+def test_cbor_fault_parses_as_aws_error():
+    from sandbox.fills.faults import error_response
+
+    status, headers, body = error_response("cloudwatch", "Throttling", "Rate exceeded",
+                                           environ={"CONTENT_TYPE": "application/cbor"})
+    parser = create_parser("smithy-rpc-v2-cbor")
+    parsed = parser.parse({"status_code": status, "headers": dict(headers), "body": body}, _shape())
+    assert parsed["Error"]["Code"] == "Throttling" and status == 400
+
+
+def test_cli_accounts_json():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "sandbox", "accounts", "--json"], cwd=root, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    data = json.loads(out)
+    assert [a["account_id"] for a in data["accounts"]] == ["123456789012", "210987654321"]
+    assert data["accounts"][1]["role_arn"] == "arn:aws:iam::210987654321:role/LambdaOpsReadOnly"
+    assert data["accounts"][1]["external_id"] == "lambda-ops"
+    assert data["regions"] == ["us-east-1", "eu-west-1"]
