@@ -196,7 +196,7 @@ def _hostile(rng: random.Random) -> tuple[str, dict[str, Any]] | None:
     if r < 0.02:
         return '{"order_id": 1042, "items": [', {}
     if r < 0.035:
-        return json.dumps({"note": "ctrl\x01chars\x1b[31m red \x7f", "tab": "a\tb"}), {}
+        return '{"note": "raw ctrl \x01 chars \x1b[31m red \x7f", "tab": "a\tb"}', {}
     if r < 0.05:
         return json.dumps({"blob": True}), {"payload": {"DataType": "Binary", "BinaryValue": bytes(range(0, 256, 7))}}
     if r < 0.06:
@@ -211,8 +211,10 @@ def sqs_dlq_message(f: FunctionSpec, rid: str, ts: float, rng: random.Random) ->
     body = {"type": f"{f.service}.requested", "id": f"{f.service[:3]}-{rng.randint(10000, 99999)}",
             "amount": round(rng.uniform(1, 900), 2), "currency": "EUR" if f.region == "eu-west-1" else "USD",
             "created_at": _iso(ts)}
-    attrs = {"source": {"DataType": "String", "StringValue": f"{f.service}-api"},
-             "attempt": {"DataType": "Number", "StringValue": str(rng.randint(1, 3))}}
+    attrs: dict[str, Any] = {"source": {"DataType": "String", "StringValue": f"{f.service}-api"},
+                             "attempt": {"DataType": "Number", "StringValue": str(rng.randint(1, 3))}}
+    if rng.random() < 0.1:  # some producers attach a binary checksum
+        attrs["checksum"] = {"DataType": "Binary", "BinaryValue": rng.getrandbits(128).to_bytes(16, "big")}
     return json.dumps(body), attrs
 
 

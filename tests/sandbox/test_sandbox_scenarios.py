@@ -151,3 +151,29 @@ def test_over_http_from_another_process(seeded):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req)
     assert err.value.code == 400
+
+
+def test_dlq_payloads_include_hostile_messages(seeded):
+    import json
+
+    sqs = make_client(seeded.endpoint, "sqs")
+    url = sqs.get_queue_url(QueueName="payments-dlq")["QueueUrl"]
+    bodies, binary = [], 0
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                   MessageAttributeNames=["All"]).get("Messages", [])
+        if not msgs:
+            break
+        for m in msgs:
+            bodies.append(m["Body"])
+            binary += any(a["DataType"] == "Binary" for a in m.get("MessageAttributes", {}).values())
+    invalid = 0
+    for b in bodies:
+        try:
+            json.loads(b)
+        except ValueError:
+            invalid += 1
+    assert len(bodies) > 100
+    assert invalid > 0
+    assert any(any(ord(c) < 32 and c not in "\t\n\r" for c in b) for b in bodies)
+    assert binary > 0
