@@ -72,6 +72,7 @@ def cmd_run(a: argparse.Namespace) -> None:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         run_live(a.endpoint or default_endpoint(), speed=a.speed, seed=a.seed, rate_scale=a.rate_scale,
                  stop=stop.is_set, log=lambda m: print(m, flush=True))
@@ -134,14 +135,26 @@ def cmd_demo(a: argparse.Namespace) -> None:
     register_local(server.endpoint)
     print(f"sandbox listening on {server.endpoint}", flush=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    report = _progress("backfill")
+
+    def progress(done: int, total: int) -> None:
+        report(done, total)
+        if stop.is_set():
+            raise KeyboardInterrupt
+
     try:
         t = time.monotonic()
         estate = seed(server.endpoint, small=a.small)
         print(f"seeded {len(estate.functions)} functions in {time.monotonic() - t:.1f}s", flush=True)
-        if a.days > 0:
+        if a.days > 0 and not stop.is_set():
             t = time.monotonic()
-            counts = backfill(server, days=a.days, seed=a.seed, progress=_progress("backfill"))
+            counts = backfill(server, days=a.days, seed=a.seed, progress=progress)
             print(f"backfilled {a.days} day(s) in {time.monotonic() - t:.1f}s: {counts}", flush=True)
         print("live traffic running; switch scenarios with `python -m sandbox scenario NAME` (Ctrl-C stops)",
               flush=True)

@@ -42,17 +42,24 @@ def install() -> None:
         orig_init(self, account_id, spec, region, *a, **kw)
         dlc = spec.get("DeadLetterConfig") or {}
         self.sandbox_dead_letter_arn = dlc.get("TargetArn") or None
+        self.sandbox_logging = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}",
+                                **(spec.get("LoggingConfig") or {})}
 
     def get_configuration(self: Any, *a: Any, **kw: Any) -> dict[str, Any]:
         cfg = orig_get_configuration(self, *a, **kw)
         arn = getattr(self, "sandbox_dead_letter_arn", None)
         if arn:
             cfg["DeadLetterConfig"] = {"TargetArn": arn}
+        logging_cfg = getattr(self, "sandbox_logging", None)
+        if logging_cfg:
+            cfg["LoggingConfig"] = dict(logging_cfg)
         return cfg
 
     def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "DeadLetterConfig" in config_updates:
             self.sandbox_dead_letter_arn = (config_updates.get("DeadLetterConfig") or {}).get("TargetArn") or None
+        if "LoggingConfig" in config_updates:
+            self.sandbox_logging = {**getattr(self, "sandbox_logging", {}), **(config_updates["LoggingConfig"] or {})}
         if "TracingConfig" in config_updates:
             self.tracing_config = config_updates["TracingConfig"]
         if "Architectures" in config_updates:

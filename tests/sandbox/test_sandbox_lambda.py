@@ -108,3 +108,11 @@ def test_provisioned_concurrency_and_account_settings(lam):
     limits = lam.get_account_settings()["AccountLimit"]
     assert limits["ConcurrentExecutions"] == 1000
     assert limits["UnreservedConcurrentExecutions"] == 900
+
+
+def test_logging_config_is_reported(lam):
+    created = create(lam, "fn-json", LoggingConfig={"LogFormat": "JSON"})
+    assert created["LoggingConfig"]["LogFormat"] == "JSON"
+    create(lam, "fn-text")
+    cfg = lam.get_function_configuration(FunctionName="fn-text")["LoggingConfig"]
+    assert cfg == {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn-text"}
