@@ -1,0 +1,201 @@
+"""The sandbox server: moto's WSGI app, patched with fill-ins, behind a thin control layer.
+
+The control layer answers ``/_sandbox/*`` (ledger, scenario, faults, ingest, reset), applies
+fault rules to AWS calls, and serves the few Lambda routes moto has none for.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from . import state
+from .fills import classify as _classify
+from .fills import faults as _faults
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install_fills() -> None:
+    """Patch moto (idempotent) and switch Lambda to the no-Docker backend before anything exists."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from moto.core.config import default_user_config
+
+        default_user_config.setdefault("lambda", {})["use_docker"] = False
+        from .fills import lambda_fill, logs_insights, metrics, sqs_move, xray_fill
+
+        metrics.install()
+        lambda_fill.install()
+        sqs_move.install()
+        xray_fill.install()
+        logs_insights.install()
+        _installed = True
+
+
+def reset_all() -> None:
+    """Wipe every AWS backend and the sandbox's own state; keep the no-Docker Lambda config."""
+    from moto.backends import get_backend  # noqa: F401  (import side effects load the index)
+    from moto.core.base_backend import BackendDict  # noqa: F401
+    from moto.moto_api._internal.models import moto_api_backend
+
+    sqs_move_stop_all()
+    moto_api_backend.reset()
+    state.reset()
+
+
+def sqs_move_stop_all() -> None:
+    from .fills import sqs_move
+
+    sqs_move.stop_all()
+
+
+def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
+    body = json.dumps(payload, default=str).encode()
+    start_response(f"{status} {'OK' if status < 400 else 'Error'}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class SandboxApp:
+    def __init__(self) -> None:
+        install_fills()
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/"):
+            return self.control(environ, start_response, path[len("/_sandbox/"):])
+        if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+            reset_all()
+            return _json(start_response, 200, {"status": "ok"})
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        if True:  # classification is cheap; faults and the extra Lambda routes need it
+            service, operation, account, region = _classify.classify(environ, body)
+            rule = state.FAULTS.pick(service, operation, account, region) if state.FAULTS.rules else None
+            if rule is not None:
+                resp = _faults.apply(rule, service, operation, environ)
+                if resp is not None:
+                    status, headers, rbody = resp
+                    headers.append(("Content-Length", str(len(rbody))))
+                    start_response(f"{status} Error", headers)
+                    return [rbody]
+            if service == "lambda":
+                from .fills import lambda_fill
+
+                handled = lambda_fill.extra_route(environ, body, operation, account, region)
+                if handled is not None:
+                    status, payload = handled
+                    rbody = json.dumps(payload).encode() if payload is not None else b""
+                    hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(rbody)))]
+                    if status >= 400:
+                        hdrs.append(("x-amzn-ErrorType", payload.pop("Type_", "ResourceNotFoundException")))
+                        rbody = json.dumps(payload).encode()
+                        hdrs[1] = ("Content-Length", str(len(rbody)))
+                    start_response(f"{status} X", hdrs)
+                    return [rbody]
+        return self.moto(environ, start_response)
+
+    # -- control plane -------------------------------------------------------------------------
+    def control(self, environ: dict[str, Any], start_response: Callable, route: str) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            return _json(start_response, 400, {"error": "body must be JSON"})
+        q = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        try:
+            if route == "health":
+                return _json(start_response, 200, {"ok": True})
+            if route == "ledger":
+                rows = state.LEDGER.query(function=q.get("function"), start=q.get("start"), end=q.get("end"),
+                                          account=q.get("account"), region=q.get("region"),
+                                          by_version=q.get("by_version") in ("1", "true"))
+                return _json(start_response, 200, {"rows": rows})
+            if route == "ledger/totals":
+                return _json(start_response, 200, state.LEDGER.totals(function=q.get("function"),
+                                                                      start=q.get("start"), end=q.get("end")))
+            if route == "faults":
+                if method == "POST":
+                    rules = data if isinstance(data, list) else [data]
+                    added = [state.FAULTS.add(r).id for r in rules]
+                    return _json(start_response, 200, {"added": added, "rules": state.FAULTS.as_json()})
+                if method == "DELETE":
+                    state.FAULTS.clear()
+                    return _json(start_response, 200, {"rules": []})
+                return _json(start_response, 200, {"rules": state.FAULTS.as_json()})
+            if route == "scenario":
+                if method == "POST":
+                    from . import scenarios
+
+                    own = f"http://{environ.get('HTTP_HOST') or environ['SERVER_NAME'] + ':' + environ['SERVER_PORT']}"
+                    return _json(start_response, 200, scenarios.apply(
+                        own, data.get("name", "steady"), function=data.get("function"),
+                        account=data.get("account"), region=data.get("region")))
+                return _json(start_response, 200, state.scenario_json())
+            if route == "ingest" and method == "POST":
+                from . import ingest
+
+                counts = ingest.apply_batch(data)
+                return _json(start_response, 200, counts)
+            if route == "reset" and method == "POST":
+                reset_all()
+                return _json(start_response, 200, {"status": "ok"})
+            if route == "estate":
+                if method == "POST":
+                    state.ESTATE = data
+                return _json(start_response, 200, state.ESTATE or {})
+        except (ValueError, KeyError, TypeError) as exc:
+            return _json(start_response, 400, {"error": str(exc)})
+        except Exception as exc:  # an AWS call inside a scenario failed (e.g. an injected fault)
+            return _json(start_response, 500, {"error": f"{type(exc).__name__}: {exc}"})
+        return _json(start_response, 404, {"error": f"unknown route {route}"})
+
+
+class SandboxServer:
+    """The sandbox on a loopback port in a background thread (``port=0`` picks a free one)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
+        from werkzeug.serving import make_server
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        class Handler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                if verbose:
+                    super().log_request(*args, **kwargs)
+
+        self.app = SandboxApp()
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=Handler)
+        self.host, self.port = self._server.server_address[:2]
+        self.endpoint = f"http://{self.host}:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "SandboxServer":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def reset(self) -> None:
+        reset_all()
+
+    def stop(self) -> None:
+        sqs_move_stop_all()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
