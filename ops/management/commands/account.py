@@ -19,7 +19,7 @@ class Command(BaseCommand):
         add.add_argument("--regions", required=True, help="comma-separated, e.g. us-east-1,eu-west-1")
         add.add_argument("--role-arn", default="")
         add.add_argument("--external-id", default="")
-        imp = sub.add_parser("import", help='add or update accounts from JSON: [{"name", "account_id", "regions", "role_arn"?, "external_id"?}]')
+        imp = sub.add_parser("import", help='add or update accounts from JSON: [{"name", "account_id", "regions", "role_arn"?, "external_id"?}] or {"accounts": [...]}')
         imp.add_argument("file", help="a JSON file, or - for standard input")
         sub.add_parser("list", help="list accounts")
         disable = sub.add_parser("disable", help="stop polling an account (keeps its history)")
@@ -62,8 +62,10 @@ class Command(BaseCommand):
             entries = json.loads(raw)
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot read accounts from {path}: {exc}") from None
+        if isinstance(entries, dict) and isinstance(entries.get("accounts"), list):
+            entries = entries["accounts"]
         if not isinstance(entries, list):
-            raise CommandError("expected a JSON list of accounts")
+            raise CommandError('expected a JSON list of accounts, or {"accounts": [...]}')
         for i, entry in enumerate(entries):
             try:
                 regions = entry["regions"]
