@@ -11,4 +11,10 @@ def beat_schedule() -> dict:
             "task": "ops.tasks.poll_inventory_all",
             "schedule": float(settings.INVENTORY_POLL_SECONDS),
         },
+        # Lambda publishes 1-minute points; each run decides per function whether it is due
+        # (busy every run, idle every METRICS_IDLE_POLL_SECONDS, within the daily budget).
+        "metrics": {
+            "task": "ops.tasks.poll_metrics_all",
+            "schedule": float(settings.METRICS_POLL_SECONDS),
+        },
     }
