@@ -17,4 +17,10 @@ def beat_schedule() -> dict:
             "task": "ops.tasks.poll_metrics_all",
             "schedule": float(settings.METRICS_POLL_SECONDS),
         },
+        # Log lines land 5-10 min late and each run re-reads that much; per function the run
+        # decides whether it is due, like metrics.
+        "logs": {
+            "task": "ops.tasks.poll_logs_all",
+            "schedule": float(settings.LOGS_POLL_SECONDS),
+        },
     }

@@ -7,6 +7,7 @@ from celery import shared_task
 from ops.models import Account, PollSource
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
 from ops.pollers.inventory import inventory_poll
+from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
 
 RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
@@ -48,6 +49,28 @@ def poll_metrics(account_id: int, region: str) -> int:
         return 0
     try:
         outcome = poll_run(source=PollSource.METRICS, account=account, region=region, work=metrics_poll)
+    except TransientPollError:
+        return 0
+    return outcome.items
+
+
+@shared_task(name="ops.tasks.poll_logs_all", ignore_result=True)
+def poll_logs_all() -> int:
+    """Fan out one logs task per enabled account×region."""
+    scopes = enabled_scopes()
+    for account, region in scopes:
+        poll_logs.delay(account.pk, region)
+    return len(scopes)
+
+
+# Like metrics: a transient failure keeps the log-group cursors and the next tick re-reads.
+@shared_task(name="ops.tasks.poll_logs", ignore_result=True)
+def poll_logs(account_id: int, region: str) -> int:
+    account = Account.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return 0
+    try:
+        outcome = poll_run(source=PollSource.LOGS, account=account, region=region, work=logs_poll)
     except TransientPollError:
         return 0
     return outcome.items

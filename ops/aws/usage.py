@@ -23,6 +23,7 @@ class CallKey:
 _lock = threading.Lock()
 _calls: Counter[CallKey] = Counter()
 _units: Counter[CallKey] = Counter()  # billable units beyond the call itself (metrics requested)
+_extra: Counter[CallKey] = Counter()  # units only known after the call (Logs Insights bytes scanned)
 
 
 def before_call_hook(account_id: str, region: str):
@@ -39,12 +40,26 @@ def before_call_hook(account_id: str, region: str):
     return hook
 
 
+def record_units(*, service: str, operation: str, account_id: str, region: str, units: float) -> None:
+    """Add billable units learnt from a response (bytes scanned by a Logs Insights query)."""
+    key = CallKey(service, operation, account_id, region)
+    with _lock:
+        _extra[key] += units
+
+
 def drain() -> list[tuple[CallKey, int, int]]:
     """Return and reset [(key, calls, units)] counted since the last drain."""
+    return [(k, n, u) for k, n, u, _ in drain_all()]
+
+
+def drain_all() -> list[tuple[CallKey, int, int, float]]:
+    """Return and reset [(key, calls, units, units learnt from responses)] since the last drain."""
     with _lock:
-        rows = [(k, n, _units.get(k, 0)) for k, n in _calls.items()]
+        keys = set(_calls) | set(_extra)
+        rows = [(k, _calls.get(k, 0), _units.get(k, 0), float(_extra.get(k, 0))) for k in keys]
         _calls.clear()
         _units.clear()
+        _extra.clear()
     return rows
 
 
