@@ -23,4 +23,15 @@ def beat_schedule() -> dict:
             "task": "ops.tasks.poll_logs_all",
             "schedule": float(settings.LOGS_POLL_SECONDS),
         },
+        # A 5-minute bucket is complete once its minutes are; re-rolling every 5 minutes keeps
+        # the 7- and 30-day charts at most one bucket behind.
+        "rollups": {
+            "task": "ops.tasks.poll_rollups",
+            "schedule": 300.0,
+        },
+        # Retention is counted in days; hourly keeps each delete small.
+        "retention": {
+            "task": "ops.tasks.poll_retention",
+            "schedule": 3600.0,
+        },
     }

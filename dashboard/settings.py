@@ -160,6 +160,8 @@ CLOUDWATCH_MINUTE_RETENTION_DAYS = 15
 MINUTE_RETENTION_DAYS = env_int("MINUTE_RETENTION_DAYS", 15, minimum=1)
 FIVE_MINUTE_RETENTION_DAYS = env_int("FIVE_MINUTE_RETENTION_DAYS", 63, minimum=1)
 HOUR_RETENTION_DAYS = env_int("HOUR_RETENTION_DAYS", 455, minimum=1)
+# Roll-ups re-read this much minute data each run (minute rows change while late data lands).
+ROLLUP_TRAILING_HOURS = env_int("ROLLUP_TRAILING_HOURS", 3, minimum=1, maximum=72)
 LOG_LINE_RETENTION_DAYS = env_int("LOG_LINE_RETENTION_DAYS", 15, minimum=1)
 API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 455, minimum=1)
 # Logs: "insights" (Logs Insights, FilterLogEvents when it fails or truncates) or "filter".

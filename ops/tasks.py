@@ -8,6 +8,7 @@ from ops.models import Account, PollSource
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
+from ops.pollers import rollup
 from ops.pollers.metrics import metrics_poll
 
 RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
@@ -74,3 +75,15 @@ def poll_logs(account_id: int, region: str) -> int:
     except TransientPollError:
         return 0
     return outcome.items
+
+
+@shared_task(name="ops.tasks.poll_rollups", ignore_result=True)
+def poll_rollups() -> int:
+    """Re-roll the trailing window into the 5-minute and hourly tables."""
+    return rollup.rollup_recent()
+
+
+@shared_task(name="ops.tasks.poll_retention", ignore_result=True)
+def poll_retention() -> dict:
+    """Delete telemetry past its retention."""
+    return rollup.retention_apply()

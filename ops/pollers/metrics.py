@@ -39,6 +39,7 @@ from ops.aws.cloudwatch import MetricBatch, MetricQuery
 from ops.aws.errors import AwsError
 from ops.models import Alias, Function, FunctionQueue, MinuteStat, PollSource, PollStatus, QueueRole, Series, SeriesKind
 from ops.pollers import metrics_plan as plan
+from ops.pollers import rollup
 from ops.pollers.base import PollContext
 from ops.pollers.storage import bulk_upsert
 
@@ -262,6 +263,8 @@ def metrics_poll(ctx: PollContext) -> None:
                 break
             chunks_left -= 1
             incomplete = store_batch(ctx, group, batch, active)
+            if s < end - timedelta(hours=settings.ROLLUP_TRAILING_HOURS):
+                rollup.rollup_range(start=s, end=e)  # older than the roll-up task's own window
             for t in group:
                 if t.key not in incomplete:
                     cursors[t.key] = e.isoformat()
