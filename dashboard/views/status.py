@@ -14,10 +14,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ops.selectors.inventory import accounts_without_status, poll_statuses
+from ops.selectors.usage import api_spend
 
 
 def status_page(request: HttpRequest) -> HttpResponse:
-    context = {"statuses": poll_statuses(), "never_polled": accounts_without_status(), "now": timezone.now()}
+    now = timezone.now()
+    context = {
+        "statuses": poll_statuses(),
+        "never_polled": accounts_without_status(),
+        "now": now,
+        "spend": api_spend(now=now),
+    }
     return render(request, "dashboard/status.html", context)
 
 

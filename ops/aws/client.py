@@ -93,6 +93,7 @@ def client(service: str, scope: Scope):
 
 
 def _count(c, scope: Scope) -> None:
+    c.meta.events.register("before-parameter-build", usage.units_hook)
     c.meta.events.register("before-call", usage.before_call_hook(scope.account_id, scope.region))
 
 

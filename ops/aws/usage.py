@@ -26,12 +26,22 @@ _units: Counter[CallKey] = Counter()  # billable units beyond the call itself (m
 _extra: Counter[CallKey] = Counter()  # units only known after the call (Logs Insights bytes scanned)
 
 
+def units_hook(model, params, context, **kwargs):
+    """``before-parameter-build``: the API parameters are still a dict here (at ``before-call``
+    they are already serialised), so the billable units are worked out now and handed on
+    through the request context."""
+    units = 0
+    if model.name == "GetMetricData":
+        units = len(params.get("MetricDataQueries", []) or [])
+    elif model.name == "BatchGetTraces":
+        units = len(params.get("TraceIds", []) or [])  # X-Ray bills traces retrieved
+    context["lambda_ops_units"] = units
+
+
 def before_call_hook(account_id: str, region: str):
-    def hook(model, params, **kwargs):
+    def hook(model, params, context=None, **kwargs):
         key = CallKey(model.service_model.service_name, model.name, account_id, region)
-        units = 0
-        if model.name == "GetMetricData":
-            units = len(params.get("MetricDataQueries", []) or [])
+        units = (context or {}).get("lambda_ops_units", 0)
         with _lock:
             _calls[key] += 1
             if units:
