@@ -109,7 +109,7 @@ def insights_events(
         "StartQuery",
         logGroupNames=list(groups),
         startTime=int(start.timestamp()),
-        endTime=int(end.timestamp()) - 1,
+        endTime=int(end.timestamp()),  # inclusive, whole seconds: over-read, trimmed below
         queryString=INSIGHTS_QUERY,
         limit=INSIGHTS_MAX_ROWS,
     )["queryId"]
@@ -135,12 +135,16 @@ def insights_events(
         log = fields.get("@log") or ""
         group = log.split(":", 1)[1] if ":" in log else log
         if group not in by_group:
-            group = groups[0] if len(groups) == 1 else group
+            if len(groups) != 1:
+                # A row we cannot attribute would be a line lost without a trace: give up on
+                # Insights for these groups and let the caller read them one by one.
+                raise InsightsUnavailable("Logs Insights rows without a usable @log field")
+            group = groups[0]
         try:
             ts = _parse_insights_ts(fields.get("@timestamp") or "")
-        except ValueError:
-            continue
-        if not (start <= ts < end) or group not in by_group:
+        except ValueError as exc:
+            raise InsightsUnavailable(f"Logs Insights row with an unreadable @timestamp: {exc}") from exc
+        if not (start <= ts < end):
             continue
         by_group[group].append(
             LogEvent(group=group, stream=fields.get("@logStream") or "", timestamp=ts, message=fields.get("@message") or "")

@@ -21,6 +21,7 @@ stops the run. A log group that does not exist means the function has not logged
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +52,8 @@ LOG_COLUMNS = (
     "log_errors",
 )
 MAX_LINES_PER_MINUTE = 50
+# Lambda names log streams "2026/11/23/[$LATEST]abc…" or "…/[7]abc…": the version that ran.
+VERSION_IN_STREAM = re.compile(r"\[([^\]]+)\]")
 MAX_SAMPLES = 5
 
 
@@ -225,11 +228,13 @@ def _samples(old: list, items) -> list:
     """The newest few example lines, one per request id."""
     merged = {(s.get("request_id"), s.get("ts")): s for s in (old or []) if isinstance(s, dict)}
     for e, err in items:
+        version = VERSION_IN_STREAM.search(e.stream)
         merged[(err.request_id, e.timestamp.isoformat())] = {
             "ts": e.timestamp.isoformat(),
             "request_id": err.request_id,
             "line": e.message[:1000],
             "stream": e.stream,
+            "version": version.group(1) if version else "",
         }
     newest = sorted(merged.values(), key=lambda s: s["ts"], reverse=True)
     out, seen = [], set()

@@ -209,3 +209,21 @@ def test_failed_insights_query_falls_back_to_filter_log_events(aws, monkeypatch,
         outcome = run("logs", account, logs.logs_poll)
     assert outcome.ok and any("Insights unavailable" in w for w in outcome.warnings)
     assert _row("orders", m1).reports == 1
+
+
+def test_insights_against_moto_gives_the_same_numbers_as_filter(aws, monkeypatch, settings):
+    """moto's Logs Insights ignores the filter; whatever it answers, no line is lost or doubled."""
+    settings.LOGS_SOURCE = "insights"
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    FunctionFactory(account=account, name="orders")
+    FunctionFactory(account=account, name="mailer")
+    end = now_minute()
+    m1 = end - timedelta(minutes=3)
+    _put("orders", [(m1 + timedelta(seconds=1), _report(1, init=10.0)), (m1 + timedelta(seconds=2), "[ERROR] KeyError: 'a'")])
+    _put("mailer", [(m1 + timedelta(seconds=3), _report(2)), (m1 + timedelta(seconds=4), f"END RequestId: {_rid(2)}")])
+    at_clock(monkeypatch, logs, end)
+    outcome = run("logs", account, logs.logs_poll)
+    assert outcome.ok, outcome
+    orders, mailer = _row("orders", m1), _row("mailer", m1)
+    assert (orders.reports, orders.cold_starts, orders.log_errors, mailer.reports, mailer.log_errors) == (1, 1, 1, 1, 0)
+    assert ErrorGroup.objects.get().samples[0]["version"] == "$LATEST"
