@@ -86,7 +86,10 @@ def filter_events(scope: Scope, group: str, *, start: datetime, end: datetime, p
 
 
 def _parse_insights_ts(value: str) -> datetime:
-    # "2026-11-23 10:00:01.123"
+    """AWS answers "2026-11-23 10:00:01.123" (UTC); some emulators answer epoch milliseconds."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return _from_ms(int(value))
     return datetime.fromisoformat(value.replace(" ", "T")).replace(tzinfo=timezone.utc)
 
 
