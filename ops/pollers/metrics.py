@@ -72,6 +72,7 @@ class Target:
     name: str = ""
     queries: list[MetricQuery] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
+    probe: Target | None = None  # the cheap set read while the function is idle
 
     def add(self, query: MetricQuery, sink: Sink) -> None:
         self.queries.append(query)
@@ -132,6 +133,10 @@ def build_targets(ctx: PollContext, functions: list[Function], percentiles) -> l
         sid = ids[(fn.pk, SeriesKind.FUNCTION, "")]
         for spec in plan.function_specs(percentiles=percentiles, stream=stream, provisioned=provisioned):
             t.add(plan.lambda_query(spec, plan.function_dims(fn.name)), Sink("minute", sid, spec.column))
+        if not provisioned:  # provisioned concurrency reports utilisation even when idle
+            t.probe = Target(key=t.key, function_id=fn.pk, name=fn.name)
+            for spec in plan.PROBE:
+                t.probe.add(plan.lambda_query(spec, plan.function_dims(fn.name)), Sink("minute", sid, spec.column))
         for a in aliases[fn.pk]:
             sid = ids[(fn.pk, SeriesKind.ALIAS, a.name)]
             for spec in plan.alias_specs(percentiles=percentiles, provisioned=provisioned):
@@ -189,7 +194,7 @@ def _budget_share(ctx: PollContext, functions_here: int) -> float:
 
 def cadence_for(ctx: PollContext, targets: list[Target], busy: set[str]) -> plan.Cadence:
     busy_q = sum(len(t.queries) for t in targets if t.key in busy)
-    idle_q = sum(len(t.queries) for t in targets if t.key != SCOPE_KEY and t.key not in busy)
+    idle_q = sum(len((t.probe or t).queries) for t in targets if t.key != SCOPE_KEY and t.key not in busy)
     fixed_q = sum(len(t.queries) for t in targets if t.key == SCOPE_KEY)
     return plan.plan_cadence(
         busy_queries=busy_q,
@@ -225,6 +230,7 @@ def metrics_poll(ctx: PollContext) -> None:
     cad = cadence_for(ctx, targets, busy)
 
     groups: dict[datetime, list[Target]] = defaultdict(list)
+    probing: set[str] = set()
     stepped = False
     for t in targets:
         until = _parse(cursors.get(t.key))
@@ -242,6 +248,8 @@ def metrics_poll(ctx: PollContext) -> None:
         if start < oldest:
             ctx.warn(f"{t.name or 'region/DLQ metrics'}: data before {oldest:%Y-%m-%d %H:%M} is past CloudWatch's 1-minute retention; skipped")
             start = oldest
+        if t.probe is not None and t.key not in busy:
+            probing.add(t.key)
         groups[start].append(t)
     if stepped:
         ctx.warn("clock stepped back: cursors were ahead of now and were reset to the current minute")
@@ -250,32 +258,71 @@ def metrics_poll(ctx: PollContext) -> None:
     # Smallest windows (the fresh, regular polls) first; catch-ups after.
     for start in sorted(groups, reverse=True):
         group = groups[start]
-        queries = [q for t in group for q in t.queries]
         s = start
         while s < end and chunks_left > 0:
             e = min(end, s + chunk)
-            try:
-                batch = cloudwatch.metric_data(ctx.scope, queries, start=s, end=e)
-            except AwsError as err:
-                if err.permanent:
-                    raise
-                ctx.warn(f"GetMetricData {s:%H:%M}–{e:%H:%M} for {len(group)} target(s): {err.code}; re-read next run")
-                break
             chunks_left -= 1
-            incomplete = store_batch(ctx, group, batch, active)
+            done = _chunk(ctx, group, s, e, active, probing=probing)
             if s < end - timedelta(hours=settings.ROLLUP_TRAILING_HOURS):
                 rollup.rollup_range(start=s, end=e)  # older than the roll-up task's own window
             for t in group:
-                if t.key not in incomplete:
+                if t.key in done:
                     cursors[t.key] = e.isoformat()
             _save_cursor(ctx, cursors, active, cad)
-            if incomplete:
+            if len(done) < len(group):
                 break  # re-read this chunk next run rather than skip past it
             s = e
         if chunks_left <= 0:
             ctx.warn("catch-up continues next run (chunk limit per run reached)")
             break
     _save_cursor(ctx, cursors, active, cad)
+
+
+def _fetch(ctx: PollContext, group: list[Target], s: datetime, e: datetime) -> MetricBatch | None:
+    queries = [q for t in group for q in t.queries]
+    try:
+        return cloudwatch.metric_data(ctx.scope, queries, start=s, end=e)
+    except AwsError as err:
+        if err.permanent:
+            raise
+        ctx.warn(f"GetMetricData {s:%H:%M}–{e:%H:%M} for {len(group)} target(s): {err.code}; re-read next run")
+        return None
+
+
+def _chunk(ctx: PollContext, group: list[Target], s: datetime, e: datetime, active: dict, *, probing: set[str]) -> set[str]:
+    """Read and store [s, e) for ``group``; return the keys whose window is now complete.
+
+    Members in ``probing`` (idle functions) are read with their probe set, in the same calls as
+    the others. A probe that is complete and all zero/absent means the full set would be empty:
+    that function is done. The rest are read in full at once (a second, smaller batch).
+    """
+    first = [t.probe if t.key in probing else t for t in group]
+    batch = _fetch(ctx, first, s, e)
+    if batch is None:
+        return set()
+    results = iter(batch.results)
+    full_members: list[Target] = []
+    full_results = []
+    quiet: set[str] = set()
+    for t, asked in zip(group, first):
+        rs = [next(results) for _ in asked.sinks]
+        if t.key not in probing:
+            full_members.append(t)
+            full_results.extend(rs)
+        elif all(r.status == "Complete" and not any(v for v in r.points.values()) for r in rs):
+            quiet.add(t.key)
+    done = set(quiet)
+    messages = batch.messages
+    if full_members or messages:
+        incomplete = store_batch(ctx, full_members, MetricBatch(results=tuple(full_results), calls=0, messages=messages), active)
+        done |= {t.key for t in full_members} - incomplete
+    awake = [t for t in group if t.key in probing and t.key not in quiet]
+    if awake:
+        second = _fetch(ctx, awake, s, e)
+        if second is not None:
+            incomplete = store_batch(ctx, awake, second, active)
+            done |= {t.key for t in awake} - incomplete
+    return done
 
 
 def _save_cursor(ctx: PollContext, cursors: dict, active: dict, cad: plan.Cadence) -> None:

@@ -63,6 +63,16 @@ QUEUE = (
     Spec("ApproximateAgeOfOldestMessage", "Maximum", "oldest_age_max_s"),
     Spec("NumberOfMessagesSent", "Sum", "sent"),
 )
+# What an idle function is polled with: everything that can be non-zero without an invocation
+# in the same minute. All zero (or absent) means the full set would be empty too; anything
+# else wakes the function and the full set is read for the same window at once.
+PROBE = (
+    Spec("Invocations", "Sum", "invocations"),
+    Spec("Throttles", "Sum", "throttles"),
+    Spec("AsyncEventsReceived", "Sum", "async_events_received"),
+    Spec("AsyncEventsDropped", "Sum", "async_events_dropped"),
+    Spec("RecursiveInvocationsDropped", "Sum", "recursive_invocations_dropped"),
+)
 PERCENTILE_COLUMNS = {"p50": "duration_p50", "p90": "duration_p90", "p99": "duration_p99"}
 
 # Columns the metrics poller owns in MinuteStat (the logs poller owns the REPORT columns).

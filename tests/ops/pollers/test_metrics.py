@@ -267,3 +267,41 @@ def test_idle_functions_are_polled_less_often(moto_metrics, monkeypatch, setting
     at_clock(monkeypatch, metrics, end + timedelta(minutes=10))
     run("metrics", account, metrics.metrics_poll)
     assert set().union(*calls) == {"busy", "idle"}
+
+
+def test_an_idle_function_is_probed_cheaply_and_read_in_full_once_it_wakes(moto_metrics, monkeypatch, settings):
+    settings.METRICS_IDLE_POLL_SECONDS = 600
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    FunctionFactory(account=account, name="sleepy")
+    end = now_minute()
+    asked = []
+    real = cloudwatch.metric_data
+
+    def recording(scope, queries, **kw):
+        asked.append([(q.metric, q.stat) for q in queries if q.dimensions])
+        return real(scope, queries, **kw)
+
+    monkeypatch.setattr(cloudwatch, "metric_data", recording)
+    at_clock(monkeypatch, metrics, end)
+    run("metrics", account, metrics.metrics_poll)  # new: read in full
+    assert len(asked[-1]) == len(plan.function_specs(percentiles=[], stream=False, provisioned=False))
+
+    asked.clear()
+    at_clock(monkeypatch, metrics, end + timedelta(minutes=10))
+    run("metrics", account, metrics.metrics_poll)  # idle and quiet: the probe only
+    assert asked == [[(s.metric, s.stat) for s in plan.PROBE]]
+
+    woke = end + timedelta(minutes=12)
+    put_points("Invocations", {"FunctionName": "sleepy"}, {woke: 3})
+    put_points("Duration", {"FunctionName": "sleepy"}, {woke: 40.0})
+    asked.clear()
+    at_clock(monkeypatch, metrics, end + timedelta(minutes=20))
+    outcome = run("metrics", account, metrics.metrics_poll)
+    assert outcome.ok and len(asked) == 2 and len(asked[1]) > len(plan.PROBE)  # probe, then the full set
+    row = _rows("sleepy")[woke]
+    assert (row.invocations, row.duration_avg) == (3, 40.0)
+
+    asked.clear()
+    at_clock(monkeypatch, metrics, end + timedelta(minutes=21))
+    run("metrics", account, metrics.metrics_poll)  # busy now: every run, full set
+    assert len(asked) == 1 and len(asked[0]) > len(plan.PROBE)
