@@ -60,11 +60,22 @@ def main() -> None:
     cursor = PollStatus.objects.get(source="metrics", account=account).cursor
     base = settings.METRICS_POLL_SECONDS
 
+    # Second cycle, one idle interval later: nothing was invoked, so every function is idle
+    # and read with the probe set only.
+    from datetime import timedelta
+
+    later = metrics.now() + timedelta(seconds=settings.METRICS_IDLE_POLL_SECONDS)
+    metrics.now = lambda: later
+    poll_run(source="metrics", account=account, region="us-east-1", work=metrics.metrics_poll)
+    idle_counted = {(k.service, k.operation): (n, u) for k, n, u, _ in usage.drain_all()}
+    idle_calls, idle_metrics = idle_counted.get(("cloudwatch", "GetMetricData"), (0, 0))
+    idle_queries = args.functions * len(plan.PROBE) + len(plan.REGION)
+
     def scenario(busy_share: float) -> dict:
         busy = int(args.functions * busy_share)
         cad = plan.plan_cadence(
             busy_queries=busy * per_fn,
-            idle_queries=(args.functions - busy) * per_fn,
+            idle_queries=(args.functions - busy) * len(plan.PROBE),
             fixed_queries=len(plan.REGION),
             budget_usd=settings.CLOUDWATCH_DAILY_BUDGET_USD,
             base_s=base,
@@ -82,6 +93,10 @@ def main() -> None:
                 "expected_calls": math.ceil(queries / 500),
                 "calls_equal_ceil_queries_over_500": calls == math.ceil(queries / 500),
                 "metrics_requested_counted": metrics_requested,
+                "idle_cycle_queries": idle_queries,
+                "idle_cycle_calls": idle_calls,
+                "idle_cycle_expected_calls": math.ceil(idle_queries / 500),
+                "idle_cycle_metrics_requested_counted": idle_metrics,
                 "cycle_seconds_with_stub": round(elapsed, 3),
                 "poll_ok": outcome.ok,
                 "spend_usd_per_day": {
