@@ -149,6 +149,9 @@ METRICS_INITIAL_BACKFILL_MINUTES = env_int("METRICS_INITIAL_BACKFILL_MINUTES", 6
 # ≤ 201 points per query keeps a full 500 queries in each GetMetricData call.
 METRICS_CHUNK_MINUTES = env_int("METRICS_CHUNK_MINUTES", 200, minimum=5, maximum=1440)
 METRICS_MAX_CHUNKS_PER_RUN = env_int("METRICS_MAX_CHUNKS_PER_RUN", 12, minimum=1)
+# A run starts no new chunk (metrics) or log group (logs) after this long, well inside the
+# Celery soft time limit; the cursors say where the next run goes on.
+POLL_RUN_SECONDS = env_int("POLL_RUN_SECONDS", 120, minimum=10)
 # Duration percentiles requested from AWS (any of p50, p90, p99; empty for none).
 METRICS_PERCENTILES = env_list("METRICS_PERCENTILES", "p50,p90,p99")
 # Self-imposed share of GetMetricData's 180,000 estimated datapoints per second.

@@ -22,6 +22,7 @@ stops the run. A log group that does not exist means the function has not logged
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -290,11 +291,17 @@ def logs_poll(ctx: PollContext) -> None:
         ctx.warn("clock stepped back: log cursors were ahead of now and were reset to the current minute")
 
     by_pk = {fn.pk: fn for fn in functions}
+    deadline = time.monotonic() + settings.POLL_RUN_SECONDS
+    # Furthest behind first, so a run cut short by its time budget never starves the same groups.
+    windows = dict(sorted(windows.items(), key=lambda kv: kv[1][1]))
     events: dict[int, list[LogEvent]] = {}
     if settings.LOGS_SOURCE == "insights":
         events = _read_insights(ctx, windows)
     for pk, (group, start, stop) in windows.items():
         fn = by_pk[pk]
+        if time.monotonic() > deadline:
+            ctx.warn(f"time budget used up; {len(windows)} log group(s) were due, the rest go next run")
+            break
         if pk not in events:
             try:
                 events[pk] = list(aws_logs.filter_events(ctx.scope, group, start=start, end=stop))

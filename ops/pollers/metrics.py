@@ -26,6 +26,7 @@ mean zero counts and unknown gauges); in a row, a missing count is 0 and a missi
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
@@ -255,11 +256,15 @@ def metrics_poll(ctx: PollContext) -> None:
         ctx.warn("clock stepped back: cursors were ahead of now and were reset to the current minute")
 
     chunks_left = settings.METRICS_MAX_CHUNKS_PER_RUN
+    deadline = time.monotonic() + settings.POLL_RUN_SECONDS
     # Smallest windows (the fresh, regular polls) first; catch-ups after.
     for start in sorted(groups, reverse=True):
         group = groups[start]
         s = start
         while s < end and chunks_left > 0:
+            if time.monotonic() > deadline:
+                chunks_left = 0
+                break
             e = min(end, s + chunk)
             chunks_left -= 1
             done = _chunk(ctx, group, s, e, active, probing=probing)
@@ -273,7 +278,7 @@ def metrics_poll(ctx: PollContext) -> None:
                 break  # re-read this chunk next run rather than skip past it
             s = e
         if chunks_left <= 0:
-            ctx.warn("catch-up continues next run (chunk limit per run reached)")
+            ctx.warn("catch-up continues next run (chunk or time limit per run reached)")
             break
     _save_cursor(ctx, cursors, active, cad)
 

@@ -227,3 +227,34 @@ def test_insights_against_moto_gives_the_same_numbers_as_filter(aws, monkeypatch
     orders, mailer = _row("orders", m1), _row("mailer", m1)
     assert (orders.reports, orders.cold_starts, orders.log_errors, mailer.reports, mailer.log_errors) == (1, 1, 1, 1, 0)
     assert ErrorGroup.objects.get().samples[0]["version"] == "$LATEST"
+
+
+def test_a_function_deleted_mid_poll_and_a_run_out_of_time(filter_logs, monkeypatch, settings):
+    from ops.models import Function
+
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    FunctionFactory(account=account, name="orders")
+    FunctionFactory(account=account, name="gone")
+    end = now_minute()
+    m1 = end - timedelta(minutes=2)
+    _put("orders", [(m1 + timedelta(seconds=1), _report(1))])
+    _put("gone", [(m1 + timedelta(seconds=1), _report(2)), (m1 + timedelta(seconds=2), "[ERROR] ValueError: x")])
+    at_clock(monkeypatch, logs, end)
+
+    settings.POLL_RUN_SECONDS = -1
+    outcome = run("logs", account, logs.logs_poll)
+    assert outcome.ok and any("time budget" in w for w in outcome.warnings) and not MinuteStat.objects.exists()
+    settings.POLL_RUN_SECONDS = 120
+
+    real = aws_logs.filter_events
+
+    def deleting(scope, group, **kw):
+        out = list(real(scope, group, **kw))
+        if group.endswith("/gone"):
+            Function.objects.filter(name="gone").delete()
+        return iter(out)
+
+    monkeypatch.setattr(aws_logs, "filter_events", deleting)
+    outcome = run("logs", account, logs.logs_poll)
+    assert outcome.ok and any("deleted during the poll" in w for w in outcome.warnings)
+    assert _row("orders", m1).reports == 1

@@ -305,3 +305,18 @@ def test_an_idle_function_is_probed_cheaply_and_read_in_full_once_it_wakes(moto_
     at_clock(monkeypatch, metrics, end + timedelta(minutes=21))
     run("metrics", account, metrics.metrics_poll)  # busy now: every run, full set
     assert len(asked) == 1 and len(asked[0]) > len(plan.PROBE)
+
+
+def test_a_run_out_of_time_leaves_the_rest_for_the_next_run(moto_metrics, monkeypatch, settings):
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    FunctionFactory(account=account, name="orders")
+    end = now_minute()
+    put_points("Invocations", {"FunctionName": "orders"}, {end - timedelta(minutes=2): 1})
+    at_clock(monkeypatch, metrics, end)
+    settings.POLL_RUN_SECONDS = -1
+    outcome = run("metrics", account, metrics.metrics_poll)
+    assert outcome.ok and any("continues next run" in w for w in outcome.warnings)
+    assert not MinuteStat.objects.exists()
+    settings.POLL_RUN_SECONDS = 120
+    assert run("metrics", account, metrics.metrics_poll).ok
+    assert _rows("orders")[end - timedelta(minutes=2)].invocations == 1
