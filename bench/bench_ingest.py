@@ -33,7 +33,7 @@ def main() -> None:
     from django.db import connection
 
     from ops.models import Function, Series
-    from ops.pollers.metrics import _stat_defaults
+    from ops.pollers.rows import stat_defaults
     from ops.pollers.metrics_plan import COUNT_COLUMNS, METRIC_COLUMNS
     from ops.pollers.storage import bulk_upsert
 
@@ -42,7 +42,7 @@ def main() -> None:
     Series.objects.bulk_create([Series(function=f, kind="function", qualifier="") for f in fns])
     sids = list(Series.objects.filter(function__account=account).values_list("pk", flat=True))
 
-    defaults = _stat_defaults()
+    defaults = stat_defaults()
     cols = list(defaults)
     columns = ["series_id", "ts", *cols]
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

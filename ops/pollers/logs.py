@@ -37,7 +37,8 @@ from ops.aws.logs import InsightsUnavailable, LogEvent
 from ops.models import ErrorGroup, ErrorMinute, Function, PollSource, PollStatus, Series, SeriesKind
 from ops.pollers import logparse
 from ops.pollers.base import PollContext
-from ops.pollers.metrics import ACTIVE_WINDOW, _parse, _stat_defaults, floor_minute, scope_functions
+from ops.pollers.metrics_targets import ACTIVE_WINDOW, scope_functions
+from ops.pollers.rows import floor_minute, parse_ts, stat_defaults
 from ops.pollers.metrics_plan import COUNT_COLUMNS, METRIC_COLUMNS
 from ops.pollers.storage import bulk_upsert
 
@@ -132,7 +133,7 @@ def _function_series(fn: Function) -> int:
 
 def store_window(ctx: PollContext, fn: Function, start: datetime, stop: datetime, agg: WindowAgg) -> int:
     """Write one function's [start, stop) in one transaction; return rows changed."""
-    defaults = _stat_defaults()
+    defaults = stat_defaults()
     metric_defaults = {c: (0 if c in COUNT_COLUMNS else None) for c in METRIC_COLUMNS}
     cols = list(defaults)
     with transaction.atomic():
@@ -257,7 +258,7 @@ def _busy_keys(ctx: PollContext, end: datetime) -> set[str]:
     """Functions the metrics poller saw invoked in the last hour (its cursor says so)."""
     status = PollStatus.objects.filter(source=PollSource.METRICS, account=ctx.account, region=ctx.region).first()
     active = (status.cursor or {}).get("active", {}) if status else {}
-    return {k for k, v in active.items() if (_parse(v) or end) >= end - ACTIVE_WINDOW}
+    return {k for k, v in active.items() if (parse_ts(v) or end) >= end - ACTIVE_WINDOW}
 
 
 def logs_poll(ctx: PollContext) -> None:
@@ -267,14 +268,14 @@ def logs_poll(ctx: PollContext) -> None:
     cursors: dict[str, str] = dict(ctx.cursor.get("groups", {}))
     keys = {str(fn.pk) for fn in functions}
     active: dict[str, str] = {k: v for k, v in ctx.cursor.get("active", {}).items() if k in keys}
-    busy = _busy_keys(ctx, end) | {k for k, v in active.items() if (_parse(v) or end) >= end - ACTIVE_WINDOW}
+    busy = _busy_keys(ctx, end) | {k for k, v in active.items() if (parse_ts(v) or end) >= end - ACTIVE_WINDOW}
     lookback = timedelta(seconds=settings.LOGS_LOOKBACK_SECONDS)
     max_window = timedelta(minutes=settings.LOGS_MAX_WINDOW_MINUTES)
     windows: dict[int, tuple[str, datetime, datetime]] = {}
     stepped = False
     for fn in functions:
         group = aws_logs.log_group_for(fn.name)
-        until = _parse(cursors.get(group))
+        until = parse_ts(cursors.get(group))
         if until is not None and until > end:
             stepped, until = True, end
             cursors[group] = end.isoformat()

@@ -28,161 +28,40 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from ops.aws import cloudwatch
-from ops.aws.cloudwatch import MetricBatch, MetricQuery
+from ops.aws.cloudwatch import MetricBatch
 from ops.aws.errors import AwsError
-from ops.models import Alias, Function, FunctionQueue, MinuteStat, PollSource, PollStatus, QueueRole, Series, SeriesKind
+from ops.models import Function, MinuteStat, PollSource, PollStatus, SeriesKind
 from ops.pollers import metrics_plan as plan
 from ops.pollers import rollup
 from ops.pollers.base import PollContext
-from ops.pollers.storage import bulk_upsert
+from ops.pollers.metrics_store import store_batch
+from ops.pollers.metrics_targets import ACTIVE_WINDOW, SCOPE_KEY, Sink, Target, build_targets, scope_functions
+from ops.pollers.rows import floor_minute, parse_ts
 
-SCOPE_KEY = "scope"
-ACTIVE_WINDOW = timedelta(hours=1)
-DLQ_ROLES = (QueueRole.LAMBDA_DLQ, QueueRole.ON_FAILURE, QueueRole.SOURCE_DLQ)
+__all__ = [
+    "ACTIVE_WINDOW",
+    "SCOPE_KEY",
+    "Sink",
+    "Target",
+    "build_targets",
+    "floor_minute",
+    "metrics_poll",
+    "now",
+    "scope_functions",
+    "store_batch",
+]
 
 
 def now() -> datetime:
     """The poller's clock (tests replace it)."""
     return timezone.now()
-
-
-def floor_minute(ts: datetime) -> datetime:
-    ts = ts.astimezone(dt_timezone.utc)
-    return ts.replace(second=0, microsecond=0)
-
-
-@dataclass(frozen=True)
-class Sink:
-    table: str  # "minute" | "region" | "queue"
-    ref: int | None  # series id, queue id, None for the region
-    column: str
-
-
-@dataclass
-class Target:
-    key: str
-    function_id: int | None = None
-    name: str = ""
-    queries: list[MetricQuery] = field(default_factory=list)
-    sinks: list[Sink] = field(default_factory=list)
-    probe: Target | None = None  # the cheap set read while the function is idle
-
-    def add(self, query: MetricQuery, sink: Sink) -> None:
-        self.queries.append(query)
-        self.sinks.append(sink)
-
-
-# ---------------------------------------------------------------------------------------------
-# Targets
-
-
-def _series_ids(keys: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
-    """Ensure a Series row per (function id, kind, qualifier); return their ids."""
-    if not keys:
-        return {}
-    Series.objects.bulk_create(
-        [Series(function_id=f, kind=k, qualifier=q) for f, k, q in keys], ignore_conflicts=True
-    )
-    fids = {f for f, _, _ in keys}
-    return {
-        (s.function_id, s.kind, s.qualifier): s.pk
-        for s in Series.objects.filter(function_id__in=fids).only("id", "function_id", "kind", "qualifier")
-    }
-
-
-def scope_functions(ctx: PollContext, at: datetime) -> list[Function]:
-    """Live functions, and those gone within the trailing window (their last points still land)."""
-    return list(
-        Function.objects.filter(account=ctx.account, region=ctx.region)
-        .filter(Q(gone_at=None) | Q(gone_at__gte=at - ACTIVE_WINDOW))
-        .prefetch_related("event_sources")
-        .order_by("pk")
-    )
-
-
-def build_targets(ctx: PollContext, functions: list[Function], percentiles) -> list[Target]:
-    aliases: dict[int, list[Alias]] = defaultdict(list)
-    for a in Alias.objects.filter(function__in=functions, gone_at=None).order_by("name"):
-        aliases[a.function_id].append(a)
-    wanted: set[tuple[int, str, str]] = set()
-    versions: dict[int, dict[str, str]] = {}
-    for fn in functions:
-        wanted.add((fn.pk, SeriesKind.FUNCTION, ""))
-        versions[fn.pk] = {}
-        for a in aliases[fn.pk]:
-            wanted.add((fn.pk, SeriesKind.ALIAS, a.name))
-            if a.weights:
-                for version, _share in a.routing:
-                    # A version behind two weighted aliases is read through the first one.
-                    if version not in versions[fn.pk]:
-                        versions[fn.pk][version] = a.name
-                        wanted.add((fn.pk, SeriesKind.VERSION, version))
-    ids = _series_ids(wanted)
-    targets = []
-    for fn in functions:
-        t = Target(key=str(fn.pk), function_id=fn.pk, name=fn.name)
-        stream = any(e.source_kind in plan.STREAM_SOURCES and e.gone_at is None for e in fn.event_sources.all())
-        provisioned = bool(fn.provisioned_concurrency)
-        sid = ids[(fn.pk, SeriesKind.FUNCTION, "")]
-        for spec in plan.function_specs(percentiles=percentiles, stream=stream, provisioned=provisioned):
-            t.add(plan.lambda_query(spec, plan.function_dims(fn.name)), Sink("minute", sid, spec.column))
-        if not provisioned:  # provisioned concurrency reports utilisation even when idle
-            t.probe = Target(key=t.key, function_id=fn.pk, name=fn.name)
-            for spec in plan.PROBE:
-                t.probe.add(plan.lambda_query(spec, plan.function_dims(fn.name)), Sink("minute", sid, spec.column))
-        for a in aliases[fn.pk]:
-            sid = ids[(fn.pk, SeriesKind.ALIAS, a.name)]
-            for spec in plan.alias_specs(percentiles=percentiles, provisioned=provisioned):
-                t.add(plan.lambda_query(spec, plan.alias_dims(fn.name, a.name)), Sink("minute", sid, spec.column))
-        for version, alias_name in versions[fn.pk].items():
-            sid = ids[(fn.pk, SeriesKind.VERSION, version)]
-            for spec in plan.version_specs(percentiles=percentiles):
-                dims = plan.version_dims(fn.name, alias_name, version)
-                t.add(plan.lambda_query(spec, dims), Sink("minute", sid, spec.column))
-        targets.append(t)
-
-    scope = Target(key=SCOPE_KEY)
-    for spec in plan.REGION:
-        scope.add(MetricQuery(plan.LAMBDA, spec.metric, (), spec.stat), Sink("region", None, spec.column))
-    links = (
-        FunctionQueue.objects.filter(function__in=functions, role__in=DLQ_ROLES, queue__gone_at=None)
-        .select_related("queue")
-        .order_by("queue_id")
-    )
-    seen: set[int] = set()
-    for link in links:
-        q = link.queue
-        if q.pk in seen:
-            continue
-        seen.add(q.pk)
-        if q.region != ctx.region:
-            continue  # AWS/SQS metrics live in the queue's own region, polled with that scope
-        for spec in plan.QUEUE:
-            scope.add(MetricQuery(plan.SQS, spec.metric, (("QueueName", q.name),), spec.stat), Sink("queue", q.pk, spec.column))
-    targets.append(scope)
-    return targets
-
-
-# ---------------------------------------------------------------------------------------------
-# Cadence
-
-
-def _parse(value) -> datetime | None:
-    if not value:
-        return None
-    try:
-        ts = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt_timezone.utc)
 
 
 def _budget_share(ctx: PollContext, functions_here: int) -> float:
@@ -226,7 +105,7 @@ def metrics_poll(ctx: PollContext) -> None:
     keys = {t.key for t in targets}
     cursors = {k: v for k, v in cursors.items() if k in keys}
     active = {k: v for k, v in active.items() if k in keys}
-    busy = {k for k, v in active.items() if (_parse(v) or end) >= end - ACTIVE_WINDOW}
+    busy = {k for k, v in active.items() if (parse_ts(v) or end) >= end - ACTIVE_WINDOW}
     busy |= {t.key for t in targets if t.key not in cursors}  # new: poll at once
     cad = cadence_for(ctx, targets, busy)
 
@@ -234,7 +113,7 @@ def metrics_poll(ctx: PollContext) -> None:
     probing: set[str] = set()
     stepped = False
     for t in targets:
-        until = _parse(cursors.get(t.key))
+        until = parse_ts(cursors.get(t.key))
         if until is not None and until > end:
             stepped = True
             until = end  # the clock went back: do not wait for a future that already passed
@@ -338,98 +217,6 @@ def _save_cursor(ctx: PollContext, cursors: dict, active: dict, cad: plan.Cadenc
     }
     # Saved now, after the chunk's rows committed, so a crash later loses nothing.
     PollStatus.objects.filter(pk=ctx.status.pk).update(cursor=ctx.cursor)
-
-
-# ---------------------------------------------------------------------------------------------
-# Results → rows
-
-
-def _stat_defaults() -> dict[str, object]:
-    out = {}
-    for f in MinuteStat._meta.concrete_fields:
-        if f.column in {"id", "series_id", "ts"}:
-            continue
-        out[f.column] = f.get_default()
-    return out
-
-
-def _value(column: str, v: float):
-    return int(round(v)) if column in plan.COUNT_COLUMNS or column == "sent" else float(v)
-
-
-def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch, active: dict[str, str]) -> set[str]:
-    """Upsert one chunk's results; return the keys of targets whose results were incomplete."""
-    for m in batch.messages:
-        ctx.warn(f"GetMetricData: {m}")
-    minute: dict[tuple[int, datetime], dict[str, object]] = defaultdict(dict)
-    region: dict[datetime, dict[str, object]] = defaultdict(dict)
-    queue: dict[tuple[int, datetime], dict[str, object]] = defaultdict(dict)
-    incomplete: dict[str, str] = {}
-    results = iter(batch.results)
-    function_series: dict[int, str] = {}
-    for t in group:
-        for sink in t.sinks:
-            r = next(results)
-            if r.status != "Complete":
-                incomplete.setdefault(t.key, r.status)
-            if sink.table == "minute" and sink.column == "invocations" and t.function_id:
-                function_series.setdefault(sink.ref, t.key)
-            for ts, v in r.points.items():
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    continue
-                m = floor_minute(ts)
-                if sink.table == "minute":
-                    minute[(sink.ref, m)][sink.column] = _value(sink.column, v)
-                elif sink.table == "region":
-                    region[m][sink.column] = float(v)
-                else:
-                    queue[(sink.ref, m)][sink.column] = _value(sink.column, v)
-    if incomplete:
-        names = ", ".join(sorted({next((t.name or "region/DLQ" for t in group if t.key == k), k) for k in incomplete})[:5])
-        ctx.warn(f"{len(incomplete)} target(s) got {sorted(set(incomplete.values()))} results ({names}); re-read next run")
-
-    # A function deleted (row removed) during the poll: drop its points, say so.
-    sids = {sid for sid, _ in minute}
-    alive = set(Series.objects.filter(pk__in=sids).values_list("pk", flat=True))
-    if sids - alive:
-        ctx.warn(f"{len(sids - alive)} series vanished during the poll (function deleted); their points were dropped")
-        minute = {k: v for k, v in minute.items() if k[0] in alive}
-
-    defaults = _stat_defaults()
-    cols = list(defaults)
-    rows = []
-    for (sid, m), vals in minute.items():
-        row = {**defaults, **{c: (0 if c in plan.COUNT_COLUMNS else None) for c in plan.METRIC_COLUMNS}, **vals}
-        rows.append((sid, m, *[row[c] for c in cols]))
-        key = function_series.get(sid)
-        if key and (vals.get("invocations") or 0) > 0:
-            if m.isoformat() > active.get(key, ""):
-                active[key] = m.isoformat()
-    n = bulk_upsert(
-        table="ops_minutestat",
-        key=["series_id", "ts"],
-        columns=["series_id", "ts", *cols],
-        rows=rows,
-        update=plan.METRIC_COLUMNS,
-        fk_guard=("series_id", "ops_series"),
-    )
-    region_cols = [s.column for s in plan.REGION]
-    n += bulk_upsert(
-        table="ops_regionstat",
-        key=["account_id", "region", "ts"],
-        columns=["account_id", "region", "ts", *region_cols],
-        rows=[(ctx.account.pk, ctx.region, m, *[v.get(c) for c in region_cols]) for m, v in region.items()],
-    )
-    queue_cols = [s.column for s in plan.QUEUE]
-    n += bulk_upsert(
-        table="ops_queuestat",
-        key=["queue_id", "ts"],
-        columns=["queue_id", "ts", *queue_cols],
-        rows=[(qid, m, *[v.get(c, 0 if c == "sent" else None) for c in queue_cols]) for (qid, m), v in queue.items()],
-        fk_guard=("queue_id", "ops_queue"),
-    )
-    ctx.items += n
-    return set(incomplete)
 
 
 def last_activity(*, function_ids: list[int]) -> dict[int, datetime]:
