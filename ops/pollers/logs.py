@@ -21,6 +21,7 @@ stops the run. A log group that does not exist means the function has not logged
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import Counter, defaultdict
@@ -82,7 +83,7 @@ class MinuteAgg:
             self.cold_starts += 1
             self.init_duration_sum += r.init_ms
             self.init_duration_max = max(self.init_duration_max or 0.0, r.init_ms)
-        self.billed_duration_sum += r.billed_ms if r.billed_ms is not None else -(-r.duration_ms // 1)
+        self.billed_duration_sum += r.billed_ms if r.billed_ms is not None else math.ceil(r.duration_ms)
         self.billed_gb_s += r.billed_gb_s(memory_mb=memory_mb)
         if r.max_memory_mb is not None:
             self.memory_used_max_mb = max(self.memory_used_max_mb or 0, r.max_memory_mb)

@@ -94,7 +94,10 @@ def floor_to(ts: datetime, bucket: timedelta) -> datetime:
 def rollup_level(*, table: str, start: datetime, end: datetime) -> int:
     """Re-roll ``table``'s buckets overlapping [start, end); return rows inserted or changed."""
     source, bucket = LEVELS[table]
+    # Whole buckets only: a bucket rebuilt from part of its rows would lose the rest.
     start = floor_to(start, bucket)
+    if floor_to(end, bucket) != end:
+        end = floor_to(end, bucket) + bucket
     cols = ", ".join(ALL_COLUMNS)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in ALL_COLUMNS)
     old = ", ".join(f"{table}.{c}" for c in ALL_COLUMNS)
@@ -167,6 +170,14 @@ def retention_apply(*, now: datetime | None = None) -> dict[str, int]:
         for table, days in _retention_plan():
             column = "hour" if table == "ops_apiusage" else "ts"
             out[table] = _delete_before(table, column, now - timedelta(days=days))
-        # An error group nobody has seen for the longest retention goes too (its minutes went).
-        out["ops_errorgroup"] = _delete_before("ops_errorgroup", "last_seen", now - timedelta(days=settings.HOUR_RETENTION_DAYS))
+        # An error group nobody has seen for the longest retention goes too, once no minute
+        # count or stored line refers to it any more.
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                "DELETE FROM ops_errorgroup g WHERE g.last_seen < %s"
+                " AND NOT EXISTS (SELECT 1 FROM ops_errorminute m WHERE m.group_id = g.id)"
+                " AND NOT EXISTS (SELECT 1 FROM ops_logline l WHERE l.group_id = g.id)",
+                [now - timedelta(days=settings.HOUR_RETENTION_DAYS)],
+            )
+            out["ops_errorgroup"] = cur.rowcount
     return out

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ops.models import ApiUsage, FiveMinuteStat, HourStat, LogLine, MinuteStat, Series
+from ops.models import ApiUsage, ErrorGroup, FiveMinuteStat, HourStat, LogLine, MinuteStat, Series
 from ops.pollers import rollup
 from tests.factories import FunctionFactory
 
@@ -52,11 +52,14 @@ def test_five_minute_and_hour_rollups_follow_the_documented_rules():
     assert HourStat.objects.get(series=s, ts=T0).invocations == 55
 
 
-def test_rollup_buckets_align_to_the_clock():
+def test_rollup_buckets_align_to_the_clock_and_are_rebuilt_whole():
     s = _series()
-    MinuteStat.objects.bulk_create([_minute(s, T0 + timedelta(minutes=7), invocations=1)])
+    MinuteStat.objects.bulk_create(
+        [_minute(s, T0 + timedelta(minutes=7), invocations=1), _minute(s, T0 + timedelta(minutes=9), invocations=2)]
+    )
     rollup.rollup_range(start=T0 + timedelta(minutes=6), end=T0 + timedelta(minutes=8))
-    assert list(FiveMinuteStat.objects.values_list("ts", flat=True)) == [T0 + timedelta(minutes=5)]
+    assert list(FiveMinuteStat.objects.values_list("ts", "invocations")) == [(T0 + timedelta(minutes=5), 3)]
+    assert list(HourStat.objects.values_list("ts", "invocations")) == [(T0, 3)]
 
 
 def test_retention_mirrors_cloudwatch(settings):
@@ -67,9 +70,13 @@ def test_retention_mirrors_cloudwatch(settings):
     FiveMinuteStat.objects.create(series=s, ts=now - timedelta(days=62))
     HourStat.objects.create(series=s, ts=now - timedelta(days=456))
     HourStat.objects.create(series=s, ts=now - timedelta(days=400))
-    LogLine.objects.create(function=s.function, ts=now - timedelta(days=20), stream="s", event_id="1", message="x")
+    old_group = ErrorGroup.objects.create(
+        function=s.function, signature="a", error_type="E", message="m", first_seen=now - timedelta(days=500), last_seen=now - timedelta(days=460)
+    )
+    LogLine.objects.create(function=s.function, ts=now - timedelta(days=20), stream="s", event_id="1", message="x", group=old_group)
     ApiUsage.objects.create(hour=now - timedelta(days=500), service="cloudwatch", operation="GetMetricData", account_id="1", region="r")
     deleted = rollup.retention_apply(now=now)
     assert deleted["ops_minutestat"] == 1 and deleted["ops_fiveminutestat"] == 1 and deleted["ops_hourstat"] == 1
     assert (MinuteStat.objects.count(), FiveMinuteStat.objects.count(), HourStat.objects.count()) == (1, 1, 1)
     assert not LogLine.objects.exists() and not ApiUsage.objects.exists()
+    assert deleted["ops_errorgroup"] == 1 and not ErrorGroup.objects.exists()
