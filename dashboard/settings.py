@@ -176,7 +176,7 @@ if not set(METRICS_PERCENTILES) <= {"p50", "p90", "p99"}:
 # Log events arrive 5-10 minutes late: every logs poll re-reads this much.
 LOGS_LOOKBACK_SECONDS = env_int("LOGS_LOOKBACK_SECONDS", 600, minimum=60)
 LOGS_INITIAL_BACKFILL_MINUTES = env_int("LOGS_INITIAL_BACKFILL_MINUTES", 60, minimum=1)
-LOGS_MAX_WINDOW_MINUTES = env_int("LOGS_MAX_WINDOW_MINUTES", 360, minimum=5)
+LOGS_MAX_WINDOW_MINUTES = env_int("LOGS_MAX_WINDOW_MINUTES", 60, minimum=5)
 LOGS_INSIGHTS_TIMEOUT_SECONDS = env_float("LOGS_INSIGHTS_TIMEOUT_SECONDS", 30.0, minimum=1.0)
 # Right-sizing: hint when 7-day max memory used stays under this share of the configured size.
 RIGHTSIZING_MEMORY_THRESHOLD = env_float("RIGHTSIZING_MEMORY_THRESHOLD", 0.5, minimum=0.05)

@@ -304,15 +304,15 @@ def logs_poll(ctx: PollContext) -> None:
         if time.monotonic() > deadline:
             ctx.warn(f"time budget used up; {len(windows)} log group(s) were due, the rest go next run")
             break
-        if pk not in events:
-            try:
-                events[pk] = list(aws_logs.filter_events(ctx.scope, group, start=start, end=stop))
-            except AwsError as err:
-                if err.permanent:
-                    raise
-                ctx.warn(f"{fn.name}: FilterLogEvents {err.code}; re-read next run")
-                continue
-        agg = aggregate(events.pop(pk), memory_mb=fn.memory_mb)
+        try:
+            # Streamed: only the aggregates and the error lines are held, not every event.
+            source = events.pop(pk) if pk in events else aws_logs.filter_events(ctx.scope, group, start=start, end=stop)
+            agg = aggregate(source, memory_mb=fn.memory_mb)
+        except AwsError as err:
+            if err.permanent:
+                raise
+            ctx.warn(f"{fn.name}: FilterLogEvents {err.code}; re-read next run")
+            continue
         if agg.bad:
             reasons = "; ".join(f"{n}× {r}" for r, n in agg.bad.most_common(3))
             ctx.warn(f"{fn.name}: unreadable log line(s): {reasons} (e.g. {agg.bad_example!r})")

@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 
+PARTIAL_RETRIES = 3
+
+
 def now() -> datetime:
     """The poller's clock (tests replace it)."""
     return timezone.now()
@@ -102,6 +105,7 @@ def metrics_poll(ctx: PollContext) -> None:
 
     cursors: dict[str, str] = dict(ctx.cursor.get("until", {}))
     active: dict[str, str] = dict(ctx.cursor.get("active", {}))
+    retries: dict[str, int] = dict(ctx.cursor.get("partial", {}))
     keys = {t.key for t in targets}
     cursors = {k: v for k, v in cursors.items() if k in keys}
     active = {k: v for k, v in active.items() if k in keys}
@@ -146,20 +150,29 @@ def metrics_poll(ctx: PollContext) -> None:
                 break
             e = min(end, s + chunk)
             chunks_left -= 1
-            done = _chunk(ctx, group, s, e, active, probing=probing)
+            done, partial = _chunk(ctx, group, s, e, active, probing=probing)
+            for key in partial:
+                # AWS keeps answering PartialData for this window: take what it gives after a
+                # few reads rather than pin the cursor (and every later window) for ever.
+                retries[key] = retries.get(key, 0) + 1
+                if retries[key] >= PARTIAL_RETRIES:
+                    done.add(key)
+                    ctx.warn(f"target {key}: accepted partial data for {s:%H:%M}–{e:%H:%M} after {PARTIAL_RETRIES} reads")
+            for key in done:
+                retries.pop(key, None)
             if s < end - timedelta(hours=settings.ROLLUP_TRAILING_HOURS):
                 rollup.rollup_range(start=s, end=e)  # older than the roll-up task's own window
             for t in group:
                 if t.key in done:
                     cursors[t.key] = e.isoformat()
-            _save_cursor(ctx, cursors, active, cad)
+            _save_cursor(ctx, cursors, active, cad, retries)
             if len(done) < len(group):
                 break  # re-read this chunk next run rather than skip past it
             s = e
         if chunks_left <= 0:
             ctx.warn("catch-up continues next run (chunk or time limit per run reached)")
             break
-    _save_cursor(ctx, cursors, active, cad)
+    _save_cursor(ctx, cursors, active, cad, retries)
 
 
 def _fetch(ctx: PollContext, group: list[Target], s: datetime, e: datetime) -> MetricBatch | None:
@@ -173,8 +186,10 @@ def _fetch(ctx: PollContext, group: list[Target], s: datetime, e: datetime) -> M
         return None
 
 
-def _chunk(ctx: PollContext, group: list[Target], s: datetime, e: datetime, active: dict, *, probing: set[str]) -> set[str]:
-    """Read and store [s, e) for ``group``; return the keys whose window is now complete.
+def _chunk(
+    ctx: PollContext, group: list[Target], s: datetime, e: datetime, active: dict, *, probing: set[str]
+) -> tuple[set[str], set[str]]:
+    """Read and store [s, e) for ``group``; return (keys now complete, keys with partial results).
 
     Members in ``probing`` (idle functions) are read with their probe set, in the same calls as
     the others. A probe that is complete and all zero/absent means the full set would be empty:
@@ -183,7 +198,7 @@ def _chunk(ctx: PollContext, group: list[Target], s: datetime, e: datetime, acti
     first = [t.probe if t.key in probing else t for t in group]
     batch = _fetch(ctx, first, s, e)
     if batch is None:
-        return set()
+        return set(), set()
     results = iter(batch.results)
     full_members: list[Target] = []
     full_results = []
@@ -195,24 +210,27 @@ def _chunk(ctx: PollContext, group: list[Target], s: datetime, e: datetime, acti
             full_results.extend(rs)
         elif all(r.status == "Complete" and not any(v for v in r.points.values()) for r in rs):
             quiet.add(t.key)
-    done = set(quiet)
+    done, partial = set(quiet), set()
     messages = batch.messages
     if full_members or messages:
         incomplete = store_batch(ctx, full_members, MetricBatch(results=tuple(full_results), calls=0, messages=messages), active)
         done |= {t.key for t in full_members} - incomplete
+        partial |= incomplete
     awake = [t for t in group if t.key in probing and t.key not in quiet]
     if awake:
         second = _fetch(ctx, awake, s, e)
         if second is not None:
             incomplete = store_batch(ctx, awake, second, active)
             done |= {t.key for t in awake} - incomplete
-    return done
+            partial |= incomplete
+    return done, partial
 
 
-def _save_cursor(ctx: PollContext, cursors: dict, active: dict, cad: plan.Cadence) -> None:
+def _save_cursor(ctx: PollContext, cursors: dict, active: dict, cad: plan.Cadence, retries: dict) -> None:
     ctx.cursor = {
         "until": cursors,
         "active": active,
+        "partial": retries,
         "cadence": {"busy_s": cad.busy_s, "idle_s": cad.idle_s, "usd_per_day": cad.usd_per_day},
     }
     # Saved now, after the chunk's rows committed, so a crash later loses nothing.

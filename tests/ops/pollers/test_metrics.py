@@ -320,3 +320,22 @@ def test_a_run_out_of_time_leaves_the_rest_for_the_next_run(moto_metrics, monkey
     settings.POLL_RUN_SECONDS = 120
     assert run("metrics", account, metrics.metrics_poll).ok
     assert _rows("orders")[end - timedelta(minutes=2)].invocations == 1
+
+
+def test_persistent_partial_data_is_accepted_after_a_few_reads(aws, monkeypatch, settings):
+    settings.METRICS_PERCENTILES = []
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    fn = FunctionFactory(account=account, name="orders")
+    end = now_minute()
+    m1 = end - timedelta(minutes=3)
+    stub = _stubbed(monkeypatch)
+    for _ in range(metrics.PARTIAL_RETRIES):
+        stub.add_response("get_metric_data", {"MetricDataResults": [_result(0, {m1: 3.0}, "PartialData")]})
+    with stub:
+        at_clock(monkeypatch, metrics, end)
+        outcomes = [run("metrics", account, metrics.metrics_poll) for _ in range(metrics.PARTIAL_RETRIES)]
+    assert all(o.ok for o in outcomes)
+    assert not any("accepted partial" in w for o in outcomes[:-1] for w in o.warnings)
+    assert any("accepted partial" in w for w in outcomes[-1].warnings)
+    cursor = PollStatus.objects.get(source="metrics", account=account).cursor
+    assert cursor["until"][str(fn.pk)] == end.isoformat() and cursor["partial"] == {}
