@@ -11,4 +11,27 @@ def beat_schedule() -> dict:
             "task": "ops.tasks.poll_inventory_all",
             "schedule": float(settings.INVENTORY_POLL_SECONDS),
         },
+        # Lambda publishes 1-minute points; each run decides per function whether it is due
+        # (busy every run, idle every METRICS_IDLE_POLL_SECONDS, within the daily budget).
+        "metrics": {
+            "task": "ops.tasks.poll_metrics_all",
+            "schedule": float(settings.METRICS_POLL_SECONDS),
+        },
+        # Log lines land 5-10 min late and each run re-reads that much; per function the run
+        # decides whether it is due, like metrics.
+        "logs": {
+            "task": "ops.tasks.poll_logs_all",
+            "schedule": float(settings.LOGS_POLL_SECONDS),
+        },
+        # A 5-minute bucket is complete once its minutes are; re-rolling every 5 minutes keeps
+        # the 7- and 30-day charts at most one bucket behind.
+        "rollups": {
+            "task": "ops.tasks.poll_rollups",
+            "schedule": 300.0,
+        },
+        # Retention is counted in days; hourly keeps each delete small.
+        "retention": {
+            "task": "ops.tasks.poll_retention",
+            "schedule": 3600.0,
+        },
     }

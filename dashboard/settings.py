@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from dashboard.env import (
     env_bool,
     env_database,
@@ -138,6 +140,47 @@ INVENTORY_POLL_SECONDS = env_int("INVENTORY_POLL_SECONDS", 300, minimum=10)
 INVENTORY_DETAIL_REFRESH_SECONDS = env_int("INVENTORY_DETAIL_REFRESH_SECONDS", 3600, minimum=60)
 METRICS_POLL_SECONDS = env_int("METRICS_POLL_SECONDS", 60, minimum=10)
 LOGS_POLL_SECONDS = env_int("LOGS_POLL_SECONDS", 60, minimum=10)
+
+# --- Telemetry ingestion (ops/pollers/metrics.py, logs.py, rollup.py) ---
+# Idle functions (no invocations in the last hour) are polled this often; busy ones every run.
+METRICS_IDLE_POLL_SECONDS = env_int("METRICS_IDLE_POLL_SECONDS", 900, minimum=60)
+# Added to the scope's longest function timeout to size the trailing re-read window.
+METRICS_LATE_BUFFER_SECONDS = env_int("METRICS_LATE_BUFFER_SECONDS", 300, minimum=0)
+METRICS_INITIAL_BACKFILL_MINUTES = env_int("METRICS_INITIAL_BACKFILL_MINUTES", 60, minimum=1, maximum=21600)
+# ≤ 201 points per query keeps a full 500 queries in each GetMetricData call.
+METRICS_CHUNK_MINUTES = env_int("METRICS_CHUNK_MINUTES", 200, minimum=5, maximum=1440)
+METRICS_MAX_CHUNKS_PER_RUN = env_int("METRICS_MAX_CHUNKS_PER_RUN", 12, minimum=1)
+# A run starts no new chunk (metrics) or log group (logs) after this long, well inside the
+# Celery soft time limit; the cursors say where the next run goes on.
+POLL_RUN_SECONDS = env_int("POLL_RUN_SECONDS", 120, minimum=10)
+# Duration percentiles requested from AWS (any of p50, p90, p99; empty for none).
+METRICS_PERCENTILES = env_list("METRICS_PERCENTILES", "p50,p90,p99")
+# Self-imposed share of GetMetricData's 180,000 estimated datapoints per second.
+CLOUDWATCH_DPS_BUDGET = env_int("CLOUDWATCH_DPS_BUDGET", 120_000, minimum=1000, maximum=180_000)
+# What the product may spend on its own CloudWatch reads per day, across all scopes.
+CLOUDWATCH_DAILY_BUDGET_USD = env_float("CLOUDWATCH_DAILY_BUDGET_USD", 20.0, minimum=0.01)
+# Storage retention mirrors CloudWatch's own: 1-minute 15 days, 5-minute 63 days, 1-hour 455 days.
+CLOUDWATCH_MINUTE_RETENTION_DAYS = 15
+MINUTE_RETENTION_DAYS = env_int("MINUTE_RETENTION_DAYS", 15, minimum=1)
+FIVE_MINUTE_RETENTION_DAYS = env_int("FIVE_MINUTE_RETENTION_DAYS", 63, minimum=1)
+HOUR_RETENTION_DAYS = env_int("HOUR_RETENTION_DAYS", 455, minimum=1)
+# Roll-ups re-read this much minute data each run (minute rows change while late data lands).
+ROLLUP_TRAILING_HOURS = env_int("ROLLUP_TRAILING_HOURS", 3, minimum=1, maximum=72)
+LOG_LINE_RETENTION_DAYS = env_int("LOG_LINE_RETENTION_DAYS", 15, minimum=1)
+API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 455, minimum=1)
+# Logs: "insights" (Logs Insights, FilterLogEvents when it fails or truncates) or "filter".
+LOGS_SOURCE = env_str("LOGS_SOURCE", "insights")
+if LOGS_SOURCE not in {"insights", "filter"}:
+    raise ImproperlyConfigured(f"LOGS_SOURCE: expected insights or filter, got {LOGS_SOURCE!r}")
+if not set(METRICS_PERCENTILES) <= {"p50", "p90", "p99"}:
+    raise ImproperlyConfigured(f"METRICS_PERCENTILES: only p50, p90, p99 are stored, got {METRICS_PERCENTILES!r}")
+# Log events arrive 5-10 minutes late: every logs poll re-reads this much.
+LOGS_LOOKBACK_SECONDS = env_int("LOGS_LOOKBACK_SECONDS", 600, minimum=60)
+LOGS_INITIAL_BACKFILL_MINUTES = env_int("LOGS_INITIAL_BACKFILL_MINUTES", 60, minimum=1)
+LOGS_MAX_WINDOW_MINUTES = env_int("LOGS_MAX_WINDOW_MINUTES", 60, minimum=5)
+LOGS_INSIGHTS_TIMEOUT_SECONDS = env_float("LOGS_INSIGHTS_TIMEOUT_SECONDS", 30.0, minimum=1.0)
+# Right-sizing: hint when 7-day max memory used stays under this share of the configured size.
+RIGHTSIZING_MEMORY_THRESHOLD = env_float("RIGHTSIZING_MEMORY_THRESHOLD", 0.5, minimum=0.05)
 
 # --- Notifications ---
 SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL", "")

@@ -1,14 +1,45 @@
-"""Celery tasks are interfaces: ids in, load, call a service. Retries only for transient errors."""
+"""Celery tasks are interfaces: ids in, load, call a service. Retries only for transient errors.
+
+Every task that calls AWS flushes this process's API-call counters into ApiUsage when it ends
+(the counters are per process; the status page shows the product's own AWS spend from them).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from ops.models import Account, PollSource
+from ops.pollers import rollup
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
 from ops.pollers.inventory import inventory_poll
+from ops.pollers.logs import logs_poll
+from ops.pollers.metrics import metrics_poll
+from ops.services.usage import api_usage_flush
 
 RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
+
+
+def _flush_quietly() -> None:
+    try:
+        api_usage_flush()
+    except Exception:  # noqa: BLE001 - losing a few counts must never fail a poll
+        import logging
+
+        logging.getLogger(__name__).exception("could not persist API usage counts")
+
+
+def _poll(source: str, account_id: int, region: str, work, *, swallow_transient: bool) -> int:
+    account = Account.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return 0
+    try:
+        return poll_run(source=source, account=account, region=region, work=work).items
+    except TransientPollError:
+        if swallow_transient:
+            return 0
+        raise
+    finally:
+        _flush_quietly()
 
 
 @shared_task(name="ops.tasks.poll_inventory_all", ignore_result=True)
@@ -22,8 +53,46 @@ def poll_inventory_all() -> int:
 
 @shared_task(name="ops.tasks.poll_inventory", ignore_result=True, **RETRY)
 def poll_inventory(account_id: int, region: str) -> int:
-    account = Account.objects.filter(pk=account_id, enabled=True).first()
-    if account is None:
-        return 0
-    outcome = poll_run(source=PollSource.INVENTORY, account=account, region=region, work=inventory_poll)
-    return outcome.items
+    return _poll(PollSource.INVENTORY, account_id, region, inventory_poll, swallow_transient=False)
+
+
+@shared_task(name="ops.tasks.poll_metrics_all", ignore_result=True)
+def poll_metrics_all() -> int:
+    """Fan out one metrics task per enabled account×region."""
+    scopes = enabled_scopes()
+    for account, region in scopes:
+        poll_metrics.delay(account.pk, region)
+    return len(scopes)
+
+
+# No autoretry for metrics and logs: a run that fails transiently keeps its cursors, and the
+# next beat tick (a minute later) re-reads the same window; a retry on top would only add calls.
+@shared_task(name="ops.tasks.poll_metrics", ignore_result=True)
+def poll_metrics(account_id: int, region: str) -> int:
+    return _poll(PollSource.METRICS, account_id, region, metrics_poll, swallow_transient=True)
+
+
+@shared_task(name="ops.tasks.poll_logs_all", ignore_result=True)
+def poll_logs_all() -> int:
+    """Fan out one logs task per enabled account×region."""
+    scopes = enabled_scopes()
+    for account, region in scopes:
+        poll_logs.delay(account.pk, region)
+    return len(scopes)
+
+
+@shared_task(name="ops.tasks.poll_logs", ignore_result=True)
+def poll_logs(account_id: int, region: str) -> int:
+    return _poll(PollSource.LOGS, account_id, region, logs_poll, swallow_transient=True)
+
+
+@shared_task(name="ops.tasks.poll_rollups", ignore_result=True)
+def poll_rollups() -> int:
+    """Re-roll the trailing window into the 5-minute and hourly tables."""
+    return rollup.rollup_recent()
+
+
+@shared_task(name="ops.tasks.poll_retention", ignore_result=True)
+def poll_retention() -> dict:
+    """Delete telemetry past its retention."""
+    return rollup.retention_apply()

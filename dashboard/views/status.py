@@ -17,14 +17,17 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.permissions import operator_required
 from ops.models import Account
 from ops.selectors.inventory import accounts_without_status, poll_statuses
+from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
 
 
 def status_page(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     context = {
         "statuses": poll_statuses(),
         "never_polled": accounts_without_status(),
-        "now": timezone.now(),
+        "now": now,
+        "spend": api_spend(now=now),
         "inventory_every_s": settings.INVENTORY_POLL_SECONDS,
     }
     return render(request, "dashboard/status.html", context)

@@ -93,7 +93,10 @@ def client(service: str, scope: Scope):
 
 
 def _count(c, scope: Scope) -> None:
-    c.meta.events.register("before-call", usage.before_call_hook(scope.account_id, scope.region))
+    c.meta.events.register("before-parameter-build", usage.units_hook)
+    # First, and as specific as any other before-call handler: a handler that answers the call
+    # itself (botocore's Stubber, a fake responder) must not hide it from the count.
+    c.meta.events.register_first("before-call.*.*", usage.before_call_hook(scope.account_id, scope.region))
 
 
 def forget_sessions() -> None:

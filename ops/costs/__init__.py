@@ -1,5 +1,5 @@
-"""Lambda pricing and the cost model. ``lambda_cost`` is the one entry point the read side uses."""
+"""Lambda pricing and the cost model. ``lambda_cost`` is the entry point the read side uses."""
 
-from ops.costs.model import lambda_cost
+from ops.costs.model import Bill, cost_per_million, ephemeral_gb_seconds, gb_seconds, lambda_cost, monthly_bill
 
-__all__ = ["lambda_cost"]
+__all__ = ["Bill", "cost_per_million", "ephemeral_gb_seconds", "gb_seconds", "lambda_cost", "monthly_bill"]

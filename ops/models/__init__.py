@@ -20,6 +20,7 @@ from ops.models.inventory import (
     Queue,
 )
 from ops.models.telemetry import (
+    ApiUsage,
     ErrorGroup,
     ErrorMinute,
     FiveMinuteStat,
@@ -33,6 +34,7 @@ from ops.models.telemetry import (
 
 __all__ = [
     "Account",
+    "ApiUsage",
     "Alias",
     "AliasChange",
     "AliasChangeSource",

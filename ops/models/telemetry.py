@@ -19,6 +19,7 @@ percentiles absent are NULL (unknown is not zero).
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from ops.models.choices import SeriesKind
@@ -86,16 +87,25 @@ class MinuteStat(StatColumns):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["series", "ts"], name="minutestat_natural_key")]
         # The unique index (series, ts) serves every chart read: one series, a time range.
+        indexes = [
+            # roll-ups and retention: every series over a time range (rows arrive in time order,
+            # so a BRIN index of a few kB does it)
+            BrinIndex(fields=["ts"], name="minutestat_ts_brin"),
+        ]
 
 
 class FiveMinuteStat(StatColumns):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["series", "ts"], name="fiveminutestat_natural_key")]
+        # hourly roll-up and retention: every series over a time range
+        indexes = [BrinIndex(fields=["ts"], name="fiveminutestat_ts_brin")]
 
 
 class HourStat(StatColumns):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["series", "ts"], name="hourstat_natural_key")]
+        # retention: rows older than the cutoff
+        indexes = [BrinIndex(fields=["ts"], name="hourstat_ts_brin")]
 
 
 class RegionStat(models.Model):
@@ -112,6 +122,8 @@ class RegionStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "region", "ts"], name="regionstat_natural_key")
         ]
+        # retention: rows older than the cutoff
+        indexes = [BrinIndex(fields=["ts"], name="regionstat_ts_brin")]
 
 
 class QueueStat(models.Model):
@@ -125,6 +137,8 @@ class QueueStat(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["queue", "ts"], name="queuestat_natural_key")]
+        # retention: rows older than the cutoff
+        indexes = [BrinIndex(fields=["ts"], name="queuestat_ts_brin")]
 
 
 class ErrorGroup(models.Model):
@@ -159,6 +173,8 @@ class ErrorMinute(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "ts"], name="errorminute_natural_key")]
+        # retention: rows older than the cutoff
+        indexes = [BrinIndex(fields=["ts"], name="errorminute_ts_brin")]
 
 
 class LogLine(models.Model):
@@ -179,10 +195,39 @@ class LogLine(models.Model):
         indexes = [
             # chart point → error lines of that minute
             models.Index(fields=["function", "ts"], name="logline_fn_ts_idx"),
+            # retention: rows older than the cutoff
+            BrinIndex(fields=["ts"], name="logline_ts_brin"),
+        ]
+
+
+class ApiUsage(models.Model):
+    """The product's own AWS calls per hour × service × operation × account × region, priced.
+
+    Written by ops.services.usage.api_usage_flush from the in-process counters of
+    ops.aws.usage; the status page shows today's spend and the last 24 hours by operation.
+    """
+
+    hour = models.DateTimeField()  # start of the hour, UTC
+    service = models.CharField(max_length=32)
+    operation = models.CharField(max_length=64)
+    account_id = models.CharField(max_length=12)  # AWS account id as called (may be unregistered)
+    region = models.CharField(max_length=32)
+    calls = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)  # metrics requested (GetMetricData), traces (X-Ray)
+    bytes_scanned = models.FloatField(default=0)  # Logs Insights
+    cost_usd = models.FloatField(default=0)  # estimate, see ops.costs.api
+
+    class Meta:
+        constraints = [
+            # also serves the status page: rows of the last 24 hours (hour is its first column)
+            models.UniqueConstraint(
+                fields=["hour", "service", "operation", "account_id", "region"], name="apiusage_natural_key"
+            )
         ]
 
 
 __all__ = [
+    "ApiUsage",
     "ErrorGroup",
     "ErrorMinute",
     "FiveMinuteStat",

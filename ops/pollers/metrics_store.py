@@ -1,0 +1,94 @@
+"""GetMetricData results → MinuteStat / RegionStat / QueueStat rows, one bulk upsert per table."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime
+
+from ops.aws.cloudwatch import MetricBatch
+from ops.models import Series
+from ops.pollers import metrics_plan as plan
+from ops.pollers.base import PollContext
+from ops.pollers.metrics_targets import Target
+from ops.pollers.rows import floor_minute, stat_defaults
+from ops.pollers.storage import bulk_upsert
+
+
+def _value(column: str, v: float):
+    return int(round(v)) if column in plan.COUNT_COLUMNS or column == "sent" else float(v)
+
+
+def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch, active: dict[str, str]) -> set[str]:
+    """Upsert one chunk's results; return the keys of targets whose results were incomplete."""
+    for m in batch.messages:
+        ctx.warn(f"GetMetricData: {m}")
+    minute: dict[tuple[int, datetime], dict[str, object]] = defaultdict(dict)
+    region: dict[datetime, dict[str, object]] = defaultdict(dict)
+    queue: dict[tuple[int, datetime], dict[str, object]] = defaultdict(dict)
+    incomplete: dict[str, str] = {}
+    results = iter(batch.results)
+    function_series: dict[int, str] = {}
+    for t in group:
+        for sink in t.sinks:
+            r = next(results)
+            if r.status != "Complete":
+                incomplete.setdefault(t.key, r.status)
+            if sink.table == "minute" and sink.column == "invocations" and t.function_id:
+                function_series.setdefault(sink.ref, t.key)
+            for ts, v in r.points.items():
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    continue
+                m = floor_minute(ts)
+                if sink.table == "minute":
+                    minute[(sink.ref, m)][sink.column] = _value(sink.column, v)
+                elif sink.table == "region":
+                    region[m][sink.column] = float(v)
+                else:
+                    queue[(sink.ref, m)][sink.column] = _value(sink.column, v)
+    if incomplete:
+        names = ", ".join(sorted({next((t.name or "region/DLQ" for t in group if t.key == k), k) for k in incomplete})[:5])
+        ctx.warn(f"{len(incomplete)} target(s) got {sorted(set(incomplete.values()))} results ({names}); re-read next run")
+
+    # A function deleted (row removed) during the poll: drop its points, say so.
+    sids = {sid for sid, _ in minute}
+    alive = set(Series.objects.filter(pk__in=sids).values_list("pk", flat=True))
+    if sids - alive:
+        ctx.warn(f"{len(sids - alive)} series vanished during the poll (function deleted); their points were dropped")
+        minute = {k: v for k, v in minute.items() if k[0] in alive}
+
+    defaults = stat_defaults()
+    cols = list(defaults)
+    rows = []
+    for (sid, m), vals in minute.items():
+        row = {**defaults, **{c: (0 if c in plan.COUNT_COLUMNS else None) for c in plan.METRIC_COLUMNS}, **vals}
+        rows.append((sid, m, *[row[c] for c in cols]))
+        key = function_series.get(sid)
+        if key and (vals.get("invocations") or 0) > 0:
+            if m.isoformat() > active.get(key, ""):
+                active[key] = m.isoformat()
+    n = bulk_upsert(
+        table="ops_minutestat",
+        key=["series_id", "ts"],
+        columns=["series_id", "ts", *cols],
+        rows=rows,
+        update=plan.METRIC_COLUMNS,
+        fk_guard=("series_id", "ops_series"),
+    )
+    region_cols = [s.column for s in plan.REGION]
+    n += bulk_upsert(
+        table="ops_regionstat",
+        key=["account_id", "region", "ts"],
+        columns=["account_id", "region", "ts", *region_cols],
+        rows=[(ctx.account.pk, ctx.region, m, *[v.get(c) for c in region_cols]) for m, v in region.items()],
+    )
+    queue_cols = [s.column for s in plan.QUEUE]
+    n += bulk_upsert(
+        table="ops_queuestat",
+        key=["queue_id", "ts"],
+        columns=["queue_id", "ts", *queue_cols],
+        rows=[(qid, m, *[v.get(c, 0 if c == "sent" else None) for c in queue_cols]) for (qid, m), v in queue.items()],
+        fk_guard=("queue_id", "ops_queue"),
+    )
+    ctx.items += n
+    return set(incomplete)

@@ -1,0 +1,127 @@
+"""What one metrics run reads: a target per function (its series, aliases, weighted versions)
+and one for the scope (region-level concurrency and the known DLQs)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+
+from ops.aws.cloudwatch import MetricQuery
+from ops.models import Alias, Function, FunctionQueue, QueueRole, Series, SeriesKind
+from ops.pollers import metrics_plan as plan
+from ops.pollers.base import PollContext
+
+SCOPE_KEY = "scope"
+ACTIVE_WINDOW = timedelta(hours=1)
+DLQ_ROLES = (QueueRole.LAMBDA_DLQ, QueueRole.ON_FAILURE, QueueRole.SOURCE_DLQ)
+
+
+@dataclass(frozen=True)
+class Sink:
+    table: str  # "minute" | "region" | "queue"
+    ref: int | None  # series id, queue id, None for the region
+    column: str
+
+
+@dataclass
+class Target:
+    key: str
+    function_id: int | None = None
+    name: str = ""
+    queries: list[MetricQuery] = field(default_factory=list)
+    sinks: list[Sink] = field(default_factory=list)
+    probe: Target | None = None  # the cheap set read while the function is idle
+
+    def add(self, query: MetricQuery, sink: Sink) -> None:
+        self.queries.append(query)
+        self.sinks.append(sink)
+
+
+def _series_ids(keys: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
+    """Ensure a Series row per (function id, kind, qualifier); return their ids."""
+    if not keys:
+        return {}
+    Series.objects.bulk_create(
+        [Series(function_id=f, kind=k, qualifier=q) for f, k, q in keys], ignore_conflicts=True
+    )
+    fids = {f for f, _, _ in keys}
+    return {
+        (s.function_id, s.kind, s.qualifier): s.pk
+        for s in Series.objects.filter(function_id__in=fids).only("id", "function_id", "kind", "qualifier")
+    }
+
+
+def scope_functions(ctx: PollContext, at: datetime) -> list[Function]:
+    """Live functions, and those gone within the trailing window (their last points still land)."""
+    return list(
+        Function.objects.filter(account=ctx.account, region=ctx.region)
+        .filter(Q(gone_at=None) | Q(gone_at__gte=at - ACTIVE_WINDOW))
+        .prefetch_related("event_sources")
+        .order_by("pk")
+    )
+
+
+def build_targets(ctx: PollContext, functions: list[Function], percentiles) -> list[Target]:
+    aliases: dict[int, list[Alias]] = defaultdict(list)
+    for a in Alias.objects.filter(function__in=functions, gone_at=None).order_by("name"):
+        aliases[a.function_id].append(a)
+    wanted: set[tuple[int, str, str]] = set()
+    versions: dict[int, dict[str, str]] = {}
+    for fn in functions:
+        wanted.add((fn.pk, SeriesKind.FUNCTION, ""))
+        versions[fn.pk] = {}
+        for a in aliases[fn.pk]:
+            wanted.add((fn.pk, SeriesKind.ALIAS, a.name))
+            if a.weights:
+                for version, _share in a.routing:
+                    # A version behind two weighted aliases is read through the first one.
+                    if version not in versions[fn.pk]:
+                        versions[fn.pk][version] = a.name
+                        wanted.add((fn.pk, SeriesKind.VERSION, version))
+    ids = _series_ids(wanted)
+    targets = []
+    for fn in functions:
+        t = Target(key=str(fn.pk), function_id=fn.pk, name=fn.name)
+        stream = any(e.source_kind in plan.STREAM_SOURCES and e.gone_at is None for e in fn.event_sources.all())
+        provisioned = bool(fn.provisioned_concurrency)
+        sid = ids[(fn.pk, SeriesKind.FUNCTION, "")]
+        for spec in plan.function_specs(percentiles=percentiles, stream=stream, provisioned=provisioned):
+            t.add(plan.lambda_query(spec, plan.function_dims(fn.name)), Sink("minute", sid, spec.column))
+        if not provisioned:  # provisioned concurrency reports utilisation even when idle
+            t.probe = Target(key=t.key, function_id=fn.pk, name=fn.name)
+            for spec in plan.PROBE:
+                t.probe.add(plan.lambda_query(spec, plan.function_dims(fn.name)), Sink("minute", sid, spec.column))
+        for a in aliases[fn.pk]:
+            sid = ids[(fn.pk, SeriesKind.ALIAS, a.name)]
+            for spec in plan.alias_specs(percentiles=percentiles, provisioned=provisioned):
+                t.add(plan.lambda_query(spec, plan.alias_dims(fn.name, a.name)), Sink("minute", sid, spec.column))
+        for version, alias_name in versions[fn.pk].items():
+            sid = ids[(fn.pk, SeriesKind.VERSION, version)]
+            for spec in plan.version_specs(percentiles=percentiles):
+                dims = plan.version_dims(fn.name, alias_name, version)
+                t.add(plan.lambda_query(spec, dims), Sink("minute", sid, spec.column))
+        targets.append(t)
+
+    scope = Target(key=SCOPE_KEY)
+    for spec in plan.REGION:
+        scope.add(MetricQuery(plan.LAMBDA, spec.metric, (), spec.stat), Sink("region", None, spec.column))
+    links = (
+        FunctionQueue.objects.filter(function__in=functions, role__in=DLQ_ROLES, queue__gone_at=None)
+        .select_related("queue")
+        .order_by("queue_id")
+    )
+    seen: set[int] = set()
+    for link in links:
+        q = link.queue
+        if q.pk in seen:
+            continue
+        seen.add(q.pk)
+        if q.region != ctx.region:
+            continue  # AWS/SQS metrics live in the queue's own region, polled with that scope
+        for spec in plan.QUEUE:
+            scope.add(MetricQuery(plan.SQS, spec.metric, (("QueueName", q.name),), spec.stat), Sink("queue", q.pk, spec.column))
+    targets.append(scope)
+    return targets

@@ -1,0 +1,183 @@
+"""Roll-ups (minute → 5-minute → hour) and retention that mirrors CloudWatch's own.
+
+How a wide row rolls up (the same rule for 1→5 minutes and 5 minutes→1 hour):
+- counts and sums (invocations, errors, …, reports, cold starts, init/billed duration sums,
+  billed GB-s, log errors) are **summed**;
+- maxima (duration_max, concurrency, iterator age, async event age, PC utilisation, init max,
+  memory used, memory size) are **maxed**;
+- duration_avg is **weighted by invocations**: Σ(avg × invocations) ÷ Σ invocations over the
+  rows that have an average (a plain mean when none of them counted invocations);
+- percentiles (p50/p90/p99) are **the maximum of the finer buckets' percentiles**. A true
+  percentile of a coarser bucket cannot be computed from finer percentiles; the max is an upper
+  bound, which is the safe side for latency alerts and "slowest hour" charts. It equals the
+  true value when one finer bucket dominates the traffic, and overstates it otherwise.
+
+Each run re-rolls a trailing window (ROLLUP_TRAILING_HOURS) because minute rows keep changing
+while the pollers re-read late data; a catch-up that writes older minutes calls
+``rollup_range`` for its own range. Upserts compare before writing, so re-rolling unchanged
+buckets writes nothing.
+
+Retention: minute rows 15 days, 5-minute 63 days, hourly 455 days (CloudWatch keeps 1-minute,
+5-minute and 1-hour data that long), error lines and per-minute error counts with the minute
+data. Deletes go in batches so no single statement holds locks for long.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ops.pollers.base import advisory_lock
+
+SUM_COLUMNS = (
+    "invocations",
+    "errors",
+    "throttles",
+    "dead_letter_errors",
+    "destination_delivery_failures",
+    "async_events_received",
+    "async_events_dropped",
+    "recursive_invocations_dropped",
+    "pc_spillover_invocations",
+    "reports",
+    "cold_starts",
+    "init_duration_sum",
+    "billed_duration_sum",
+    "billed_gb_s",
+    "log_errors",
+)
+MAX_COLUMNS = (
+    "duration_max",
+    "concurrency_max",
+    "iterator_age_max",
+    "async_event_age_max",
+    "pc_utilization_max",
+    "init_duration_max",
+    "memory_used_max_mb",
+    "memory_size_mb",
+)
+PERCENTILE_COLUMNS = ("duration_p50", "duration_p90", "duration_p99")
+ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + PERCENTILE_COLUMNS + ("duration_avg",)
+
+LEVELS = {
+    # target table: (source table, bucket)
+    "ops_fiveminutestat": ("ops_minutestat", timedelta(minutes=5)),
+    "ops_hourstat": ("ops_fiveminutestat", timedelta(hours=1)),
+}
+ORIGIN = "2000-01-03 00:00:00+00"  # a Monday at midnight: buckets align to the clock
+
+
+def _select(source: str, bucket: timedelta) -> str:
+    parts = [f"SUM({c})" for c in SUM_COLUMNS]
+    parts += [f"MAX({c})" for c in MAX_COLUMNS + PERCENTILE_COLUMNS]
+    with_avg = "FILTER (WHERE duration_avg IS NOT NULL)"
+    parts.append(
+        f"CASE WHEN COALESCE(SUM(invocations) {with_avg}, 0) > 0"
+        f" THEN SUM(duration_avg * invocations) {with_avg} / SUM(invocations) {with_avg}"
+        f" ELSE AVG(duration_avg) END"
+    )
+    seconds = int(bucket.total_seconds())
+    return (
+        f"SELECT series_id, date_bin('{seconds} seconds', ts, TIMESTAMPTZ '{ORIGIN}') AS b, {', '.join(parts)}"
+        f" FROM {source} WHERE ts >= %s AND ts < %s GROUP BY series_id, b"
+    )
+
+
+def floor_to(ts: datetime, bucket: timedelta) -> datetime:
+    epoch = datetime.fromisoformat(ORIGIN.replace(" ", "T"))
+    return ts - (ts - epoch) % bucket
+
+
+def rollup_level(*, table: str, start: datetime, end: datetime) -> int:
+    """Re-roll ``table``'s buckets overlapping [start, end); return rows inserted or changed."""
+    source, bucket = LEVELS[table]
+    # Whole buckets only: a bucket rebuilt from part of its rows would lose the rest.
+    start = floor_to(start, bucket)
+    if floor_to(end, bucket) != end:
+        end = floor_to(end, bucket) + bucket
+    cols = ", ".join(ALL_COLUMNS)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in ALL_COLUMNS)
+    old = ", ".join(f"{table}.{c}" for c in ALL_COLUMNS)
+    new = ", ".join(f"EXCLUDED.{c}" for c in ALL_COLUMNS)
+    sql = (
+        f"INSERT INTO {table} (series_id, ts, {cols}) {_select(source, bucket)}"
+        f" ON CONFLICT (series_id, ts) DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+    )
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(sql, [start, end])
+        return max(cur.rowcount, 0)
+
+
+def rollup_range(*, start: datetime, end: datetime) -> int:
+    """Both levels for [start, end): five-minute from minutes, then hourly from five-minute."""
+    n = rollup_level(table="ops_fiveminutestat", start=start, end=end)
+    n += rollup_level(table="ops_hourstat", start=start, end=end)
+    return n
+
+
+def rollup_recent(*, now: datetime | None = None) -> int:
+    """The trailing window, for the beat task."""
+    now = now or timezone.now()
+    with advisory_lock("rollup") as got:
+        if not got:
+            return 0
+        return rollup_range(start=now - timedelta(hours=settings.ROLLUP_TRAILING_HOURS), end=now + timedelta(hours=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention
+
+BATCH = 50_000
+
+
+def _retention_plan() -> list[tuple[str, int]]:
+    return [
+        ("ops_minutestat", settings.MINUTE_RETENTION_DAYS),
+        ("ops_regionstat", settings.MINUTE_RETENTION_DAYS),
+        ("ops_queuestat", settings.MINUTE_RETENTION_DAYS),
+        ("ops_errorminute", settings.MINUTE_RETENTION_DAYS),
+        ("ops_fiveminutestat", settings.FIVE_MINUTE_RETENTION_DAYS),
+        ("ops_hourstat", settings.HOUR_RETENTION_DAYS),
+        ("ops_logline", settings.LOG_LINE_RETENTION_DAYS),
+        ("ops_apiusage", settings.API_USAGE_RETENTION_DAYS),
+    ]
+
+
+def _delete_before(table: str, column: str, cutoff: datetime) -> int:
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {column} < %s LIMIT {BATCH}))",
+                [cutoff],
+            )
+            n = cur.rowcount
+        total += n
+        if n < BATCH:
+            return total
+
+
+def retention_apply(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete what is past its retention; return rows deleted per table."""
+    now = now or timezone.now()
+    out: dict[str, int] = {}
+    with advisory_lock("retention") as got:
+        if not got:
+            return out
+        for table, days in _retention_plan():
+            column = "hour" if table == "ops_apiusage" else "ts"
+            out[table] = _delete_before(table, column, now - timedelta(days=days))
+        # An error group nobody has seen for the longest retention goes too, once no minute
+        # count or stored line refers to it any more.
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                "DELETE FROM ops_errorgroup g WHERE g.last_seen < %s"
+                " AND NOT EXISTS (SELECT 1 FROM ops_errorminute m WHERE m.group_id = g.id)"
+                " AND NOT EXISTS (SELECT 1 FROM ops_logline l WHERE l.group_id = g.id)",
+                [now - timedelta(days=settings.HOUR_RETENTION_DAYS)],
+            )
+            out["ops_errorgroup"] = cur.rowcount
+    return out
