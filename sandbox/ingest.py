@@ -64,7 +64,7 @@ def _log_events(cls: Any, ingestion_ms: int, events: list) -> list:
 
 def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
     from moto.core.utils import utcnow
-    from moto.logs.models import LogEvent, logs_backends
+    from moto.logs.models import LogEvent, LogStream, logs_backends
     from moto.sqs.models import sqs_backends
     from moto.xray.models import TraceSegment, xray_backends
 
@@ -99,8 +99,9 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                 for stream_name, events in streams.items():
                     stream = group.streams.get(stream_name)
                     if stream is None:
-                        group.create_log_stream(stream_name)
-                        stream = group.streams[stream_name]
+                        # copy-on-write: moto's readers iterate group.streams without a lock
+                        stream = LogStream(log_group=group, name=stream_name)
+                        group.streams = {**group.streams, stream_name: stream}
                     new = _log_events(LogEvent, now_ms, events)
                     if stream.events and new and new[0].timestamp < stream.events[-1].timestamp:
                         stream.events = sorted(stream.events + new, key=lambda e: e.timestamp)

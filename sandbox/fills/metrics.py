@@ -117,7 +117,7 @@ class MetricStore:
         buckets = series.buckets
         n_minutes = int((end - first) // 60) + 1
         if len(buckets) < n_minutes:
-            items = [(m, b) for m, b in buckets.items() if first <= m < end]
+            items = [(m, b) for m, b in list(buckets.items()) if first <= m < end]  # snapshot: writers run concurrently
         else:
             items = []
             m = int(first // 60) * 60
@@ -189,7 +189,7 @@ class MetricStore:
 
     def list_metrics(self, namespace: str | None, name: str | None, dim_filters: list[dict]) -> list[dict]:
         out = []
-        for (ns, mn, dims), _s in self.series.items():
+        for (ns, mn, dims), _s in list(self.series.items()):
             if namespace and ns != namespace:
                 continue
             if name and mn != name:
@@ -236,7 +236,7 @@ def _period_points(store: MetricStore, q: dict[str, Any], start: float, end: flo
         first = int(start // 60) * 60
         buckets = s.buckets
         if len(buckets) * 4 < (end - first) / 60:
-            items = sorted((m, b) for m, b in buckets.items() if first <= m < end)
+            items = sorted((m, b) for m, b in list(buckets.items()) if first <= m < end)
         else:
             get = buckets.get
             items = [(m, b) for m in range(first, int(end), 60) if (b := get(m)) is not None]
