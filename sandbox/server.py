@@ -150,6 +150,10 @@ class SandboxApp:
 
                 counts = ingest.apply_batch(data)
                 return _json(start_response, 200, counts)
+            if route == "prune" and method == "POST":
+                from .retention import prune
+
+                return _json(start_response, 200, prune(float(data["before"])))
             if route == "reset" and method == "POST":
                 reset_all()
                 return _json(start_response, 200, {"status": "ok"})
