@@ -122,6 +122,7 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                     backend._segment_collection.put_segment(seg)
                 counts["segments"] += 1
 
+        sent: dict[tuple[str, str], int] = {}
         for scope, queues in (batch.get("sqs") or {}).items():
             account, region = scope.split("|")
             backend = sqs_backends[account][region]
@@ -129,6 +130,7 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                 for body, attrs in messages:
                     backend.send_message(qname, body, message_attributes=_decode_attrs(attrs) or None)
                     counts["messages"] += 1
+                sent[(scope, qname)] = sent.get((scope, qname), 0) + len(messages)
 
         for scope, rows in (batch.get("sqs_metrics") or {}).items():
             account, region = scope.split("|")
@@ -139,12 +141,14 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                     queue = backend.get_queue(qname)
                 except Exception:
                     continue
-                depth = len(queue._messages)
+                depth = sum(1 for msg in list(queue._messages) if msg.visible and not msg.delayed)
                 m = int(minute) // 60 * 60
                 dims = {"QueueName": qname}
                 store.get_or_create("AWS/SQS", "ApproximateNumberOfMessagesVisible", dims).add_values(m, [float(depth)], None)
                 age = max(0.0, float(minute) + 60 - float(oldest)) if (oldest and depth) else 0.0
                 store.get_or_create("AWS/SQS", "ApproximateAgeOfOldestMessage", dims).add_values(m, [age], None)
+                n_sent = float(sent.pop((scope, qname), 0))
+                store.get_or_create("AWS/SQS", "NumberOfMessagesSent", dims).add_stats(m, 1.0, n_sent, n_sent, n_sent)
 
     state.LEDGER.add_rows(batch.get("ledger") or [])
     gc.freeze()  # written telemetry lives as long as the server: keep it out of cyclic GC passes
