@@ -7,7 +7,6 @@ same telemetry whatever order or chunking it is generated in.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import uuid
@@ -37,10 +36,6 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def diurnal(t: float) -> float:
     hour = (t % 86400) / 3600.0
     return 0.3 + 0.7 * (0.5 + 0.5 * math.sin(2 * math.pi * (hour - 9.0) / 24.0))
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
 class Batch:
