@@ -98,6 +98,7 @@ class HttpTarget(Target):
         self.endpoint = endpoint.rstrip("/")
         self._routing: dict[str, tuple[float, list[tuple[str, float]] | None]] = {}
         self._scenario: tuple[float, dict[str, Any]] = (0.0, {"name": "steady"})
+        self._clients: dict[tuple[str, str], Any] = {}
 
     def apply(self, batch: Batch) -> dict[str, int]:
         from .ingest import encode_attrs
@@ -132,7 +133,10 @@ class HttpTarget(Target):
         from .estate import session_for
 
         try:
-            lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
+            lam = self._clients.get((f.account, f.region))
+            if lam is None:
+                lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
+                self._clients[(f.account, f.region)] = lam
             alias = lam.get_alias(FunctionName=f.name, Name=f.traffic_alias)
             weights = {str(k): float(v) for k, v in
                        ((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}).items()}

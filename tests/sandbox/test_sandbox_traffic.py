@@ -206,3 +206,10 @@ def test_prune_drops_old_telemetry(world):
     assert res["MetricDataResults"][0]["Values"] == []
     assert metric_sum(cw, "Invocations", {"FunctionName": "orders-api"}, start=cut, minutes=30) == \
         ledger_totals(server, function="orders-api", account=PROD_ACCOUNT_ID, start=cut)["invocations"]
+
+
+def test_seeding_again_is_harmless(world):
+    server, estate, _ = world
+    again = seed_estate(server, small=True)
+    assert again.function_arns == estate.function_arns
+    assert sorted(q["name"] for q in again.queues) == sorted(q["name"] for q in estate.queues)
