@@ -177,3 +177,20 @@ def test_dlq_payloads_include_hostile_messages(seeded):
     assert invalid > 0
     assert any(any(ord(c) < 32 and c not in "\t\n\r" for c in b) for b in bodies)
     assert binary > 0
+
+
+def test_dlq_depth_metric_follows_the_queue_minute_by_minute(seeded):
+    """Depth per minute is the depth at that minute's end (not the end of a generated chunk)."""
+    start = window(7)
+    generate(seeded, start=start, minutes=6, scenario="dlq-flood", seed=5)
+    rows = ledger(seeded, function="payments-worker", start=start, end=start + timedelta(minutes=6))
+    per_minute = [r["dlq_messages_sent"] for r in rows]
+    depth = metric(seeded, "ApproximateNumberOfMessagesVisible", {"QueueName": "payments-dlq"}, start, 6,
+                   stat="Maximum", ns="AWS/SQS")[::-1]  # ascending
+    sent = metric(seeded, "NumberOfMessagesSent", {"QueueName": "payments-dlq"}, start, 6, ns="AWS/SQS")[::-1]
+    assert sent == per_minute
+    assert [b - a for a, b in zip(depth, depth[1:])] == per_minute[1:]
+    ages = metric(seeded, "ApproximateAgeOfOldestMessage", {"QueueName": "payments-dlq"}, start, 6,
+                  stat="Maximum", ns="AWS/SQS")
+    assert all(a > 0 for a in ages)
+    set_scenario(seeded, "steady")
