@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import make_client
+from sandbox_aws import make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 

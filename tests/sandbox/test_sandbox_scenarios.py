@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import make_client
+from sandbox_aws import make_client
 from sandbox.estate import PROD_ACCOUNT_ID
 from sandbox.testing import generate, ledger, ledger_totals, seed_estate, set_scenario
 
