@@ -156,6 +156,8 @@ def test_over_http_from_another_process(seeded):
 def test_dlq_payloads_include_hostile_messages(seeded):
     import json
 
+    generate(seeded, start=window(8), minutes=10, scenario="dlq-flood", seed=13)
+    set_scenario(seeded, "steady")
     sqs = make_client(seeded.endpoint, "sqs")
     url = sqs.get_queue_url(QueueName="payments-dlq")["QueueUrl"]
     bodies, binary = [], 0
