@@ -128,7 +128,7 @@ class HttpTarget(Target):
             return None
         key = f"{f.account}|{f.region}|{f.name}"
         hit = self._routing.get(key)
-        if hit and time.monotonic() - hit[0] < 30:
+        if hit and time.monotonic() - hit[0] < 10:
             return hit[1]
         from .estate import session_for
 
