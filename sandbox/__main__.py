@@ -75,7 +75,7 @@ def cmd_run(a: argparse.Namespace) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         run_live(a.endpoint or default_endpoint(), speed=a.speed, seed=a.seed, rate_scale=a.rate_scale,
-                 stop=stop.is_set, log=lambda m: print(m, flush=True))
+                 stop=stop.is_set, log=lambda m: print(m, flush=True), retention_days=a.retention_days)
     except KeyboardInterrupt:
         pass
 
@@ -159,7 +159,8 @@ def cmd_demo(a: argparse.Namespace) -> None:
         print("live traffic running; switch scenarios with `python -m sandbox scenario NAME` (Ctrl-C stops)",
               flush=True)
         run_live(server, speed=a.speed, seed=a.seed, stop=stop.is_set,
-                 log=(lambda m: print(m, flush=True)) if a.verbose else None)
+                 log=(lambda m: print(m, flush=True)) if a.verbose else None,
+                 retention_days=max(a.retention_days, a.days + 1) if a.retention_days else None)
     except KeyboardInterrupt:
         pass
     finally:
@@ -194,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--speed", type=float, default=1.0, help="simulated minutes per real minute")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--rate-scale", type=float, default=1.0)
+    s.add_argument("--retention-days", type=float, default=None,
+                   help="drop telemetry older than this many days (default: keep everything)")
     s.set_defaults(func=cmd_run)
 
     from .state import SCENARIOS
@@ -240,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--small", action="store_true")
     s.add_argument("--verbose", action="store_true")
+    s.add_argument("--retention-days", type=float, default=2.0,
+                   help="drop telemetry older than this (at least --days + 1; 0 keeps everything)")
     s.set_defaults(func=cmd_demo)
 
     args = p.parse_args(argv)

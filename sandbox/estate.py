@@ -281,7 +281,10 @@ def seed(endpoint: str | None = None, *, small: bool = False) -> Estate:
             iam = client("iam")
             trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
                 "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            roles[spec.account] = iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+            try:
+                roles[spec.account] = iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+            except iam.exceptions.EntityAlreadyExistsException:
+                roles[spec.account] = iam.get_role(RoleName="lambda-exec")["Role"]["Arn"]
             ro_trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
                 "AWS": f"arn:aws:iam::{PROD_ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}}]})
@@ -320,7 +323,11 @@ def _seed_function(spec: FunctionSpec, client: Any, role_arn: str, estate: Estat
     if spec.kind == "async" and spec.dlq:
         _url, dlq_arn = _queue(sqs, spec.dlq, estate, spec, "lambda-dlq")
         create["DeadLetterConfig"] = {"TargetArn": dlq_arn}
-    lam.create_function(**create)
+    try:
+        lam.create_function(**create)
+    except lam.exceptions.ResourceConflictException:
+        _remember_queues(spec, sqs, estate, role_arn)
+        return  # seeded before: leave it as it is
     for v in range(1, spec.versions + 1):
         if v > 1:
             lam.update_function_configuration(FunctionName=spec.name,
@@ -363,7 +370,19 @@ def _seed_function(spec: FunctionSpec, client: Any, role_arn: str, estate: Estat
                                             StartingPosition="LATEST", Enabled=True)
         except Exception:
             pass  # the stream mapping is decoration; IteratorAge metrics do not depend on it
-    client("logs").create_log_group(logGroupName=f"/aws/lambda/{spec.name}")
+    logs = client("logs")
+    try:
+        logs.create_log_group(logGroupName=f"/aws/lambda/{spec.name}")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+
+
+def _remember_queues(spec: FunctionSpec, sqs: Any, estate: Estate, role_arn: str) -> None:
+    """Re-seeding: describe the queues that already exist instead of creating them."""
+    for name, role in ((spec.dlq, "lambda-dlq" if spec.kind == "async" else "dlq"), (spec.source_queue, "source"),
+                       (spec.on_failure, "on-failure")):
+        if name:
+            _queue(sqs, name, estate, spec, role)
 
 
 def _register(endpoint: str, estate: Estate) -> None:

@@ -5,8 +5,8 @@ A batch is a plain dict so it can also arrive over HTTP (``POST /_sandbox/ingest
     {"metrics": {"acct|region": [[namespace, name, dims, minute, "s"|"v", payload], ...]},
      "logs":    {"acct|region": {group: {stream: [[ts_ms, message], ...]}}},
      "traces":  {"acct|region": [segment_document_json, ...]},
-     "sqs":     {"acct|region": {queue_name: [[body, message_attributes], ...]}},
-     "sqs_metrics": {"acct|region": [[queue_name, minute, oldest_epoch_or_null], ...]},
+     "sqs":     {"acct|region": {queue_name: [[body, message_attributes, sent_at_epoch], ...]}},
+     "sqs_metrics": {"acct|region": [[queue_name, minute], ...]},   # sample depth/age at minute end
      "ledger":  [{"account":..., "region":..., "function":..., "minute":..., "version":..., counts...}]}
 
 Binary message-attribute values travel as ``{"__b64": "..."}`` over HTTP.
@@ -62,10 +62,51 @@ def _log_events(cls: Any, ingestion_ms: int, events: list) -> list:
     return out
 
 
+def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: dict[str, int]) -> None:
+    """Send failed-event messages and sample queue metrics minute by minute, in time order, so each
+    minute's depth and oldest-message age are what they were at the end of that minute."""
+    from moto.sqs.models import sqs_backends
+
+    from .fills.metrics import store_for
+
+    account, region = scope.split("|")
+    backend = sqs_backends[account][region]
+    store = store_for(account, region)
+    oldest: dict[str, float] = backend.__dict__.setdefault("sandbox_oldest", {})
+    timeline: dict[int, dict[str, list]] = {}
+    for qname, messages in queues.items():
+        for body, attrs, ts in messages:
+            timeline.setdefault(int(ts) // 60 * 60, {}).setdefault(qname, []).append((ts, body, attrs))
+    sampled: dict[int, list[str]] = {}
+    for qname, minute in metric_rows:
+        sampled.setdefault(int(minute) // 60 * 60, []).append(qname)
+    for minute in sorted(set(timeline) | set(sampled)):
+        sent: dict[str, int] = {}
+        for qname, msgs in timeline.get(minute, {}).items():
+            for ts, body, attrs in sorted(msgs, key=lambda m: m[0]):
+                backend.send_message(qname, body, message_attributes=_decode_attrs(attrs) or None)
+                oldest.setdefault(qname, ts)
+            sent[qname] = len(msgs)
+            counts["messages"] += len(msgs)
+        for qname in dict.fromkeys(sampled.get(minute, [])):
+            try:
+                queue = backend.get_queue(qname)
+            except Exception:
+                continue
+            depth = sum(1 for msg in list(queue._messages) if msg.visible and not msg.delayed)
+            if depth == 0:
+                oldest.pop(qname, None)
+            age = max(0.0, minute + 60 - oldest[qname]) if qname in oldest else 0.0
+            dims = {"QueueName": qname}
+            store.get_or_create("AWS/SQS", "ApproximateNumberOfMessagesVisible", dims).add_values(minute, [float(depth)], None)
+            store.get_or_create("AWS/SQS", "ApproximateAgeOfOldestMessage", dims).add_values(minute, [round(age)], None)
+            n = float(sent.get(qname, 0))
+            store.get_or_create("AWS/SQS", "NumberOfMessagesSent", dims).add_stats(minute, 1.0, n, n, n)
+
+
 def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
     from moto.core.utils import utcnow
-    from moto.logs.models import LogEvent, logs_backends
-    from moto.sqs.models import sqs_backends
+    from moto.logs.models import LogEvent, LogStream, logs_backends
     from moto.xray.models import TraceSegment, xray_backends
 
     from .fills.metrics import store_for
@@ -99,8 +140,9 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                 for stream_name, events in streams.items():
                     stream = group.streams.get(stream_name)
                     if stream is None:
-                        group.create_log_stream(stream_name)
-                        stream = group.streams[stream_name]
+                        # copy-on-write: moto's readers iterate group.streams without a lock
+                        stream = LogStream(log_group=group, name=stream_name)
+                        group.streams = {**group.streams, stream_name: stream}
                     new = _log_events(LogEvent, now_ms, events)
                     if stream.events and new and new[0].timestamp < stream.events[-1].timestamp:
                         stream.events = sorted(stream.events + new, key=lambda e: e.timestamp)
@@ -121,29 +163,9 @@ def apply_batch(batch: dict[str, Any]) -> dict[str, int]:
                     backend._segment_collection.put_segment(seg)
                 counts["segments"] += 1
 
-        for scope, queues in (batch.get("sqs") or {}).items():
-            account, region = scope.split("|")
-            backend = sqs_backends[account][region]
-            for qname, messages in queues.items():
-                for body, attrs in messages:
-                    backend.send_message(qname, body, message_attributes=_decode_attrs(attrs) or None)
-                    counts["messages"] += 1
-
-        for scope, rows in (batch.get("sqs_metrics") or {}).items():
-            account, region = scope.split("|")
-            backend = sqs_backends[account][region]
-            store = store_for(account, region)
-            for qname, minute, oldest in rows:
-                try:
-                    queue = backend.get_queue(qname)
-                except Exception:
-                    continue
-                depth = len(queue._messages)
-                m = int(minute) // 60 * 60
-                dims = {"QueueName": qname}
-                store.get_or_create("AWS/SQS", "ApproximateNumberOfMessagesVisible", dims).add_values(m, [float(depth)], None)
-                age = max(0.0, float(minute) + 60 - float(oldest)) if (oldest and depth) else 0.0
-                store.get_or_create("AWS/SQS", "ApproximateAgeOfOldestMessage", dims).add_values(m, [age], None)
+        for scope in set(batch.get("sqs") or {}) | set(batch.get("sqs_metrics") or {}):
+            _apply_sqs(scope, (batch.get("sqs") or {}).get(scope) or {},
+                       (batch.get("sqs_metrics") or {}).get(scope) or [], counts)
 
     state.LEDGER.add_rows(batch.get("ledger") or [])
     gc.freeze()  # written telemetry lives as long as the server: keep it out of cyclic GC passes

@@ -52,6 +52,9 @@ class Target:
     def routing(self, f: FunctionSpec) -> list[tuple[str, float]] | None:
         return None
 
+    def prune(self, before: float) -> dict[str, int]:
+        raise NotImplementedError
+
 
 class InProcessTarget(Target):
     def __init__(self, endpoint: str) -> None:
@@ -66,6 +69,11 @@ class InProcessTarget(Target):
         from . import state
 
         return state.scenario_json()
+
+    def prune(self, before: float) -> dict[str, int]:
+        from .retention import prune
+
+        return prune(before)
 
     def estate(self) -> Estate | None:
         from . import state
@@ -90,6 +98,7 @@ class HttpTarget(Target):
         self.endpoint = endpoint.rstrip("/")
         self._routing: dict[str, tuple[float, list[tuple[str, float]] | None]] = {}
         self._scenario: tuple[float, dict[str, Any]] = (0.0, {"name": "steady"})
+        self._clients: dict[tuple[str, str], Any] = {}
 
     def apply(self, batch: Batch) -> dict[str, int]:
         from .ingest import encode_attrs
@@ -111,17 +120,23 @@ class HttpTarget(Target):
     def estate(self) -> Estate | None:
         return fetch_estate(self.endpoint)
 
+    def prune(self, before: float) -> dict[str, int]:
+        return _post(self.endpoint, "/_sandbox/prune", {"before": before})
+
     def routing(self, f: FunctionSpec) -> list[tuple[str, float]] | None:
         if not f.traffic_alias:
             return None
         key = f"{f.account}|{f.region}|{f.name}"
         hit = self._routing.get(key)
-        if hit and time.monotonic() - hit[0] < 30:
+        if hit and time.monotonic() - hit[0] < 10:
             return hit[1]
         from .estate import session_for
 
         try:
-            lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
+            lam = self._clients.get((f.account, f.region))
+            if lam is None:
+                lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
+                self._clients[(f.account, f.region)] = lam
             alias = lam.get_alias(FunctionName=f.name, Name=f.traffic_alias)
             weights = {str(k): float(v) for k, v in
                        ((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}).items()}
@@ -220,16 +235,19 @@ def backfill(endpoint_or_server: Any, *, days: float = 1.0, seed: int = 1, rate_
 
 def run_live(endpoint_or_server: Any, *, speed: float = 1.0, seed: int = 1, rate_scale: float = 1.0,
              slice_seconds: int = 15, stop: Callable[[], bool] | None = None,
-             log: Callable[[str], None] | None = None) -> None:
+             log: Callable[[str], None] | None = None, retention_days: float | None = None) -> None:
     """Emit traffic continuously: one simulated slice every ``slice_seconds / speed`` real seconds.
 
     With speed 1 the simulated clock follows the wall clock, so data shows up as "now".
+    ``retention_days`` drops telemetry older than that every ten simulated minutes.
     """
     target = make_target(endpoint_or_server)
     gen = generator_for(target, seed=seed, rate_scale=rate_scale)
     sim = int(time.time()) // slice_seconds * slice_seconds
     next_wall = time.monotonic()
     while not (stop and stop()):
+        if retention_days and sim % 600 == 0:
+            target.prune(sim - retention_days * 86400)
         counts = target.apply(gen.slice(sim, slice_seconds))
         if log:
             sc = target.scenario().get("name")

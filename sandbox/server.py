@@ -41,8 +41,6 @@ def install_fills() -> None:
 
 def reset_all() -> None:
     """Wipe every AWS backend and the sandbox's own state; keep the no-Docker Lambda config."""
-    from moto.backends import get_backend  # noqa: F401  (import side effects load the index)
-    from moto.core.base_backend import BackendDict  # noqa: F401
     from moto.moto_api._internal.models import moto_api_backend
 
     sqs_move_stop_all()
@@ -56,9 +54,13 @@ def sqs_move_stop_all() -> None:
     sqs_move.stop_all()
 
 
+_REASON = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 403: "Forbidden",
+           404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
 def _json(start_response: Callable, status: int, payload: Any) -> list[bytes]:
     body = json.dumps(payload, default=str).encode()
-    start_response(f"{status} {'OK' if status < 400 else 'Error'}",
+    start_response(f"{status} {_REASON.get(status, 'OK' if status < 400 else 'Error')}",
                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 
@@ -80,30 +82,28 @@ class SandboxApp:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        if True:  # classification is cheap; faults and the extra Lambda routes need it
-            service, operation, account, region = _classify.classify(environ, body)
-            rule = state.FAULTS.pick(service, operation, account, region) if state.FAULTS.rules else None
-            if rule is not None:
-                resp = _faults.apply(rule, service, operation, environ)
-                if resp is not None:
-                    status, headers, rbody = resp
-                    headers.append(("Content-Length", str(len(rbody))))
-                    start_response(f"{status} Error", headers)
-                    return [rbody]
-            if service == "lambda":
-                from .fills import lambda_fill
+        service, operation, account, region = _classify.classify(environ, body)
+        rule = state.FAULTS.pick(service, operation, account, region) if state.FAULTS.rules else None
+        if rule is not None:
+            resp = _faults.apply(rule, service, operation, environ)
+            if resp is not None:
+                status, headers, rbody = resp
+                headers.append(("Content-Length", str(len(rbody))))
+                start_response(f"{status} {_REASON.get(status, 'Error')}", headers)
+                return [rbody]
+        if service == "lambda":
+            from .fills import lambda_fill
 
-                handled = lambda_fill.extra_route(environ, body, operation, account, region)
-                if handled is not None:
-                    status, payload = handled
-                    rbody = json.dumps(payload).encode() if payload is not None else b""
-                    hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(rbody)))]
-                    if status >= 400:
-                        hdrs.append(("x-amzn-ErrorType", payload.pop("Type_", "ResourceNotFoundException")))
-                        rbody = json.dumps(payload).encode()
-                        hdrs[1] = ("Content-Length", str(len(rbody)))
-                    start_response(f"{status} X", hdrs)
-                    return [rbody]
+            handled = lambda_fill.extra_route(environ, body, operation, account, region)
+            if handled is not None:
+                status, payload = handled
+                hdrs = [("Content-Type", "application/json")]
+                if status >= 400:
+                    hdrs.append(("x-amzn-ErrorType", payload.pop("Type_", "ResourceNotFoundException")))
+                rbody = json.dumps(payload).encode() if payload is not None else b""
+                hdrs.append(("Content-Length", str(len(rbody))))
+                start_response(f"{status} {_REASON.get(status, 'OK')}", hdrs)
+                return [rbody]
         return self.moto(environ, start_response)
 
     # -- control plane -------------------------------------------------------------------------
@@ -150,6 +150,10 @@ class SandboxApp:
 
                 counts = ingest.apply_batch(data)
                 return _json(start_response, 200, counts)
+            if route == "prune" and method == "POST":
+                from .retention import prune
+
+                return _json(start_response, 200, prune(float(data["before"])))
             if route == "reset" and method == "POST":
                 reset_all()
                 return _json(start_response, 200, {"status": "ok"})

@@ -7,7 +7,6 @@ same telemetry whatever order or chunking it is generated in.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import uuid
@@ -37,10 +36,6 @@ def _poisson(rng: random.Random, lam: float) -> int:
 def diurnal(t: float) -> float:
     hour = (t % 86400) / 3600.0
     return 0.3 + 0.7 * (0.5 + 0.5 * math.sin(2 * math.pi * (hour - 9.0) / 24.0))
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
 class Batch:
@@ -88,7 +83,6 @@ class Generator:
         self.rate_scale = rate_scale
         self.scenario = scenario or (lambda: {"name": "steady"})
         self.state: dict[str, FnState] = {self.key(f): FnState() for f in estate.functions}
-        self.dlq_oldest: dict[tuple, float] = {}
 
     @staticmethod
     def key(f: FunctionSpec) -> str:
@@ -250,24 +244,21 @@ class Generator:
             if errored and f.kind in ("sqs", "async") and dlq_sent < dlq_cap:
                 if f.kind == "sqs" and f.dlq:
                     body, attrs = payloads.sqs_dlq_message(f, rid, ts, rng)
-                    batch.sqs.setdefault(scope, {}).setdefault(f.dlq, []).append([body, attrs])
+                    batch.sqs.setdefault(scope, {}).setdefault(f.dlq, []).append([body, attrs, ts])
                     pv["dlq"] += 1
                     dlq_sent += 1
-                    self.dlq_oldest.setdefault((scope, f.dlq), ts)
                 elif f.kind == "async":
                     event = payloads.async_event(f, rid, ts, rng)
                     if f.dlq:
                         body, attrs = payloads.lambda_dlq_message(f, rid, event, timed_out, rng)
-                        batch.sqs.setdefault(scope, {}).setdefault(f.dlq, []).append([body, attrs])
+                        batch.sqs.setdefault(scope, {}).setdefault(f.dlq, []).append([body, attrs, ts])
                         pv["dlq"] += 1
                         dlq_sent += 1
-                        self.dlq_oldest.setdefault((scope, f.dlq), ts)
                     if f.on_failure:
                         body = payloads.destination_record(f, rid, version, ts, event, timed_out)
-                        batch.sqs.setdefault(scope, {}).setdefault(f.on_failure, []).append([body, {}])
+                        batch.sqs.setdefault(scope, {}).setdefault(f.on_failure, []).append([body, {}, ts])
                         pv["dest"] += 1
                         dest_sent += 1
-                        self.dlq_oldest.setdefault((scope, f.on_failure), ts)
 
         # metrics per function, alias and executed version
         ns = "AWS/Lambda"
@@ -323,7 +314,7 @@ class Generator:
             tot["prov"] += f.provisioned
         for q in (f.dlq, f.on_failure):
             if q:
-                batch.sqs_metrics.setdefault(scope, []).append([q, minute, self.dlq_oldest.get((scope, q))])
+                batch.sqs_metrics.setdefault(scope, []).append([q, minute])
 
         for v, p in per_version.items():
             batch.ledger.append({"account": f.account, "region": f.region, "function": f.name, "minute": minute,

@@ -25,7 +25,6 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern, int, str]]:
         path, _, query = uri.partition("?")
         literal = len(re.sub(r"\{[^}]+\}", "", path))
         pattern = "^" + re.sub(r"\\\{[^}]+?\\\+?\\\}", "[^/]+", re.escape(path.rstrip("/"))) + "/?$"
-        pattern = pattern.replace("[^/]+", "[^/]+", )
         routes.append((http.get("method", "POST"), re.compile(pattern), literal + len(query), name))
     routes.sort(key=lambda r: -r[2])
     return routes

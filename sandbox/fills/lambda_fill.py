@@ -180,7 +180,9 @@ def extra_route(environ: dict[str, Any], body: bytes, operation: str, account: s
     m = _PC.match(path)
     if not m:
         return None
-    name = unquote(m.group(1)).rsplit(":", 1)[-1] if unquote(m.group(1)).startswith("arn:") else unquote(m.group(1))
+    name = unquote(m.group(1))
+    if name.startswith("arn:"):
+        name = name.split(":")[6]
     try:
         fn = _backend(account, region).get_function(name)
     except Exception:

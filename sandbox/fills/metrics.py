@@ -13,11 +13,12 @@ import ast
 import base64
 import json
 import math
-import operator
-import struct
 import threading
 from datetime import datetime, timezone
 from typing import Any
+
+from .metrics_math import _eval_math
+from .metrics_wire import encode_cbor, encode_json  # noqa: F401  (re-exported)
 
 _STORE_ATTR = "_sandbox_metric_store"
 _lock = threading.Lock()
@@ -116,7 +117,7 @@ class MetricStore:
         buckets = series.buckets
         n_minutes = int((end - first) // 60) + 1
         if len(buckets) < n_minutes:
-            items = [(m, b) for m, b in buckets.items() if first <= m < end]
+            items = [(m, b) for m, b in list(buckets.items()) if first <= m < end]  # snapshot: writers run concurrently
         else:
             items = []
             m = int(first // 60) * 60
@@ -188,7 +189,7 @@ class MetricStore:
 
     def list_metrics(self, namespace: str | None, name: str | None, dim_filters: list[dict]) -> list[dict]:
         out = []
-        for (ns, mn, dims), _s in self.series.items():
+        for (ns, mn, dims), _s in list(self.series.items()):
             if namespace and ns != namespace:
                 continue
             if name and mn != name:
@@ -220,54 +221,6 @@ def store_for(account_id: str, region: str) -> MetricStore:
     return store
 
 
-# -- metric math (nice-to-have: arithmetic over query ids) ----------------------------------
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-
-
-def _eval_math(expr: str, series: dict[str, dict[int, float]]) -> tuple[list[int], list[float]]:
-    tree = ast.parse(expr, mode="eval").body
-    names: set[str] = set()
-
-    def collect(node: ast.AST) -> None:
-        if isinstance(node, ast.Name):
-            if node.id not in series:
-                raise ValueError(f"Unknown id {node.id}")
-            names.add(node.id)
-        elif isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            collect(node.left)
-            collect(node.right)
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            collect(node.operand)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            pass
-        else:
-            raise ValueError("Unsupported expression")
-
-    collect(tree)
-
-    def ev(node: ast.AST, t: int) -> float:
-        if isinstance(node, ast.Name):
-            return series[node.id][t]
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.UnaryOp):
-            return -ev(node.operand, t)
-        return _OPS[type(node.op)](ev(node.left, t), ev(node.right, t))  # type: ignore[attr-defined]
-
-    if not names:
-        return [], []
-    common = set.intersection(*(set(series[n]) for n in names))
-    ts, vals = [], []
-    for t in sorted(common):
-        try:
-            v = ev(tree, t)
-        except ZeroDivisionError:
-            continue
-        ts.append(t)
-        vals.append(v)
-    return ts, vals
-
-
 def _period_points(store: MetricStore, q: dict[str, Any], start: float, end: float) -> tuple[list[int], list[float]]:
     ms = q["MetricStat"]
     metric = ms["Metric"]
@@ -283,7 +236,7 @@ def _period_points(store: MetricStore, q: dict[str, Any], start: float, end: flo
         first = int(start // 60) * 60
         buckets = s.buckets
         if len(buckets) * 4 < (end - first) / 60:
-            items = sorted((m, b) for m, b in buckets.items() if first <= m < end)
+            items = sorted((m, b) for m, b in list(buckets.items()) if first <= m < end)
         else:
             get = buckets.get
             items = [(m, b) for m in range(first, int(end), 60) if (b := get(m)) is not None]
@@ -374,76 +327,6 @@ def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any
     for r in out["MetricDataResults"]:
         r["Timestamps"] = [datetime.fromtimestamp(t, timezone.utc) for t in r["Timestamps"]]
     return out
-
-
-# -- fast wire encoders for the big GetMetricData answers ----------------------------------------
-def encode_json(out: dict[str, Any]) -> bytes:
-    return json.dumps(out, separators=(",", ":")).encode()
-
-
-def _cb_head(major: int, n: int) -> bytes:
-    if n < 24:
-        return bytes([(major << 5) | n])
-    if n < 256:
-        return bytes([(major << 5) | 24, n])
-    if n < 65536:
-        return bytes([(major << 5) | 25]) + n.to_bytes(2, "big")
-    if n < 2 ** 32:
-        return bytes([(major << 5) | 26]) + n.to_bytes(4, "big")
-    return bytes([(major << 5) | 27]) + n.to_bytes(8, "big")
-
-
-def _cb(value: Any, parts: list[bytes]) -> None:
-    if isinstance(value, str):
-        b = value.encode()
-        parts.append(_cb_head(3, len(b)))
-        parts.append(b)
-    elif isinstance(value, bool):
-        parts.append(b"\xf5" if value else b"\xf4")
-    elif isinstance(value, int):
-        parts.append(_cb_head(0, value) if value >= 0 else _cb_head(1, -1 - value))
-    elif isinstance(value, float):
-        parts.append(b"\xfb" + struct.pack(">d", value))
-    elif isinstance(value, dict):
-        parts.append(_cb_head(5, len(value)))
-        for k, v in value.items():
-            _cb(k, parts)
-            _cb(v, parts)
-    elif isinstance(value, list):
-        parts.append(_cb_head(4, len(value)))
-        for v in value:
-            _cb(v, parts)
-    elif value is None:
-        parts.append(b"\xf6")
-    else:
-        raise TypeError(type(value))
-
-
-def encode_cbor(out: dict[str, Any]) -> bytes:
-    parts: list[bytes] = []
-    parts.append(_cb_head(5, len(out)))
-    for k, v in out.items():
-        _cb(k, parts)
-        if k != "MetricDataResults":
-            _cb(v, parts)
-            continue
-        parts.append(_cb_head(4, len(v)))
-        for r in v:
-            parts.append(_cb_head(5, len(r)))
-            for rk, rv in r.items():
-                _cb(rk, parts)
-                if rk == "Timestamps":
-                    parts.append(_cb_head(4, len(rv)))
-                    tag = b"\xc1"  # tag 1: epoch seconds
-                    parts.extend(tag + _cb_head(0, int(t)) for t in rv)
-                elif rk == "Values":
-                    parts.append(_cb_head(4, len(rv)))
-                    if rv:
-                        packed = struct.pack(f">{len(rv)}d", *[float(x) for x in rv])
-                        parts.extend(b"\xfb" + packed[i:i + 8] for i in range(0, len(packed), 8))
-                else:
-                    _cb(rv, parts)
-    return b"".join(parts)
 
 
 def get_metric_statistics(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:

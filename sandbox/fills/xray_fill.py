@@ -293,7 +293,6 @@ def get_trace_summaries(backend: Any, account: str, params: dict[str, Any]) -> d
 
 def install() -> None:
     from moto.xray.responses import XRayResponse
-    from moto.xray.models import SegmentCollection
 
     def trace_summaries(self: Any) -> Any:
         params = self.request_params
@@ -308,8 +307,6 @@ def install() -> None:
         return json.dumps(result)
 
     XRayResponse.trace_summaries = trace_summaries
-
-    orig_get_trace_ids = SegmentCollection.get_trace_ids  # noqa: F841  (kept for reference by name)
 
     from moto.xray.models import XRayBackend
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import make_client
+from sandbox_aws import make_client
 from sandbox.estate import PROD_ACCOUNT_ID
 from sandbox.testing import generate, ledger, ledger_totals, seed_estate, set_scenario
 
@@ -156,6 +156,8 @@ def test_over_http_from_another_process(seeded):
 def test_dlq_payloads_include_hostile_messages(seeded):
     import json
 
+    generate(seeded, start=window(8), minutes=10, scenario="dlq-flood", seed=13)
+    set_scenario(seeded, "steady")
     sqs = make_client(seeded.endpoint, "sqs")
     url = sqs.get_queue_url(QueueName="payments-dlq")["QueueUrl"]
     bodies, binary = [], 0
@@ -177,3 +179,20 @@ def test_dlq_payloads_include_hostile_messages(seeded):
     assert invalid > 0
     assert any(any(ord(c) < 32 and c not in "\t\n\r" for c in b) for b in bodies)
     assert binary > 0
+
+
+def test_dlq_depth_metric_follows_the_queue_minute_by_minute(seeded):
+    """Depth per minute is the depth at that minute's end (not the end of a generated chunk)."""
+    start = window(7)
+    generate(seeded, start=start, minutes=6, scenario="dlq-flood", seed=5)
+    rows = ledger(seeded, function="payments-worker", start=start, end=start + timedelta(minutes=6))
+    per_minute = [r["dlq_messages_sent"] for r in rows]
+    depth = metric(seeded, "ApproximateNumberOfMessagesVisible", {"QueueName": "payments-dlq"}, start, 6,
+                   stat="Maximum", ns="AWS/SQS")[::-1]  # ascending
+    sent = metric(seeded, "NumberOfMessagesSent", {"QueueName": "payments-dlq"}, start, 6, ns="AWS/SQS")[::-1]
+    assert sent == per_minute
+    assert [b - a for a, b in zip(depth, depth[1:])] == per_minute[1:]
+    ages = metric(seeded, "ApproximateAgeOfOldestMessage", {"QueueName": "payments-dlq"}, start, 6,
+                  stat="Maximum", ns="AWS/SQS")
+    assert all(a > 0 for a in ages)
+    set_scenario(seeded, "steady")

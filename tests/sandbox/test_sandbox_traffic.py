@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import make_client
+from sandbox_aws import make_client
 from sandbox.estate import PROD_ACCOUNT_ID, STAGING_ACCOUNT_ID
 from sandbox.testing import generate, ledger, ledger_totals, seed_estate
 
@@ -188,3 +187,29 @@ def test_ledger_over_http_and_determinism(world):
         return [gen.slice(int(START.timestamp()) + 60 * i).ledger for i in range(10)]
 
     assert run_once() == run_once()
+
+
+def test_prune_drops_old_telemetry(world):
+    """Runs last in this module: pruning the first half hour removes it from every API and the ledger."""
+    from sandbox.retention import prune
+
+    server = world[0]
+    cut = START + timedelta(minutes=30)
+    dropped = prune(cut.timestamp())
+    assert dropped["buckets"] > 0 and dropped["log_events"] > 0 and dropped["ledger_rows"] > 0
+    assert ledger(server, end=cut) == []
+    cw = make_client(server.endpoint, "cloudwatch")
+    res = cw.get_metric_data(StartTime=START, EndTime=cut, MetricDataQueries=[{
+        "Id": "m", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+                                             "Dimensions": [{"Name": "FunctionName", "Value": "orders-api"}]},
+                                  "Period": 60, "Stat": "Sum"}}])
+    assert res["MetricDataResults"][0]["Values"] == []
+    assert metric_sum(cw, "Invocations", {"FunctionName": "orders-api"}, start=cut, minutes=30) == \
+        ledger_totals(server, function="orders-api", account=PROD_ACCOUNT_ID, start=cut)["invocations"]
+
+
+def test_seeding_again_is_harmless(world):
+    server, estate, _ = world
+    again = seed_estate(server, small=True)
+    assert again.function_arns == estate.function_arns
+    assert sorted(q["name"] for q in again.queues) == sorted(q["name"] for q in estate.queues)
