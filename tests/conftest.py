@@ -1,8 +1,9 @@
-"""Shared fixtures: real Postgres (pytest-django), real Redis, AWS over HTTP to a moto server.
+"""Shared fixtures: real Postgres (pytest-django), real Redis, AWS over HTTP to the sandbox.
 
-The moto server runs in-process on a loopback port for the whole session; each test that
-uses ``aws`` starts from an empty estate (``/moto-api/reset``). boto3 finds it through
-``AWS_ENDPOINT_URL``, exactly as the product finds the sandbox or real AWS.
+The sandbox (moto plus the fill-ins for what moto lacks: small pages, percentiles, message
+moves, …) runs in-process on a loopback port for the whole session; each test that uses ``aws``
+starts from an empty estate. boto3 finds it through ``AWS_ENDPOINT_URL``, exactly as the
+product finds the sandbox or real AWS.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import requests
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -19,18 +19,13 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture(scope="session")
-def aws_server():
-    from moto.server import ThreadedMotoServer
+def sandbox_server():
+    from sandbox.testing import start_server
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # The simple Lambda backend runs no Docker; it must be chosen before anything is created.
-    requests.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=5)
+    server = start_server()
     previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    yield endpoint
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+    yield server
     if previous is None:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     else:
@@ -38,15 +33,20 @@ def aws_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def aws_server(sandbox_server):
+    return sandbox_server.endpoint
+
+
 @pytest.fixture
-def aws(aws_server, settings):
+def aws(sandbox_server, settings):
     """An empty AWS estate over HTTP, and clients that fail fast (one attempt)."""
     from ops.aws import client as aws_client
 
-    requests.post(f"{aws_server}/moto-api/reset", timeout=5)
+    sandbox_server.reset()
     aws_client.forget_sessions()
     settings.AWS_MAX_ATTEMPTS = 1
-    yield aws_server
+    yield sandbox_server.endpoint
     aws_client.forget_sessions()
 
 
