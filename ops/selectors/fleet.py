@@ -103,6 +103,8 @@ class FleetRow:
     since: datetime | None = None
     baseline_rate: float | None = None
     deploy: AliasChange | None = None
+    minutes_after_deploy: int | None = None
+    spark: dict | None = None
 
     @property
     def level(self) -> str:
@@ -403,7 +405,14 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
         r.trend = data.get(r.series_id)
     fire_ids = [r.id for r in fire]
     deploys: dict[int, list[AliasChange]] = {}
+    fine: dict[int, SeriesData] = {}
     if fire_ids:
+        # Onsets at full chart resolution (the trend's coarse buckets would blur "since").
+        fine = series_buckets(
+            series_ids=sorted({r.series_id for r in fire if r.series_id}),
+            time_range=time_range,
+            columns=("invocations", "errors", "throttles"),
+        )
         for ch in (
             AliasChange.objects.filter(function_id__in=fire_ids, at__gte=time_range.start - timedelta(hours=1))
             .filter(at__lt=time_range.end)
@@ -414,15 +423,19 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
             deploys.setdefault(ch.function_id, []).append(ch)
     for r in fire:
         r.reasons = fire_reasons(r)
-        if r.series_id and r.series_id in data:
-            r.since, r.baseline_rate = onset(data[r.series_id])
-        anchor = r.since or time_range.end
-        before = [d for d in deploys.get(r.id, []) if d.at <= anchor + timedelta(seconds=data_step(data))]
-        r.deploy = before[-1] if before else None
-
-
-def data_step(data: dict[int, SeriesData]) -> int:
-    return next(iter(data.values())).step_s if data else 60
+        series = fine.get(r.series_id) if r.series_id else None
+        if series is not None:
+            r.since, baseline = onset(series)
+            # "↑ from x %" only makes sense next to an error-rate reason
+            if any(text.startswith("error rate") for _, text in r.reasons):
+                r.baseline_rate = baseline
+        if r.since is None:
+            continue
+        step = timedelta(seconds=series.step_s)
+        before = [d for d in deploys.get(r.id, []) if d.at < r.since + step and r.since - d.at <= timedelta(hours=1)]
+        if before:
+            r.deploy = before[-1]
+            r.minutes_after_deploy = max(0, round((r.since - r.deploy.at).total_seconds() / 60))
 
 
 @dataclass(frozen=True)
