@@ -11,8 +11,8 @@ from django.urls import reverse
 from dashboard.charts import deploy_link, function_figures
 from dashboard.views.overview import range_links
 from ops.models import Function
-from ops.selectors.function import function_data, minute_lines
-from ops.selectors.inventory import function_header, function_last_deploy
+from ops.selectors.function import function_data, last_deploy, minute_lines
+from ops.selectors.inventory import function_header
 from ops.selectors.fleet import account_concurrency_limit
 from ops.selectors.telemetry import TimeRange, parse_instant, step_label
 
@@ -57,7 +57,7 @@ def _context(request: HttpRequest, fn: Function) -> dict:
 def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
     context = _context(request, fn)
-    context["last_deploy"] = function_last_deploy(function=fn)
+    context["last_deploy"] = last_deploy(function=fn)
     return render(request, "dashboard/function.html", context)
 
 

@@ -200,6 +200,17 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
     )
 
 
+def last_deploy(*, function: Function) -> AliasChange | None:
+    """The latest alias change (not a first sighting), with its alias (one query)."""
+    return (
+        AliasChange.objects.filter(function=function)
+        .exclude(source="created")
+        .select_related("alias", "actor")
+        .order_by("-at")
+        .first()
+    )
+
+
 def error_groups(*, function: Function, time_range: TimeRange, limit: int = 10) -> list[ErrorGroup]:
     """The function's error groups seen in the range, most frequent first, ``in_range`` = count."""
     in_range = Q(errorminute__ts__gte=time_range.start, errorminute__ts__lt=time_range.end)

@@ -36,7 +36,7 @@ class Estate:
 
 
 def _build(now) -> Estate:
-    start = now - timedelta(hours=6)
+    start = now.replace(second=0, microsecond=0) - timedelta(hours=6)
     account = AccountFactory(name="prod", account_id="123456789012")
     PollStatusFactory(account=account, source="metrics", last_success_at=now)
     bad = FunctionFactory(account=account, name="payments-api", memory_mb=1024, timeout_s=6, tags={"team": "pay"})
