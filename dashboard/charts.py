@@ -106,9 +106,11 @@ def deploy_label(change) -> str:
     return f"{arrow}{change.alias.name} → v{change.to_version}{weights}"
 
 
-def with_deploys(fig: dict, deploys: Sequence, *, function_id: int) -> dict:
-    """Add a vertical marker per alias change, labelled with the versions and linked to it."""
+def with_deploys(fig: dict, deploys: Sequence, *, function_id: int, time_range: TimeRange | None = None) -> dict:
+    """Add a vertical marker per alias change, labelled with the versions and linked to it.
+    Labels in the right part of the chart hang to the left of their line so they stay inside."""
     shapes, notes = [], []
+    span = time_range.seconds if time_range else 0
     for i, ch in enumerate(deploys):
         x = ts_str(ch.at)
         rollback = ch.source == "rollback"
@@ -126,6 +128,7 @@ def with_deploys(fig: dict, deploys: Sequence, *, function_id: int) -> dict:
         )
         who = f" by {ch.actor.get_username()}" if getattr(ch, "actor", None) else ""
         frm = f"v{ch.from_version}" if ch.from_version else "∅"
+        position = (ch.at - time_range.start).total_seconds() / span if span else 0
         notes.append(
             {
                 "x": x,
@@ -133,7 +136,7 @@ def with_deploys(fig: dict, deploys: Sequence, *, function_id: int) -> dict:
                 "yref": "paper",
                 "y": 1.0 - 0.1 * (i % 3),
                 "yanchor": "top",
-                "xanchor": "left",
+                "xanchor": "right" if position > 0.6 else "left",
                 "showarrow": False,
                 "text": f'<a href="{deploy_link(function_id=function_id, at=ch.at)}" target="_self">'
                 f"{deploy_label(ch)}</a>",
@@ -268,10 +271,13 @@ def memory_figure(data: SeriesData, time_range: TimeRange, *, configured_mb: int
     }
 
 
-def bucket_costs(data: SeriesData, *, region: str, architecture: str, memory_mb: int) -> list[float]:
+def bucket_costs(data: SeriesData, *, region: str, architecture: str, memory_mb: int) -> list[float | None]:
     """USD per bucket: requests + billed GB-s (Duration × memory where no REPORT lines came)."""
     out = []
     for i in range(len(data)):
+        if data["invocations"][i] is None:  # not known yet (live edge)
+            out.append(None)
+            continue
         billed = data["billed_gb_s"][i] or 0
         if not data["reports"][i]:
             billed += (data["duration_avg"][i] or 0) * (data["invocations"][i] or 0) / 1000.0 * memory_mb / 1024.0
@@ -284,6 +290,7 @@ def bucket_costs(data: SeriesData, *, region: str, architecture: str, memory_mb:
 def cost_figure(data: SeriesData, time_range: TimeRange, *, region: str, architecture: str, memory_mb: int) -> dict:
     per = _per(data)
     layout = base_layout(time_range=time_range, y_title=f"cost (USD {per})")
+    layout["yaxis"]["tickformat"] = "$.3~g"
     costs = bucket_costs(data, region=region, architecture=architecture, memory_mb=memory_mb)
     return {
         "data": [
@@ -357,7 +364,7 @@ def function_figures(
     out = []
     for chart_id, title, fig in charts:
         fig["layout"]["meta"] = dict(meta)
-        with_deploys(fig, deploys, function_id=function.id)
+        with_deploys(fig, deploys, function_id=function.id, time_range=time_range)
         out.append({"id": chart_id, "script_id": f"fig-{chart_id}", "title": title, "figure": fig})
     return out
 
@@ -366,7 +373,8 @@ def sparkline(data: SeriesData | None, *, width: int = 90, height: int = 20) -> 
     """SVG polyline points for a table row's trend: invocations, and errors on the same scale."""
     if data is None or not len(data):
         return None
-    inv, err = data["invocations"], data["errors"]
+    inv = [v or 0 for v in data["invocations"]]
+    err = [v or 0 for v in data["errors"]]
     top = max(max(inv), max(err), 1)
     n = len(data)
 

@@ -384,8 +384,8 @@ def onset(data: SeriesData, *, threshold_pct: float = WARN_ERROR_RATE_PCT) -> tu
         else:
             break
         i -= 1
-    before_inv = sum(inv[:first])
-    before_err = sum(err[:first])
+    before_inv = sum(v or 0 for v in inv[:first])
+    before_err = sum(v or 0 for v in err[:first])
     baseline = 100.0 * before_err / before_inv if before_inv else None
     return data.ts[first], baseline
 

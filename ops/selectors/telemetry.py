@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 MAX_POINTS = 1500
+LIVE_EDGE_S = 5 * 60  # how late CloudWatch data may still arrive for the newest buckets
 
 RANGES: dict[str, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 RANGE_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d"}
@@ -119,7 +120,7 @@ class TimeRange:
         key = (params.get("range") or "").strip()
         if key in RANGES:
             return cls.preset(key, now=now)
-        start, end = _parse_instant(params.get("start")), _parse_instant(params.get("end"))
+        start, end = parse_instant(params.get("start")), parse_instant(params.get("end"))
         if start and end:
             end = min(end, now + timedelta(minutes=1))
             if end - start < timedelta(seconds=MIN_CUSTOM_S):
@@ -153,7 +154,7 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_instant(raw) -> datetime | None:
+def parse_instant(raw) -> datetime | None:
     raw = (raw or "").strip()
     if not raw:
         return None
@@ -371,14 +372,26 @@ def series_buckets(
     tiers = chart_tiers(time_range.seconds)
     params = _params(ids=series_ids, start=start, end=end, tiers=tiers) | {"step": step, "origin": EPOCH}
     index = {ts: i for i, ts in enumerate(times)}
+    last_seen: dict[int, int] = {}
     for row in _fetch(_stat_sql(columns=columns, tiers=tiers, bucketed=True), params):
         i = index.get(row["bucket"])
         if i is None:
             continue
         data = out[row["series_id"]]
+        last_seen[row["series_id"]] = max(i, last_seen.get(row["series_id"], -1))
         for col in columns:
             value = row[col]
             data.values[col][i] = float(value) if value is not None else (0 if col in SUM_COLUMNS else None)
+    # CloudWatch points arrive minutes late: empty buckets at the live edge are "not known
+    # yet", not zero — a line that drops to 0 there would read as "errors stopped".
+    fresh_from = (timezone.now() - timedelta(seconds=LIVE_EDGE_S))
+    for sid, data in out.items():
+        last = last_seen.get(sid, -1)
+        for i in range(last + 1, len(times)):
+            if times[i] >= fresh_from:
+                for col in columns:
+                    if col in SUM_COLUMNS:
+                        data.values[col][i] = None
     return out
 
 

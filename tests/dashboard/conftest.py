@@ -43,7 +43,7 @@ def _build(now) -> Estate:
     ok = FunctionFactory(account=account, name="orders-worker", memory_mb=512, timeout_s=30)
     throttled = FunctionFactory(account=account, name="ingest-stream", reserved_concurrency=50)
     live = AliasFactory(function=bad, name="live", version="43", weights={"42": 0.1})
-    deploy_at = now - timedelta(minutes=35)
+    deploy_at = now.replace(second=0, microsecond=0) - timedelta(minutes=35)
     deploy = AliasChangeFactory(alias=live, at=deploy_at, from_version="42", to_version="43", to_weights={"42": 0.1})
 
     s_bad = function_series(bad)

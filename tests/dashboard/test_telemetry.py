@@ -118,3 +118,17 @@ def test_five_minute_rollups_fill_a_7_day_gap_when_hours_are_missing():
     minutes(s, start=start, count=12, model=FiveMinuteStat, step_s=300, invocations=5, errors=lambda i: 7 if i == 4 else 0)
     data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations", "errors"))[s.id]
     assert sum(data["invocations"]) == 60 and sum(data["errors"]) == 7
+
+
+@pytest.mark.django_db
+def test_empty_buckets_at_the_live_edge_are_unknown_not_zero():
+    from django.utils import timezone
+
+    s = function_series(FunctionFactory())
+    now = timezone.now()
+    rng = TimeRange.preset("1h", now=now)
+    minutes(s, start=rng.start, count=50, invocations=10)
+    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations",))[s.id]
+    assert data["invocations"][:50] == [10.0] * 50
+    assert data["invocations"][-1] is None  # the newest minute: CloudWatch may still deliver it
+    assert 0 in data["invocations"][50:]  # older empty minutes really had no invocations
