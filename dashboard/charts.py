@@ -375,8 +375,10 @@ def sparkline(data: SeriesData | None, *, width: int = 90, height: int = 20) -> 
         return None
     inv = [v or 0 for v in data["invocations"]]
     err = [v or 0 for v in data["errors"]]
+    if len(inv) > 2:  # the newest bucket is still filling: a drop there would be misleading
+        inv, err = inv[:-1], err[:-1]
     top = max(max(inv), max(err), 1)
-    n = len(data)
+    n = len(inv)
 
     def points(values) -> str:
         dx = width / max(n - 1, 1)

@@ -22,6 +22,7 @@ from ops.selectors.telemetry import EST_MS, SeriesData, TimeRange, series_bucket
 PAGE_SIZE = 50
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
 MAX_FIRE_ROWS = 20
+ONSET_POINTS = 361  # "since" to the minute on 1 h/6 h ranges, to 5 min on 24 h, to the hour beyond
 
 # What puts a function "on fire". Kept in one place so the page and the tests agree.
 FIRE_ERROR_RATE_PCT = 5.0
@@ -412,6 +413,7 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
             series_ids=sorted({r.series_id for r in fire if r.series_id}),
             time_range=time_range,
             columns=("invocations", "errors", "throttles"),
+            max_points=ONSET_POINTS,
         )
         for ch in (
             AliasChange.objects.filter(function_id__in=fire_ids, at__gte=time_range.start - timedelta(hours=1))
@@ -456,18 +458,23 @@ def region_headroom(*, time_range: TimeRange) -> list[RegionHeadroom]:
     """Claimed concurrency per account×region: latest value and peak in range vs the limit (1 query)."""
     limit = account_concurrency_limit()
     sql = """
-SELECT DISTINCT ON (a.name, r.region) a.name, r.region, r.ts, r.claimed_concurrency_max,
-       max(coalesce(r.claimed_concurrency_max, r.concurrency_max)) OVER (PARTITION BY r.account_id, r.region) AS peak,
-       coalesce(r.claimed_concurrency_max, r.concurrency_max) AS latest
-FROM ops_regionstat r JOIN ops_account a ON a.id = r.account_id
-WHERE r.ts >= %(start)s AND r.ts < %(end)s
-ORDER BY a.name, r.region, r.ts DESC
+SELECT a.name, x.region, l.ts, x.peak, l.latest
+FROM (
+  SELECT account_id, region, max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak
+  FROM ops_regionstat WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
+) x
+JOIN ops_account a ON a.id = x.account_id
+CROSS JOIN LATERAL (
+  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat r
+  WHERE r.account_id = x.account_id AND r.region = x.region AND r.ts < %(end)s ORDER BY r.ts DESC LIMIT 1
+) l
+ORDER BY a.name, x.region
 """
     with connection.cursor() as cur:
         cur.execute(sql, {"start": time_range.start, "end": time_range.end})
         return [
             RegionHeadroom(account=name, region=region, claimed_latest=_f(latest), claimed_peak=_f(peak), limit=limit, at=ts)
-            for name, region, ts, _claimed, peak, latest in cur.fetchall()
+            for name, region, ts, peak, latest in cur.fetchall()
         ]
 
 

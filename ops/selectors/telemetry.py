@@ -369,7 +369,9 @@ def series_buckets(
     }
     if not series_ids:
         return out
-    tiers = chart_tiers(time_range.seconds)
+    # Any table whose rows nest in the bucket may answer (a 30-min trend bucket can use
+    # 5-minute rows even on a 1-day range); the finest table always fills the gaps.
+    tiers = tuple(t for t in (HOUR, FIVE, MINUTE) if step % t.step_s == 0)
     params = _params(ids=series_ids, start=start, end=end, tiers=tiers) | {"step": step, "origin": EPOCH}
     index = {ts: i for i, ts in enumerate(times)}
     last_seen: dict[int, int] = {}

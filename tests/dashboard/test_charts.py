@@ -123,7 +123,7 @@ def test_minute_link_travels_in_the_figure_meta():
 
 
 def test_sparkline_scales_errors_with_invocations():
-    spark = charts.sparkline(series(n=3, invocations=[0, 10, 20], errors=[0, 0, 20]), width=90, height=20)
+    spark = charts.sparkline(series(n=4, invocations=[0, 10, 20, 1], errors=[0, 0, 20, 0]), width=90, height=20)
     assert spark["invocations"].split()[-1] == "90.0,1.0"
     assert spark["errors"].split()[-1] == "90.0,1.0"
     assert charts.sparkline(series(n=3, invocations=[1, 1, 1]))["errors"] == ""
