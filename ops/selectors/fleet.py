@@ -291,8 +291,9 @@ ORDER BY rn
             fire.append((rec["fire_rank"], row))
         if (page - 1) * per_page < rec["rn"] <= page * per_page:
             rows.append(row)
-    if total == 0 and page > 1:
-        return fleet_page(time_range=time_range, filters=filters, sort=sort, page=1, per_page=per_page)
+    last_page = max(1, -(-total // per_page))
+    if page > last_page and (total or page > 1):  # past the end (e.g. a filter shrank the list)
+        return fleet_page(time_range=time_range, filters=filters, sort=sort, page=last_page, per_page=per_page)
     fire_rows = [r for _, r in sorted(fire, key=lambda x: x[0])]
     _annotate(rows=rows, fire=fire_rows, time_range=time_range)
     return FleetPage(rows=rows, fire=fire_rows, total=total, page=page, per_page=per_page, sort=sort)

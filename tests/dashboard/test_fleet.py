@@ -63,6 +63,8 @@ def test_sort_and_paging_happen_in_sql(estate):
     assert [r.name for r in second.fire] == ["payments-api", "ingest-stream"]
     assert page(estate, sort="-invocations").rows[0].name == "ingest-stream"
     assert page(estate, sort="bogus").sort == "-error_rate"
+    beyond = page(estate, sort="name", per_page=2, page=9)
+    assert beyond.page == 2 and [r.name for r in beyond.rows] == ["payments-api"]
 
 
 def test_filters(estate):
