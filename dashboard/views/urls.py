@@ -1,12 +1,17 @@
 from django.urls import path
 
-from dashboard.views import inventory, status
+from dashboard.views import api, function, inventory, overview, status
 
 urlpatterns = [
-    path("", inventory.overview, name="overview"),
+    path("", overview.overview, name="overview"),
     path("functions/", inventory.function_list, name="functions"),
-    path("functions/<int:pk>/", inventory.function_detail, name="function"),
+    path("functions/<int:pk>/", function.function_detail, name="function"),
+    path("functions/<int:pk>/charts", function.function_charts, name="function-charts"),
+    path("functions/<int:pk>/minute", function.function_minute, name="function-minute"),
     path("status/", status.status_page, name="status"),
     path("status/poll", status.poll_now, name="poll_now"),
     path("healthz", status.healthz, name="healthz"),
+    path("api/v1/fleet", api.fleet, name="api-fleet"),
+    path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),
+    path("api/v1/functions/<int:pk>/series", api.function_series, name="api-function-series"),
 ]

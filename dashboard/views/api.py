@@ -1,0 +1,297 @@
+"""Read-only JSON API: the numbers the pages show, from the same selectors.
+
+Auth: the browser session, or ``Authorization: Bearer <token>`` (``manage.py createtoken USER``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import wraps
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from dashboard.charts import bucket_costs, deploy_label
+from dashboard.views.overview import page_number
+from ops.models import Function
+from ops.selectors.fleet import PAGE_SIZE, fleet_page, parse_sort, region_headroom
+from ops.selectors.function import function_data, function_series_map
+from ops.selectors.inventory import FunctionFilters, function_header
+from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, TimeRange, series_buckets, step_label
+from ops.services.api_tokens import api_token_user
+
+MAX_PER_PAGE = 500
+
+# metric → (unit, how a bucket aggregates it)
+UNITS = {
+    "invocations": "count",
+    "errors": "count",
+    "throttles": "count",
+    "cold_starts": "count",
+    "duration_avg": "ms",
+    "duration_max": "ms",
+    "duration_p50": "ms",
+    "duration_p90": "ms",
+    "duration_p99": "ms",
+    "init_duration_sum": "ms",
+    "init_duration_max": "ms",
+    "billed_duration_sum": "ms",
+    "iterator_age_max": "ms",
+    "async_event_age_max": "ms",
+    "billed_gb_s": "GB-s",
+    "memory_used_max_mb": "MB",
+    "memory_size_mb": "MB",
+    "concurrency_max": "executions",
+    "pc_utilization_max": "fraction",
+    "error_rate": "%",
+    "cost": "USD",
+}
+DERIVED = ("error_rate", "cost")
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    resp = JsonResponse({"error": message}, status=status)
+    if status == 401:
+        resp["WWW-Authenticate"] = 'Bearer realm="lambda-ops"'
+    return resp
+
+
+def api_view(view):
+    """Session or bearer-token auth, GET only, JSON errors (no login redirects)."""
+
+    @login_not_required
+    @require_GET
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            header = request.headers.get("Authorization", "")
+            scheme, _, raw = header.partition(" ")
+            user = api_token_user(raw=raw.strip()) if scheme.lower() == "bearer" else None
+            if user is None:
+                return _error(401, "authentication required: a session or 'Authorization: Bearer <token>'")
+            request.user = user
+        try:
+            return view(request, *args, **kwargs)
+        except Http404 as exc:
+            return _error(404, str(exc) or "not found")
+
+    return wrapper
+
+
+def _range_json(tr: TimeRange) -> dict:
+    return {"key": tr.key, "start": _iso(tr.start), "end": _iso(tr.end), "label": tr.label}
+
+
+def _function_or_404(pk: int) -> Function:
+    try:
+        return function_header(pk=pk)
+    except Function.DoesNotExist:
+        raise Http404(f"no function {pk}") from None
+
+
+@api_view
+def fleet(request: HttpRequest) -> JsonResponse:
+    tr = TimeRange.from_query(request.GET, default="24h")
+    try:
+        per_page = max(1, min(int(request.GET.get("per_page") or PAGE_SIZE), MAX_PER_PAGE))
+    except ValueError:
+        per_page = PAGE_SIZE
+    page = fleet_page(
+        time_range=tr,
+        filters=FunctionFilters.from_query(request.GET),
+        sort=parse_sort(request.GET.get("sort")),
+        page=page_number(request.GET.get("page")),
+        per_page=per_page,
+    )
+
+    def row(r) -> dict:
+        return {
+            "id": r.id,
+            "name": r.name,
+            "account": r.account,
+            "region": r.region,
+            "runtime": r.runtime,
+            "invocations": r.invocations,
+            "errors": r.errors,
+            "error_rate_pct": r.error_rate,
+            "throttles": r.throttles,
+            "duration_p99_ms": r.duration_p99,
+            "timeout_s": r.timeout_s,
+            "p99_of_timeout_pct": r.p99_pct,
+            "cold_start_pct": r.cold_pct,
+            "concurrency_max": r.concurrency_max,
+            "concurrency_limit": r.concurrency_limit,
+            "dlq_depth": r.dlq_depth,
+            "cost_usd": round(r.cost_usd, 6),
+            "on_fire": r.on_fire,
+        }
+
+    return JsonResponse(
+        {
+            "range": _range_json(tr),
+            "sort": page.sort,
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
+            "functions": [row(r) for r in page.rows],
+            "on_fire": [
+                row(r)
+                | {
+                    "reasons": [{"level": lvl, "text": text} for lvl, text in r.reasons],
+                    "since": _iso(r.since),
+                    "baseline_error_rate_pct": r.baseline_rate,
+                    "deploy": (
+                        {"at": _iso(r.deploy.at), "alias": r.deploy.alias.name, "to_version": r.deploy.to_version}
+                        if r.deploy
+                        else None
+                    ),
+                }
+                for r in page.fire
+            ],
+            "region_headroom": [
+                {
+                    "account": h.account,
+                    "region": h.region,
+                    "claimed_peak": h.claimed_peak,
+                    "claimed_latest": h.claimed_latest,
+                    "limit": h.limit,
+                }
+                for h in region_headroom(time_range=tr)
+            ],
+        }
+    )
+
+
+@api_view
+def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
+    fn = _function_or_404(pk)
+    tr = TimeRange.from_query(request.GET, default="6h")
+    fd = function_data(function=fn, time_range=tr)
+    t, wc, rs = fd.totals, fd.what_changed, fd.rightsizing
+
+    def totals(x) -> dict:
+        return {
+            "invocations": x.invocations,
+            "errors": x.errors,
+            "error_rate_pct": x.error_rate,
+            "throttles": x.throttles,
+            "duration_p99_ms": x.duration_p99,
+            "cold_starts": x.cold_starts,
+            "cold_start_pct": x.cold_pct,
+            "cost_usd": round(x.cost_usd, 6),
+        }
+
+    body = {
+        "range": _range_json(tr),
+        "function": {
+            "id": fn.pk,
+            "name": fn.name,
+            "arn": fn.arn,
+            "account": fn.account.name,
+            "account_id": fn.account.account_id,
+            "region": fn.region,
+            "runtime": fn.runtime,
+            "architecture": fn.architecture,
+            "memory_mb": fn.memory_mb,
+            "timeout_s": fn.timeout_s,
+            "reserved_concurrency": fn.reserved_concurrency,
+            "provisioned_concurrency": fn.provisioned_concurrency,
+            "aliases": [{"name": a.name, "routing": [{"version": v, "weight": w} for v, w in a.routing]} for a in fn.aliases.all()],
+            "console_url": fn.console_url,
+        },
+        "polled": not fd.not_polled,
+        "problems": [{"source": s.source, "code": s.last_error_code, "message": s.last_error_message} for s in fd.problems],
+        "totals": totals(t) | {"concurrency_max": t.concurrency_max, "cost_estimated": t.cost_estimated},
+        "versions": [{"version": v.version} | totals(v.totals) for v in fd.versions],
+        "what_changed": {
+            "errors_since": _iso(wc.since),
+            "throughout_range": wc.throughout,
+            "baseline_error_rate_pct": wc.baseline_rate,
+            "deploy": (
+                {"at": _iso(wc.deploy.at), "alias": wc.deploy.alias.name, "to_version": wc.deploy.to_version}
+                if wc.deploy
+                else None
+            ),
+            "minutes_after_deploy": wc.minutes_after_deploy,
+        },
+        "deploys": [
+            {
+                "at": _iso(d.at),
+                "alias": d.alias.name,
+                "from_version": d.from_version,
+                "to_version": d.to_version,
+                "to_weights": d.to_weights,
+                "source": d.source,
+                "label": deploy_label(d),
+            }
+            for d in fd.deploys
+        ],
+        "error_groups": [
+            {
+                "error_type": g.error_type,
+                "message": g.message,
+                "count_in_range": g.in_range,
+                "first_seen": _iso(g.first_seen),
+                "last_seen": _iso(g.last_seen),
+                "samples": g.samples[:5],
+            }
+            for g in fd.error_groups
+        ],
+        "rightsizing": (
+            {
+                "window_days": 7,
+                "memory_used_max_mb": rs.used_max_mb,
+                "configured_mb": rs.configured_mb,
+                "suggested_mb": rs.suggested_mb,
+                "monthly_compute_usd": round(rs.monthly_now_usd, 4),
+                "monthly_saving_usd": round(rs.monthly_saving_usd, 4),
+            }
+            if rs
+            else None
+        ),
+    }
+    return JsonResponse(body)
+
+
+@api_view
+def function_series(request: HttpRequest, pk: int) -> JsonResponse:
+    fn = _function_or_404(pk)
+    metric = (request.GET.get("metric") or "").strip()
+    if metric not in ALL_COLUMNS and metric not in DERIVED:
+        choices = ", ".join(sorted(set(ALL_COLUMNS) | set(DERIVED)))
+        return _error(400, f"metric must be one of: {choices}")
+    tr = TimeRange.from_query(request.GET, default="6h")
+    fn_series, _ = function_series_map(function=fn)
+    if fn_series is None:
+        return JsonResponse({"range": _range_json(tr), "metric": metric, "polled": False, "points": []})
+    columns = ALL_COLUMNS if metric == "cost" else (("invocations", "errors") if metric == "error_rate" else (metric,))
+    data = series_buckets(series_ids=[fn_series.id], time_range=tr, columns=columns)[fn_series.id]
+    if metric == "error_rate":
+        values = [(100.0 * e / i) if i else None for e, i in zip(data["errors"], data["invocations"])]
+        aggregation = "errors / invocations within the bucket"
+    elif metric == "cost":
+        values = bucket_costs(data, region=fn.region, architecture=fn.architecture, memory_mb=fn.memory_mb)
+        aggregation = "sum per bucket"
+    elif metric in SUM_COLUMNS:
+        values, aggregation = data[metric], "sum per bucket"
+    elif metric in MAX_COLUMNS:
+        values, aggregation = data[metric], "max of the stored 1-minute values within the bucket"
+    else:
+        values, aggregation = data[metric], "invocation-weighted mean within the bucket"
+    return JsonResponse(
+        {
+            "range": _range_json(tr),
+            "metric": metric,
+            "unit": UNITS.get(metric, "count"),
+            "aggregation": aggregation,
+            "step_s": data.step_s,
+            "step": step_label(data.step_s),
+            "polled": True,
+            "points": [[_iso(t), v] for t, v in zip(data.ts, values)],
+        }
+    )

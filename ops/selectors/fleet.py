@@ -1,0 +1,510 @@
+"""The fleet overview's reads: every function's numbers for a range, what is on fire, headroom.
+
+The whole table is one SQL statement whatever the number of functions: filter the inventory,
+total each function's series over the range (``ops.selectors.telemetry``), join the DLQ depth
+and the price, compute the ratios, rank by the requested sort, and return the requested page
+plus the rows that are on fire. Trends, onsets and deploys for those rows are one query each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+
+from ops.costs import lambda_cost
+from ops.models import AliasChange, Function, PollSource, PollStatus, RegionStat
+from ops.selectors.inventory import FunctionFilters
+from ops.selectors.telemetry import EST_MS, SeriesData, TimeRange, series_buckets, totals_params, totals_sql
+
+PAGE_SIZE = 50
+DEFAULT_ACCOUNT_CONCURRENCY = 1000
+MAX_FIRE_ROWS = 20
+ONSET_POINTS = 361  # "since" to the minute on 1 h/6 h ranges, to 5 min on 24 h, to the hour beyond
+
+# What puts a function "on fire". Kept in one place so the page and the tests agree.
+FIRE_ERROR_RATE_PCT = 5.0
+FIRE_MIN_ERRORS = 5
+WARN_ERROR_RATE_PCT = 1.0
+FIRE_MIN_THROTTLES = 1
+FIRE_P99_OF_TIMEOUT_PCT = 80.0
+FIRE_ITERATOR_AGE_MS = 60_000.0
+FIRE_CONCURRENCY_PCT = 90.0
+
+# sort key in the URL → SQL expression over the ranked rows
+SORTS = {
+    "name": "name",
+    "invocations": "invocations",
+    "error_rate": "error_rate",
+    "throttles": "throttles",
+    "p99_pct": "p99_pct",
+    "cold_pct": "cold_pct",
+    "concurrency": "concurrency_pct",
+    "dlq": "dlq_depth",
+    "cost": "cost_usd",
+}
+DEFAULT_SORT = "-error_rate"
+
+_TOTAL_COLUMNS = (
+    "invocations",
+    "errors",
+    "throttles",
+    "async_events_dropped",
+    "reports",
+    "cold_starts",
+    "billed_gb_s",
+    "duration_p99",
+    "concurrency_max",
+    "iterator_age_max",
+    EST_MS,
+)
+
+
+def account_concurrency_limit() -> int:
+    return int(getattr(settings, "ACCOUNT_CONCURRENCY_LIMIT", DEFAULT_ACCOUNT_CONCURRENCY))
+
+
+def parse_sort(raw: str | None) -> str:
+    raw = (raw or "").strip()
+    return raw if raw.lstrip("-") in SORTS else DEFAULT_SORT
+
+
+@dataclass
+class FleetRow:
+    id: int
+    name: str
+    account: str
+    region: str
+    runtime: str
+    architecture: str
+    memory_mb: int
+    timeout_s: int
+    reserved_concurrency: int | None
+    series_id: int | None
+    invocations: float
+    errors: float
+    throttles: float
+    async_events_dropped: float
+    cold_starts: float
+    duration_p99: float | None  # ms, max of the stored per-minute p99 in the range
+    concurrency_max: float | None
+    iterator_age_max: float | None  # ms
+    dlq_depth: float | None  # latest visible messages summed over the function's DLQs
+    error_rate: float | None  # %
+    p99_pct: float | None  # p99 as % of the timeout
+    cold_pct: float | None  # % of invocations (REPORT lines) that were cold starts
+    concurrency_limit: int
+    concurrency_pct: float | None
+    cost_usd: float
+    on_fire: bool
+    trend: SeriesData | None = None
+    reasons: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
+    since: datetime | None = None
+    baseline_rate: float | None = None
+    deploy: AliasChange | None = None
+    minutes_after_deploy: int | None = None
+    spark: dict | None = None
+
+    @property
+    def level(self) -> str:
+        levels = {lvl for lvl, _ in self.reasons}
+        return "bad" if "bad" in levels else ("warn" if "warn" in levels else "ok")
+
+
+@dataclass
+class FleetPage:
+    rows: list[FleetRow]
+    fire: list[FleetRow]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def start_index(self) -> int:
+        return 0 if not self.total else (self.page - 1) * self.per_page + 1
+
+    @property
+    def end_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _filter_sql(filters: FunctionFilters) -> tuple[str, dict]:
+    where, params = [], {}
+    if not filters.include_gone:
+        where.append("f.gone_at IS NULL")
+    if filters.q:
+        where.append("f.name ILIKE %(q)s")
+        params["q"] = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    if filters.account:
+        where.append("a.name = %(account)s")
+        params["account"] = filters.account
+    if filters.region:
+        where.append("f.region = %(region)s")
+        params["region"] = filters.region
+    if filters.runtime:
+        where.append("f.runtime = %(runtime)s")
+        params["runtime"] = filters.runtime
+    if filters.tag:
+        key, sep, value = filters.tag.partition("=")
+        if sep:
+            where.append("f.tags @> jsonb_build_object(%(tag_key)s::text, %(tag_value)s::text)")
+            params |= {"tag_key": key, "tag_value": value}
+        else:
+            where.append("f.tags ? %(tag_key)s")
+            params["tag_key"] = key
+    return (" AND ".join(where) or "TRUE"), params
+
+
+def _price_values() -> tuple[str, dict]:
+    """Unit prices per (region, architecture) present in the inventory, from the cost model.
+    ``lambda_cost`` is linear in requests and GB-seconds, so two calls give both unit prices."""
+    pairs = sorted(set(Function.objects.values_list("region", "architecture").distinct()))
+    if not pairs:
+        return "SELECT NULL::text AS region, NULL::text AS arch, 0::float AS req, 0::float AS gbs", {}
+    rows, params = [], {}
+    for i, (region, arch) in enumerate(pairs):
+        params |= {
+            f"pr{i}": region,
+            f"pa{i}": arch,
+            f"pq{i}": lambda_cost(region=region, architecture=arch, requests=1, gb_seconds=0),
+            f"pg{i}": lambda_cost(region=region, architecture=arch, requests=0, gb_seconds=1),
+        }
+        rows.append(f"(%(pr{i})s::text, %(pa{i})s::text, %(pq{i})s::float, %(pg{i})s::float)")
+    return "SELECT * FROM (VALUES " + ", ".join(rows) + ") AS p(region, arch, req, gbs)", params
+
+
+def fleet_page(
+    *, time_range: TimeRange, filters: FunctionFilters, sort: str = DEFAULT_SORT, page: int = 1, per_page: int = PAGE_SIZE
+) -> FleetPage:
+    """One page of the fleet table plus the on-fire rows (2 queries for all rows, whatever N;
+    then one for trends and one for deploys)."""
+    sort = parse_sort(sort)
+    desc = sort.startswith("-")
+    order_col = SORTS[sort.lstrip("-")]
+    order = f"{order_col} {'DESC' if desc else 'ASC'} NULLS LAST, name, id"
+    where, params = _filter_sql(filters)
+    prices_sql, price_params = _price_values()
+    page = max(1, page)
+    limit = account_concurrency_limit()
+    stat_sql = totals_sql(columns=_TOTAL_COLUMNS, source="(SELECT sid FROM fn WHERE sid IS NOT NULL)")
+    sql = f"""
+WITH fn AS MATERIALIZED (
+  SELECT f.id, f.name, a.name AS account, f.region, f.runtime, f.architecture, f.memory_mb, f.timeout_s,
+         f.reserved_concurrency, s.id AS sid
+  FROM ops_function f
+  JOIN ops_account a ON a.id = f.account_id
+  LEFT JOIN ops_series s ON s.function_id = f.id AND s.kind = 'function' AND s.qualifier = ''
+  WHERE {where}
+),
+tot AS MATERIALIZED ({stat_sql}),
+dlq AS (
+  SELECT fq.function_id, sum(q.visible_max) AS depth
+  FROM ops_functionqueue fq
+  CROSS JOIN LATERAL (
+    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(end)s ORDER BY ts DESC LIMIT 1
+  ) q
+  WHERE fq.role IN ('lambda_dlq', 'source_dlq', 'on_failure') AND fq.function_id IN (SELECT id FROM fn)
+  GROUP BY 1
+),
+price AS ({prices_sql}),
+r AS (
+  SELECT fn.*, coalesce(t.invocations, 0) AS invocations, coalesce(t.errors, 0) AS errors,
+         coalesce(t.throttles, 0) AS throttles, coalesce(t.async_events_dropped, 0) AS async_events_dropped,
+         coalesce(t.cold_starts, 0) AS cold_starts, t.duration_p99, t.concurrency_max, t.iterator_age_max,
+         dlq.depth AS dlq_depth,
+         100.0 * t.errors / nullif(t.invocations, 0) AS error_rate,
+         100.0 * t.duration_p99 / (fn.timeout_s * 1000.0) AS p99_pct,
+         100.0 * t.cold_starts / nullif(greatest(t.reports, 0), 0) AS cold_pct,
+         coalesce(fn.reserved_concurrency, %(limit)s) AS concurrency_limit,
+         100.0 * t.concurrency_max / nullif(coalesce(fn.reserved_concurrency, %(limit)s), 0) AS concurrency_pct,
+         coalesce(t.invocations * p.req
+                  + (t.billed_gb_s + t.{EST_MS} / 1000.0 * fn.memory_mb / 1024.0) * p.gbs, 0) AS cost_usd
+  FROM fn
+  LEFT JOIN tot t ON t.series_id = fn.sid
+  LEFT JOIN dlq ON dlq.function_id = fn.id
+  LEFT JOIN price p ON p.region = fn.region AND p.arch = fn.architecture
+),
+ranked AS (
+  SELECT r.*,
+    (
+      (r.error_rate >= %(fire_rate)s AND r.errors >= %(fire_errors)s)
+      OR r.throttles >= %(fire_throttles)s
+      OR r.p99_pct >= %(fire_p99)s
+      OR r.dlq_depth > 0
+      OR r.async_events_dropped > 0
+      OR r.iterator_age_max >= %(fire_iter)s
+      OR r.concurrency_pct >= %(fire_conc)s
+    ) IS TRUE AS on_fire,
+    row_number() OVER (ORDER BY {order}) AS rn,
+    count(*) OVER () AS total
+  FROM r
+),
+fire AS (
+  SELECT id, row_number() OVER (ORDER BY error_rate DESC NULLS LAST, throttles DESC, dlq_depth DESC NULLS LAST, name)
+         AS fire_rank
+  FROM ranked WHERE on_fire
+)
+SELECT ranked.*, fire.fire_rank FROM ranked LEFT JOIN fire USING (id)
+WHERE rn > %(offset)s AND rn <= %(offset)s + %(per_page)s OR fire.fire_rank <= %(max_fire)s
+ORDER BY rn
+"""
+    params |= price_params
+    params |= totals_params(series_ids=[], start=time_range.start, end=time_range.end)
+    params.pop("ids")
+    params |= {
+        "limit": limit,
+        "offset": (page - 1) * per_page,
+        "per_page": per_page,
+        "max_fire": MAX_FIRE_ROWS,
+        "fire_rate": FIRE_ERROR_RATE_PCT,
+        "fire_errors": FIRE_MIN_ERRORS,
+        "fire_throttles": FIRE_MIN_THROTTLES,
+        "fire_p99": FIRE_P99_OF_TIMEOUT_PCT,
+        "fire_iter": FIRE_ITERATOR_AGE_MS,
+        "fire_conc": FIRE_CONCURRENCY_PCT,
+    }
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        names = [c.name for c in cur.description]
+        raw = [dict(zip(names, row)) for row in cur.fetchall()]
+
+    total = int(raw[0]["total"]) if raw else 0
+    rows, fire = [], []
+    for rec in raw:
+        row = _row(rec)
+        if rec["fire_rank"] is not None and rec["fire_rank"] <= MAX_FIRE_ROWS:
+            fire.append((rec["fire_rank"], row))
+        if (page - 1) * per_page < rec["rn"] <= page * per_page:
+            rows.append(row)
+    last_page = max(1, -(-total // per_page))
+    if page > last_page and (total or page > 1):  # past the end (e.g. a filter shrank the list)
+        return fleet_page(time_range=time_range, filters=filters, sort=sort, page=last_page, per_page=per_page)
+    fire_rows = [r for _, r in sorted(fire, key=lambda x: x[0])]
+    _annotate(rows=rows, fire=fire_rows, time_range=time_range)
+    return FleetPage(rows=rows, fire=fire_rows, total=total, page=page, per_page=per_page, sort=sort)
+
+
+def _f(value) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _row(rec: dict) -> FleetRow:
+    return FleetRow(
+        id=rec["id"],
+        name=rec["name"],
+        account=rec["account"],
+        region=rec["region"],
+        runtime=rec["runtime"],
+        architecture=rec["architecture"],
+        memory_mb=rec["memory_mb"],
+        timeout_s=rec["timeout_s"],
+        reserved_concurrency=rec["reserved_concurrency"],
+        series_id=rec["sid"],
+        invocations=float(rec["invocations"]),
+        errors=float(rec["errors"]),
+        throttles=float(rec["throttles"]),
+        async_events_dropped=float(rec["async_events_dropped"]),
+        cold_starts=float(rec["cold_starts"]),
+        duration_p99=_f(rec["duration_p99"]),
+        concurrency_max=_f(rec["concurrency_max"]),
+        iterator_age_max=_f(rec["iterator_age_max"]),
+        dlq_depth=_f(rec["dlq_depth"]),
+        error_rate=_f(rec["error_rate"]),
+        p99_pct=_f(rec["p99_pct"]),
+        cold_pct=_f(rec["cold_pct"]),
+        concurrency_limit=int(rec["concurrency_limit"]),
+        concurrency_pct=_f(rec["concurrency_pct"]),
+        cost_usd=float(rec["cost_usd"] or 0),
+        on_fire=bool(rec["on_fire"]),
+    )
+
+
+def fire_reasons(row: FleetRow) -> list[tuple[str, str]]:
+    """Why a row is on fire, worst first, each with its unit."""
+    out: list[tuple[str, str]] = []
+    if row.error_rate is not None and row.error_rate >= FIRE_ERROR_RATE_PCT and row.errors >= FIRE_MIN_ERRORS:
+        out.append(("bad", f"error rate {row.error_rate:.1f} % ({int(row.errors):,} errors)"))
+    elif row.error_rate is not None and row.error_rate >= WARN_ERROR_RATE_PCT and row.errors > 0:
+        out.append(("warn", f"error rate {row.error_rate:.1f} %"))
+    if row.throttles >= FIRE_MIN_THROTTLES:
+        limit = f" (reserved {row.reserved_concurrency})" if row.reserved_concurrency is not None else ""
+        out.append(("bad", f"throttles {int(row.throttles):,}{limit}"))
+    if row.p99_pct is not None and row.p99_pct >= FIRE_P99_OF_TIMEOUT_PCT:
+        out.append(("bad" if row.p99_pct >= 95 else "warn", f"p99 {row.p99_pct:.0f} % of {row.timeout_s} s timeout"))
+    if row.dlq_depth:
+        out.append(("bad", f"DLQ depth {int(row.dlq_depth):,} messages"))
+    if row.async_events_dropped:
+        out.append(("bad", f"async events dropped {int(row.async_events_dropped):,}"))
+    if row.iterator_age_max is not None and row.iterator_age_max >= FIRE_ITERATOR_AGE_MS:
+        out.append(("warn", f"iterator age {row.iterator_age_max / 60000:.0f} min"))
+    if row.concurrency_pct is not None and row.concurrency_pct >= FIRE_CONCURRENCY_PCT:
+        out.append(("warn", f"concurrency {row.concurrency_max:.0f} of {row.concurrency_limit}"))
+    return out
+
+
+def onset(data: SeriesData, *, threshold_pct: float = WARN_ERROR_RATE_PCT) -> tuple[datetime | None, float | None]:
+    """When the current error episode began, and the error rate before it.
+
+    1. A bucket is *bad* when it has errors and its error rate (or its throttles) crosses
+       the threshold.
+    2. The episode is the last run of bad buckets, allowing one quiet bucket inside it.
+    3. The baseline is the error rate over the buckets before the episode (None if none).
+    """
+    inv, err, thr = data["invocations"], data["errors"], data["throttles"] if "throttles" in data.values else None
+    bad = []
+    for i in range(len(data.ts)):
+        e, n = err[i] or 0, inv[i] or 0
+        is_bad = e > 0 and (n == 0 or 100.0 * e / n >= threshold_pct)
+        if thr is not None and (thr[i] or 0) > 0:
+            is_bad = True
+        bad.append(is_bad)
+    last = max((i for i, b in enumerate(bad) if b), default=None)
+    if last is None:
+        return None, None
+    first = last
+    i = last - 1
+    while i >= 0:
+        if bad[i]:
+            first = i
+        elif i - 1 >= 0 and bad[i - 1]:
+            pass  # one quiet bucket inside an episode does not end it
+        else:
+            break
+        i -= 1
+    before_inv = sum(v or 0 for v in inv[:first])
+    before_err = sum(v or 0 for v in err[:first])
+    baseline = 100.0 * before_err / before_inv if before_inv else None
+    return data.ts[first], baseline
+
+
+def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRange) -> None:
+    """Trends for the page's rows, and for fire rows their reasons, onset and the deploy just before."""
+    wanted = {r.series_id for r in rows + fire if r.series_id}
+    if not wanted:
+        for r in fire:
+            r.reasons = fire_reasons(r)
+        return
+    # One read serves both: a coarse trend per row (≤ 60 buckets) and the fire rows' onsets.
+    data = series_buckets(
+        series_ids=sorted(wanted), time_range=time_range, columns=("invocations", "errors", "throttles"), max_points=61
+    )
+    for r in rows:
+        r.trend = data.get(r.series_id)
+    fire_ids = [r.id for r in fire]
+    deploys: dict[int, list[AliasChange]] = {}
+    fine: dict[int, SeriesData] = {}
+    if fire_ids:
+        # Onsets at full chart resolution (the trend's coarse buckets would blur "since").
+        fine = series_buckets(
+            series_ids=sorted({r.series_id for r in fire if r.series_id}),
+            time_range=time_range,
+            columns=("invocations", "errors", "throttles"),
+            max_points=ONSET_POINTS,
+        )
+        for ch in (
+            AliasChange.objects.filter(function_id__in=fire_ids, at__gte=time_range.start - timedelta(hours=1))
+            .filter(at__lt=time_range.end)
+            .exclude(source="created")
+            .select_related("alias")
+            .order_by("at")
+        ):
+            deploys.setdefault(ch.function_id, []).append(ch)
+    for r in fire:
+        r.reasons = fire_reasons(r)
+        series = fine.get(r.series_id) if r.series_id else None
+        if series is not None:
+            r.since, baseline = onset(series)
+            # "↑ from x %" only makes sense next to an error-rate reason
+            if any(text.startswith("error rate") for _, text in r.reasons):
+                r.baseline_rate = baseline
+        if r.since is None:
+            continue
+        step = timedelta(seconds=series.step_s)
+        before = [d for d in deploys.get(r.id, []) if d.at < r.since + step and r.since - d.at <= timedelta(hours=1)]
+        if before:
+            r.deploy = before[-1]
+            r.minutes_after_deploy = max(0, round((r.since - r.deploy.at).total_seconds() / 60))
+
+
+@dataclass(frozen=True)
+class RegionHeadroom:
+    account: str
+    region: str
+    claimed_latest: float | None
+    claimed_peak: float | None
+    limit: int
+    at: datetime | None
+
+    @property
+    def peak_pct(self) -> float | None:
+        return None if self.claimed_peak is None else 100.0 * self.claimed_peak / self.limit
+
+
+def region_headroom(*, time_range: TimeRange) -> list[RegionHeadroom]:
+    """Claimed concurrency per account×region: latest value and peak in range vs the limit (1 query)."""
+    limit = account_concurrency_limit()
+    sql = """
+SELECT a.name, x.region, l.ts, x.peak, l.latest
+FROM (
+  SELECT account_id, region, max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak
+  FROM ops_regionstat WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
+) x
+JOIN ops_account a ON a.id = x.account_id
+CROSS JOIN LATERAL (
+  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat r
+  WHERE r.account_id = x.account_id AND r.region = x.region AND r.ts < %(end)s ORDER BY r.ts DESC LIMIT 1
+) l
+ORDER BY a.name, x.region
+"""
+    with connection.cursor() as cur:
+        cur.execute(sql, {"start": time_range.start, "end": time_range.end})
+        return [
+            RegionHeadroom(account=name, region=region, claimed_latest=_f(latest), claimed_peak=_f(peak), limit=limit, at=ts)
+            for name, region, ts, peak, latest in cur.fetchall()
+        ]
+
+
+@dataclass(frozen=True)
+class PollState:
+    """Why numbers may be missing: metrics never polled, or polls failing (with AWS's code)."""
+
+    never_polled: bool
+    failing: list[PollStatus]
+    last_success: datetime | None
+
+
+def metrics_poll_state() -> PollState:
+    statuses = list(PollStatus.objects.filter(source=PollSource.METRICS).select_related("account"))
+    successes = [s.last_success_at for s in statuses if s.last_success_at]
+    failing = [s for s in statuses if s.last_error_code and not s.healthy]
+    return PollState(never_polled=not successes, failing=failing, last_success=max(successes, default=None))
+
+
+__all__ = [
+    "FleetPage",
+    "FleetRow",
+    "PollState",
+    "RegionHeadroom",
+    "RegionStat",
+    "fleet_page",
+    "fire_reasons",
+    "metrics_poll_state",
+    "onset",
+    "parse_sort",
+    "region_headroom",
+]

@@ -1,0 +1,312 @@
+"""The function page's reads: series for the charts, totals, per-version comparison, deploy
+markers, error groups, the "what changed" line and the right-sizing hint.
+
+Query count is fixed (about a dozen) whatever the function's history or version count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from ops.costs import lambda_cost
+from ops.models import AliasChange, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
+from ops.selectors.fleet import WARN_ERROR_RATE_PCT, account_concurrency_limit, onset
+from ops.selectors.telemetry import (
+    ALL_COLUMNS,
+    EST_MS,
+    SeriesData,
+    TimeRange,
+    rate,
+    series_buckets,
+    series_totals,
+)
+
+RIGHTSIZE_WINDOW = timedelta(days=7)
+RIGHTSIZE_HEADROOM = 1.25  # keep a quarter above the largest memory use seen
+RIGHTSIZE_STEP_MB = 128
+DAYS_PER_MONTH = 30
+DEPLOY_LINK_MINUTES = 60  # an error onset within this long after a deploy is attributed to it
+
+VERSION_COLUMNS = ("invocations", "errors", "throttles", "duration_p99", "cold_starts", "reports")
+
+
+@dataclass
+class Totals:
+    invocations: float = 0
+    errors: float = 0
+    throttles: float = 0
+    cold_starts: float = 0
+    reports: float = 0
+    duration_p99: float | None = None
+    concurrency_max: float | None = None
+    memory_used_max_mb: float | None = None
+    cost_usd: float = 0
+    cost_estimated: bool = False  # some minutes had no REPORT lines: Duration × memory stands in
+
+    @property
+    def error_rate(self) -> float | None:
+        return rate(self.errors, self.invocations)
+
+    @property
+    def cold_pct(self) -> float | None:
+        return rate(self.cold_starts, self.reports)
+
+
+@dataclass
+class VersionStats:
+    version: str
+    series_id: int
+    totals: Totals
+    data: SeriesData | None = None
+
+    @property
+    def number(self) -> int:
+        return int(self.version) if self.version.isdigit() else 0
+
+
+@dataclass
+class WhatChanged:
+    since: datetime | None = None
+    throughout: bool = False  # errors from the first bucket of the range
+    baseline_rate: float | None = None
+    current_rate: float | None = None
+    deploy: AliasChange | None = None
+    minutes_after_deploy: int | None = None
+    versions: list[VersionStats] = field(default_factory=list)
+    top_group: ErrorGroup | None = None
+
+
+@dataclass
+class RightSizing:
+    used_max_mb: float
+    configured_mb: int
+    suggested_mb: int
+    monthly_now_usd: float
+    monthly_saving_usd: float
+
+    @property
+    def worth_it(self) -> bool:
+        return self.suggested_mb < self.configured_mb and self.monthly_saving_usd >= 0.01
+
+
+@dataclass
+class FunctionData:
+    function: Function
+    time_range: TimeRange
+    data: SeriesData | None  # the function-level series, bucketed
+    totals: Totals
+    versions: list[VersionStats]
+    deploys: list[AliasChange]
+    error_groups: list[ErrorGroup]
+    what_changed: WhatChanged
+    rightsizing: RightSizing | None
+    metrics_status: PollStatus | None
+    problems: list[PollStatus]
+    concurrency_limit: int
+
+    @property
+    def not_polled(self) -> bool:
+        return self.metrics_status is None or self.metrics_status.last_success_at is None
+
+    @property
+    def weighted(self) -> bool:
+        return any(a.weights for a in self.function.aliases.all())
+
+
+def _cost(fn: Function, t: dict) -> tuple[float, bool]:
+    est_gb_s = (t.get(EST_MS) or 0) / 1000.0 * fn.memory_mb / 1024.0
+    gb_s = (t.get("billed_gb_s") or 0) + est_gb_s
+    usd = lambda_cost(region=fn.region, architecture=fn.architecture, requests=t.get("invocations") or 0, gb_seconds=gb_s)
+    return usd, est_gb_s > 0
+
+
+def _totals(fn: Function, t: dict) -> Totals:
+    usd, estimated = _cost(fn, t)
+    return Totals(
+        invocations=t.get("invocations") or 0,
+        errors=t.get("errors") or 0,
+        throttles=t.get("throttles") or 0,
+        cold_starts=t.get("cold_starts") or 0,
+        reports=t.get("reports") or 0,
+        duration_p99=t.get("duration_p99"),
+        concurrency_max=t.get("concurrency_max"),
+        memory_used_max_mb=t.get("memory_used_max_mb"),
+        cost_usd=usd,
+        cost_estimated=estimated,
+    )
+
+
+def function_series_map(*, function: Function) -> tuple[Series | None, dict[str, Series]]:
+    """The function-level series and the per-version series (version → Series)."""
+    fn_series, versions = None, {}
+    for s in Series.objects.filter(function=function, kind__in=[SeriesKind.FUNCTION, SeriesKind.VERSION]):
+        if s.kind == SeriesKind.FUNCTION and not s.qualifier:
+            fn_series = s
+        elif s.kind == SeriesKind.VERSION:
+            versions[s.qualifier] = s
+    return fn_series, versions
+
+
+def function_data(*, function: Function, time_range: TimeRange, now: datetime | None = None) -> FunctionData:
+    """Everything the function page shows for ``time_range`` (``function`` from function_header)."""
+    now = now or timezone.now()
+    fn_series, version_series = function_series_map(function=function)
+    ids = ([fn_series.id] if fn_series else []) + [s.id for s in version_series.values()]
+
+    buckets = series_buckets(series_ids=ids, time_range=time_range, columns=ALL_COLUMNS) if ids else {}
+    totals_raw = series_totals(
+        series_ids=ids,
+        start=time_range.start,
+        end=time_range.end,
+        columns=(*VERSION_COLUMNS, "concurrency_max", "memory_used_max_mb", "billed_gb_s", EST_MS),
+    )
+    data = buckets.get(fn_series.id) if fn_series else None
+    totals = _totals(function, totals_raw[fn_series.id]) if fn_series else Totals()
+    versions = sorted(
+        (
+            VersionStats(version=v, series_id=s.id, totals=_totals(function, totals_raw[s.id]), data=buckets.get(s.id))
+            for v, s in version_series.items()
+        ),
+        key=lambda vs: (-vs.number, vs.version),
+    )
+    deploys = list(
+        AliasChange.objects.filter(function=function, at__gte=time_range.start, at__lt=time_range.end)
+        .exclude(source="created")
+        .select_related("alias", "actor")
+        .order_by("at")
+    )
+    groups = error_groups(function=function, time_range=time_range)
+    statuses = list(PollStatus.objects.filter(account_id=function.account_id, region=function.region))
+    metrics_status = next((s for s in statuses if s.source == PollSource.METRICS), None)
+    problems = [s for s in statuses if s.last_error_code and not s.healthy]
+    return FunctionData(
+        function=function,
+        time_range=time_range,
+        data=data,
+        totals=totals,
+        versions=versions,
+        deploys=deploys,
+        error_groups=groups,
+        what_changed=what_changed(data=data, totals=totals, deploys=deploys, versions=versions, groups=groups),
+        rightsizing=rightsizing(function=function, series=fn_series, now=now),
+        metrics_status=metrics_status,
+        problems=problems,
+        concurrency_limit=function.reserved_concurrency or account_concurrency_limit(),
+    )
+
+
+def last_deploy(*, function: Function) -> AliasChange | None:
+    """The latest alias change (not a first sighting), with its alias (one query)."""
+    return (
+        AliasChange.objects.filter(function=function)
+        .exclude(source="created")
+        .select_related("alias", "actor")
+        .order_by("-at")
+        .first()
+    )
+
+
+def error_groups(*, function: Function, time_range: TimeRange, limit: int = 10) -> list[ErrorGroup]:
+    """The function's error groups seen in the range, most frequent first, ``in_range`` = count."""
+    in_range = Q(errorminute__ts__gte=time_range.start, errorminute__ts__lt=time_range.end)
+    return list(
+        ErrorGroup.objects.filter(function=function)
+        .annotate(in_range=Sum("errorminute__count", filter=in_range, default=0))
+        .filter(Q(in_range__gt=0) | Q(last_seen__gte=time_range.start, first_seen__lt=time_range.end))
+        .order_by("-in_range", "-last_seen")[:limit]
+    )
+
+
+def what_changed(
+    *,
+    data: SeriesData | None,
+    totals: Totals,
+    deploys: list[AliasChange],
+    versions: list[VersionStats],
+    groups: list[ErrorGroup],
+) -> WhatChanged:
+    """The one-line summary: when errors began, the deploy just before, versions, top group.
+
+    1. Find the current error episode in the bucketed series (``fleet.onset``).
+    2. Attribute it to the last alias change at or before its start, if within an hour.
+    3. List the versions that served traffic in the range with their error rates.
+    """
+    out = WhatChanged(current_rate=totals.error_rate, top_group=groups[0] if groups else None)
+    out.versions = [v for v in versions if v.totals.invocations or v.totals.errors]
+    if data is None or not len(data):
+        return out
+    since, baseline = onset(data, threshold_pct=WARN_ERROR_RATE_PCT)
+    if since is None:
+        return out
+    out.since, out.baseline_rate = since, baseline
+    out.throughout = since == data.ts[0]
+    if not out.throughout:
+        window_end = since + timedelta(seconds=data.step_s)
+        before = [d for d in deploys if d.at <= window_end and since - d.at <= timedelta(minutes=DEPLOY_LINK_MINUTES)]
+        if before:
+            out.deploy = before[-1]
+            out.minutes_after_deploy = max(0, round((since - out.deploy.at).total_seconds() / 60))
+    return out
+
+
+def suggested_memory_mb(used_max_mb: float) -> int:
+    """The smallest 128 MB multiple with a quarter of headroom over the peak used (≥ 128 MB)."""
+    want = used_max_mb * RIGHTSIZE_HEADROOM
+    return max(128, int(math.ceil(want / RIGHTSIZE_STEP_MB) * RIGHTSIZE_STEP_MB))
+
+
+def rightsizing(*, function: Function, series: Series | None, now: datetime) -> RightSizing | None:
+    """Max memory used over the last 7 days vs configured → a cheaper size and the saving.
+
+    The saving assumes the same billed duration at the smaller size (true for I/O-bound code;
+    CPU scales with memory, so CPU-bound functions may run longer). Requests cost the same."""
+    if series is None:
+        return None
+    t = series_totals(
+        series_ids=[series.id],
+        start=now - RIGHTSIZE_WINDOW,
+        end=now,
+        columns=("invocations", "memory_used_max_mb", "billed_gb_s", EST_MS),
+    )[series.id]
+    used = t.get("memory_used_max_mb")
+    if not used:
+        return None
+    configured = function.memory_mb
+    suggested = min(suggested_memory_mb(used), configured)
+    scale = DAYS_PER_MONTH / RIGHTSIZE_WINDOW.days
+    gb_s = ((t.get("billed_gb_s") or 0) + (t.get(EST_MS) or 0) / 1000.0 * configured / 1024.0) * scale
+    now_usd = lambda_cost(region=function.region, architecture=function.architecture, requests=0, gb_seconds=gb_s)
+    new_usd = lambda_cost(
+        region=function.region, architecture=function.architecture, requests=0, gb_seconds=gb_s * suggested / configured
+    )
+    return RightSizing(
+        used_max_mb=used,
+        configured_mb=configured,
+        suggested_mb=suggested,
+        monthly_now_usd=now_usd,
+        monthly_saving_usd=max(0.0, now_usd - new_usd),
+    )
+
+
+@dataclass
+class MinuteDetail:
+    start: datetime
+    end: datetime
+    lines: list[LogLine]
+    truncated: bool
+
+
+def minute_lines(*, function: Function, start: datetime, seconds: int = 60, limit: int = 100) -> MinuteDetail:
+    """The error lines logged in [start, start + seconds): what a chart point opens."""
+    end = start + timedelta(seconds=max(60, min(seconds, 86400)))
+    lines = list(
+        LogLine.objects.filter(function=function, ts__gte=start, ts__lt=end)
+        .select_related("group")
+        .order_by("ts", "id")[: limit + 1]
+    )
+    return MinuteDetail(start=start, end=end, lines=lines[:limit], truncated=len(lines) > limit)

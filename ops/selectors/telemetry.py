@@ -1,0 +1,432 @@
+"""Reads of the time-series tables: time ranges, resolution choice, bucketed series and totals.
+
+Three stores hold the same wide columns: ``MinuteStat``, ``FiveMinuteStat`` (roll-up) and
+``HourStat`` (roll-up). Every read here goes through one SQL builder, ``_stat_sql``, that
+
+1. picks the tables a read may use: charts use the minute table for ranges up to ~1 day, the
+   5-minute table up to ~5 days and the hour table beyond; totals may use all three;
+2. finds, per series, the span each coarse table actually covers (a roll-up that has not run
+   yet covers nothing, so the finer table answers instead — "fall back to a finer table");
+3. reads every minute of the range exactly once: hour rows inside the hour span, 5-minute rows
+   inside the 5-minute span but outside the hour span, minute rows for the rest. Every piece is
+   a range scan on the ``(series, ts)`` unique index;
+4. aggregates in SQL — per series, optionally per bucket (``date_bin``) — so the page never
+   sees more than ``MAX_POINTS`` points per line.
+
+How a bucket aggregates a column (the charts' axis titles and hover say the same):
+
+- counts (invocations, errors, throttles, cold starts, …) are **summed per bucket**: "errors
+  per 30 min". A single bad minute stays in its bucket's sum, so spikes survive any range;
+- percentiles and maxima (duration p50/p90/p99/max, concurrency, iterator age, memory used)
+  take the **maximum** of the stored values within the bucket: percentiles are never averaged;
+- ``duration_avg`` is weighted by invocations (an average of averages would be wrong).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Iterable, Mapping, Sequence
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+MAX_POINTS = 1500
+LIVE_EDGE_S = 5 * 60  # how late CloudWatch data may still arrive for the newest buckets
+
+RANGES: dict[str, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+RANGE_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d"}
+MIN_CUSTOM_S = 5 * 60
+MAX_CUSTOM_S = 400 * 86400
+
+SUM_COLUMNS = (
+    "invocations",
+    "errors",
+    "throttles",
+    "dead_letter_errors",
+    "destination_delivery_failures",
+    "async_events_received",
+    "async_events_dropped",
+    "recursive_invocations_dropped",
+    "pc_spillover_invocations",
+    "reports",
+    "cold_starts",
+    "init_duration_sum",
+    "billed_duration_sum",
+    "billed_gb_s",
+    "log_errors",
+)
+MAX_COLUMNS = (
+    "duration_max",
+    "duration_p50",
+    "duration_p90",
+    "duration_p99",
+    "concurrency_max",
+    "iterator_age_max",
+    "async_event_age_max",
+    "pc_utilization_max",
+    "init_duration_max",
+    "memory_used_max_mb",
+    "memory_size_mb",
+)
+WEIGHTED_COLUMNS = ("duration_avg",)  # weighted by invocations
+ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + WEIGHTED_COLUMNS
+# Duration × invocations of minutes without REPORT lines: the cost estimate where logs are missing.
+EST_MS = "est_duration_ms"
+
+
+@dataclass(frozen=True)
+class Tier:
+    table: str
+    step_s: int
+
+
+MINUTE = Tier("ops_minutestat", 60)
+FIVE = Tier("ops_fiveminutestat", 300)
+HOUR = Tier("ops_hourstat", 3600)
+
+# Charts: up to ~1 day from minute rows, up to ~5 days from 5-minute rows, beyond from hours.
+MINUTE_MAX_SPAN_S = 26 * 3600
+FIVE_MAX_SPAN_S = 5 * 86400 + 3600
+
+NICE_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time ranges
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open UTC interval [start, end) named by a preset key ("6h") or "custom"."""
+
+    key: str
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def preset(cls, key: str, *, now: datetime | None = None) -> "TimeRange":
+        now = now or timezone.now()
+        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return cls(key=key, start=end - timedelta(seconds=RANGES[key]), end=end)
+
+    @classmethod
+    def from_query(cls, params: Mapping, *, default: str = "24h", now: datetime | None = None) -> "TimeRange":
+        """``range=6h`` or ``range=custom&start=<iso|epoch ms>&end=…``; anything else → default."""
+        now = now or timezone.now()
+        key = (params.get("range") or "").strip()
+        if key in RANGES:
+            return cls.preset(key, now=now)
+        start, end = parse_instant(params.get("start")), parse_instant(params.get("end"))
+        if start and end:
+            end = min(end, now + timedelta(minutes=1))
+            if end - start < timedelta(seconds=MIN_CUSTOM_S):
+                start = end - timedelta(seconds=MIN_CUSTOM_S)
+            start = max(start, end - timedelta(seconds=MAX_CUSTOM_S))
+            return cls(key="custom", start=start.replace(microsecond=0), end=end.replace(microsecond=0))
+        return cls.preset(default, now=now)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+    @property
+    def label(self) -> str:
+        if self.key in RANGE_LABELS:
+            return RANGE_LABELS[self.key]
+        fmt = "%Y-%m-%d %H:%M"
+        return f"{self.start.strftime(fmt)} – {self.end.strftime(fmt)} UTC"
+
+    def as_query(self) -> dict[str, str]:
+        if self.key in RANGES:
+            return {"range": self.key}
+        return {"range": "custom", "start": _iso(self.start), "end": _iso(self.end)}
+
+    def previous(self) -> "TimeRange":
+        span = self.end - self.start
+        return TimeRange(key="custom", start=self.start - span, end=self.start)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(raw) -> datetime | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():  # epoch milliseconds, what a chart's zoom gives
+        try:
+            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        dt = parse_datetime(raw.replace(" ", "T"))
+    except ValueError:
+        return None
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolution
+
+
+def chart_tiers(span_s: int) -> tuple[Tier, ...]:
+    """The tables a chart over ``span_s`` may read, coarsest first (finer ones fill gaps)."""
+    if span_s <= MINUTE_MAX_SPAN_S:
+        return (MINUTE,)
+    if span_s <= FIVE_MAX_SPAN_S:
+        return (FIVE, MINUTE)
+    return (HOUR, FIVE, MINUTE)
+
+
+def bucket_step(span_s: int, *, max_points: int = MAX_POINTS) -> int:
+    """The bucket size in seconds: a multiple of the coarsest table's step, ≤ max_points buckets
+    for the span even when the start is rounded down to a bucket boundary."""
+    base = chart_tiers(span_s)[0].step_s
+    need = span_s / max(max_points - 1, 1)
+    for step in NICE_STEPS:
+        if step >= base and step % base == 0 and step >= need:
+            return step
+    return int(math.ceil(need / 86400) * 86400)
+
+
+def floor_to(dt: datetime, step_s: int) -> datetime:
+    secs = int((dt - EPOCH).total_seconds())
+    return EPOCH + timedelta(seconds=secs - secs % step_s)
+
+
+def ceil_to(dt: datetime, step_s: int) -> datetime:
+    f = floor_to(dt, step_s)
+    return f if f == dt else f + timedelta(seconds=step_s)
+
+
+def step_label(step_s: int) -> str:
+    if step_s % 86400 == 0:
+        n = step_s // 86400
+        return "day" if n == 1 else f"{n} d"
+    if step_s % 3600 == 0:
+        n = step_s // 3600
+        return "hour" if n == 1 else f"{n} h"
+    n = step_s // 60
+    return "minute" if n == 1 else f"{n} min"
+
+
+# ---------------------------------------------------------------------------------------------
+# The one SQL builder
+
+
+def _agg_sql(columns: Iterable[str]) -> list[str]:
+    out = []
+    for col in columns:
+        if col in SUM_COLUMNS:
+            out.append(f"coalesce(sum(r.{col}), 0) AS {col}")
+        elif col in MAX_COLUMNS:
+            out.append(f"max(r.{col}) AS {col}")
+        elif col == "duration_avg":
+            out.append(
+                "sum(r.duration_avg * r.invocations) FILTER (WHERE r.duration_avg IS NOT NULL)"
+                " / nullif(sum(r.invocations) FILTER (WHERE r.duration_avg IS NOT NULL), 0) AS duration_avg"
+            )
+        elif col == EST_MS:
+            # Minutes without REPORT lines: Duration avg × invocations, the estimated billed ms.
+            out.append(
+                f"coalesce(sum(r.duration_avg * r.invocations) FILTER (WHERE r.reports = 0), 0) AS {EST_MS}"
+            )
+        else:
+            raise ValueError(f"unknown column {col!r}")
+    return out
+
+
+def _raw_columns(columns: Sequence[str]) -> list[str]:
+    raw = {"ts"}
+    for col in columns:
+        if col == EST_MS:
+            raw |= {"duration_avg", "invocations", "reports"}
+        elif col == "duration_avg":
+            raw |= {"duration_avg", "invocations"}
+        else:
+            raw.add(col)
+    return sorted(raw)
+
+
+def _stat_sql(
+    *, columns: Sequence[str], tiers: Sequence[Tier], bucketed: bool, source: str = "unnest(%(ids)s::bigint[])"
+) -> str:
+    """SQL over ``%(ids)s`` and [``%(start)s``, ``%(end)s``); see the module docstring.
+
+    Parameters: ids, start, end, and per coarse tier ``<table>_lo``/``<table>_hi`` (the range
+    rounded inward to that tier's step), plus ``step``/``origin`` when bucketed.
+    """
+    raw = ", ".join(_raw_columns(columns))
+    has_hour, has_five = HOUR in tiers, FIVE in tiers
+
+    def span(tier: Tier, alias: str) -> str:
+        t = tier.table
+        return (
+            f"CROSS JOIN LATERAL (SELECT min(ts) AS lo, max(ts) + make_interval(secs => {tier.step_s}) AS hi"
+            f" FROM {t} WHERE series_id = s.id AND ts >= %({t}_lo)s AND ts < %({t}_hi)s) {alias}"
+        )
+
+    none = "CROSS JOIN LATERAL (SELECT NULL::timestamptz AS lo, NULL::timestamptz AS hi) {}"
+    pieces = []
+    # A NULL bound matches no row, so an empty (or disallowed) tier contributes nothing.
+    pieces.append(f"SELECT {raw} FROM {HOUR.table} WHERE series_id = s.id AND ts >= h.lo AND ts < h.hi")
+    pieces.append(
+        f"SELECT {raw} FROM {FIVE.table} WHERE series_id = s.id AND ts >= f.lo"
+        " AND ts < least(f.hi, coalesce(h.lo, f.hi))"
+    )
+    pieces.append(
+        f"SELECT {raw} FROM {FIVE.table} WHERE series_id = s.id"
+        " AND ts >= CASE WHEN h.hi IS NULL THEN f.hi ELSE greatest(f.lo, h.hi) END AND ts < f.hi"
+    )
+    # Minutes outside both spans: before the first, after the last, and the gap between them.
+    minute = f"SELECT {raw} FROM {MINUTE.table} WHERE series_id = s.id AND "
+    pieces.append(minute + "ts >= %(start)s AND ts < coalesce(least(h.lo, f.lo), %(end)s)")
+    pieces.append(minute + "ts >= coalesce(greatest(h.hi, f.hi), %(end)s) AND ts < %(end)s")
+    pieces.append(
+        minute + "h.lo IS NOT NULL AND f.lo IS NOT NULL"
+        " AND ts >= least(h.hi, f.hi) AND ts < greatest(h.lo, f.lo)"
+    )
+    union = "\n    UNION ALL ".join(pieces)
+    aggs = ",\n  ".join(_agg_sql(columns))
+    bucket = ", date_bin(make_interval(secs => %(step)s), r.ts, %(origin)s) AS bucket" if bucketed else ""
+    group = "GROUP BY 1, 2 ORDER BY 1, 2" if bucketed else "GROUP BY 1"
+    return f"""
+SELECT s.id AS series_id{bucket},
+  {aggs}
+FROM {source} AS s(id)
+{span(HOUR, "h") if has_hour else none.format("h")}
+{span(FIVE, "f") if has_five else none.format("f")}
+CROSS JOIN LATERAL (
+    {union}
+) r
+{group}
+"""
+
+
+def _params(*, ids: Sequence[int], start: datetime, end: datetime, tiers: Sequence[Tier]) -> dict:
+    params: dict = {"ids": list(ids), "start": start, "end": end}
+    for tier in (HOUR, FIVE):
+        # Only whole coarse buckets inside the range count; the edges come from finer tables.
+        params[f"{tier.table}_lo"] = ceil_to(start, tier.step_s)
+        params[f"{tier.table}_hi"] = floor_to(end, tier.step_s)
+    return params
+
+
+def _fetch(sql: str, params: dict) -> list[dict]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Public reads
+
+
+@dataclass
+class SeriesData:
+    """One series over a range, one value per bucket (gaps filled: counts 0, gauges None)."""
+
+    step_s: int
+    ts: list[datetime]
+    values: dict[str, list] = field(default_factory=dict)
+
+    def __getitem__(self, col: str) -> list:
+        return self.values[col]
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def series_buckets(
+    *,
+    series_ids: Sequence[int],
+    time_range: TimeRange,
+    columns: Sequence[str] = ALL_COLUMNS,
+    max_points: int = MAX_POINTS,
+) -> dict[int, SeriesData]:
+    """Bucketed values for each series (one query whatever the number of series)."""
+    step = bucket_step(time_range.seconds, max_points=max_points)
+    start = floor_to(time_range.start, step)
+    end = time_range.end
+    times = []
+    t = start
+    while t < end:
+        times.append(t)
+        t += timedelta(seconds=step)
+    out = {
+        sid: SeriesData(
+            step_s=step, ts=times, values={c: [0 if c in SUM_COLUMNS else None] * len(times) for c in columns}
+        )
+        for sid in series_ids
+    }
+    if not series_ids:
+        return out
+    # Any table whose rows nest in the bucket may answer (a 30-min trend bucket can use
+    # 5-minute rows even on a 1-day range); the finest table always fills the gaps.
+    tiers = tuple(t for t in (HOUR, FIVE, MINUTE) if step % t.step_s == 0)
+    params = _params(ids=series_ids, start=start, end=end, tiers=tiers) | {"step": step, "origin": EPOCH}
+    index = {ts: i for i, ts in enumerate(times)}
+    last_seen: dict[int, int] = {}
+    for row in _fetch(_stat_sql(columns=columns, tiers=tiers, bucketed=True), params):
+        i = index.get(row["bucket"])
+        if i is None:
+            continue
+        data = out[row["series_id"]]
+        last_seen[row["series_id"]] = max(i, last_seen.get(row["series_id"], -1))
+        for col in columns:
+            value = row[col]
+            data.values[col][i] = float(value) if value is not None else (0 if col in SUM_COLUMNS else None)
+    # CloudWatch points arrive minutes late: empty buckets at the live edge are "not known
+    # yet", not zero — a line that drops to 0 there would read as "errors stopped".
+    fresh_from = (timezone.now() - timedelta(seconds=LIVE_EDGE_S))
+    for sid, data in out.items():
+        last = last_seen.get(sid, -1)
+        for i in range(last + 1, len(times)):
+            if times[i] >= fresh_from:
+                for col in columns:
+                    if col in SUM_COLUMNS:
+                        data.values[col][i] = None
+    return out
+
+
+def series_totals(
+    *, series_ids: Sequence[int], start: datetime, end: datetime, columns: Sequence[str] = ALL_COLUMNS
+) -> dict[int, dict]:
+    """Totals over [start, end) per series, exact to the minute, from the coarsest rows that
+    cover it (one query). Series without rows get zero counts and None gauges."""
+    empty = {c: (0 if c in SUM_COLUMNS or c == EST_MS else None) for c in columns}
+    out = {sid: dict(empty) for sid in series_ids}
+    if not series_ids:
+        return out
+    tiers = (HOUR, FIVE, MINUTE)
+    for row in _fetch(
+        _stat_sql(columns=columns, tiers=tiers, bucketed=False),
+        _params(ids=series_ids, start=start, end=end, tiers=tiers),
+    ):
+        out[row["series_id"]] = {c: (float(row[c]) if row[c] is not None else empty[c]) for c in columns}
+    return out
+
+
+def totals_sql(*, columns: Sequence[str], source: str) -> str:
+    """The totals query as SQL text over the series ids that ``source`` (a subquery with one
+    column) yields — for readers that join it to inventory in one statement, e.g. the fleet."""
+    return _stat_sql(columns=columns, tiers=(HOUR, FIVE, MINUTE), bucketed=False, source=source)
+
+
+def totals_params(*, series_ids: Sequence[int], start: datetime, end: datetime) -> dict:
+    return _params(ids=series_ids, start=start, end=end, tiers=(HOUR, FIVE, MINUTE))
+
+
+def rate(numerator: float | None, denominator: float | None) -> float | None:
+    """A ratio in percent, None where the denominator is zero (no invocations is not 0 %)."""
+    if not denominator:
+        return None
+    return 100.0 * (numerator or 0) / denominator

@@ -1,0 +1,95 @@
+"""ops.selectors.fleet against the known estate: numbers, on-fire rules, sorting, filters, headroom."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ops.costs import lambda_cost
+from ops.selectors.fleet import fleet_page, onset, region_headroom
+from ops.selectors.inventory import FunctionFilters
+from ops.selectors.telemetry import SeriesData, TimeRange
+
+pytestmark = pytest.mark.django_db
+
+
+def page(estate, **kw):
+    rng = TimeRange.preset("6h", now=estate.now)
+    return fleet_page(time_range=rng, filters=kw.pop("filters", FunctionFilters()), **kw)
+
+
+def test_fleet_rows_carry_the_range_totals(estate):
+    fp = page(estate, sort="name")
+    assert fp.total == 3
+    bad = next(r for r in fp.rows if r.name == "payments-api")
+    assert bad.invocations == 359 * 100  # the 6 h range starts one minute after the first row
+    assert bad.errors == 30 * 80
+    assert bad.error_rate == pytest.approx(100 * bad.errors / bad.invocations)
+    assert bad.duration_p99 == 840.0
+    assert bad.p99_pct == pytest.approx(840 / 6000 * 100)
+    assert bad.dlq_depth == 380
+    assert bad.cost_usd == pytest.approx(
+        lambda_cost(region="us-east-1", architecture="x86_64", requests=bad.invocations, gb_seconds=5.0 * bad.invocations / 100)
+    )
+    thr = next(r for r in fp.rows if r.name == "ingest-stream")
+    assert thr.concurrency_limit == 50 and thr.concurrency_pct == 100.0
+    ok = next(r for r in fp.rows if r.name == "orders-worker")
+    assert ok.error_rate == 0 and not ok.on_fire and ok.concurrency_limit == 1000
+
+
+def test_on_fire_lists_reasons_onset_and_the_deploy_before(estate):
+    fp = page(estate)
+    names = [r.name for r in fp.fire]
+    assert names == ["payments-api", "ingest-stream"]
+    bad = fp.fire[0]
+    assert bad.level == "bad"
+    assert any(t.startswith("error rate 6.") for _, t in bad.reasons)
+    assert any("DLQ depth 380" in t for _, t in bad.reasons)
+    assert bad.deploy == estate.deploy
+    assert 0 <= bad.minutes_after_deploy <= 6
+    assert bad.baseline_rate == 0.0
+    assert any("throttles" in t for _, t in fp.fire[1].reasons)
+
+
+def test_sort_and_paging_happen_in_sql(estate):
+    by_rate = page(estate, sort="-error_rate")
+    assert by_rate.rows[0].name == "payments-api"
+    by_name = page(estate, sort="name", per_page=2)
+    assert [r.name for r in by_name.rows] == ["ingest-stream", "orders-worker"] and by_name.pages == 2
+    second = page(estate, sort="name", per_page=2, page=2)
+    assert [r.name for r in second.rows] == ["payments-api"]
+    # fire rows come along whatever the page
+    assert [r.name for r in second.fire] == ["payments-api", "ingest-stream"]
+    assert page(estate, sort="-invocations").rows[0].name == "ingest-stream"
+    assert page(estate, sort="bogus").sort == "-error_rate"
+    beyond = page(estate, sort="name", per_page=2, page=9)
+    assert beyond.page == 2 and [r.name for r in beyond.rows] == ["payments-api"]
+
+
+def test_filters(estate):
+    assert [r.name for r in page(estate, filters=FunctionFilters(q="pay")).rows] == ["payments-api"]
+    assert [r.name for r in page(estate, filters=FunctionFilters(tag="team=pay")).rows] == ["payments-api"]
+    assert page(estate, filters=FunctionFilters(region="eu-west-1")).total == 0
+    assert page(estate, filters=FunctionFilters(q="100%_")).total == 0
+
+
+def test_region_headroom(estate, settings):
+    rng = TimeRange.preset("6h", now=estate.now)
+    [h] = region_headroom(time_range=rng)
+    assert (h.account, h.region, h.claimed_peak, h.limit) == ("prod", "us-east-1", 612, 1000)
+    settings.ACCOUNT_CONCURRENCY_LIMIT = 3000
+    assert region_headroom(time_range=rng)[0].limit == 3000
+
+
+def test_onset_finds_the_latest_episode_and_its_baseline():
+    from datetime import UTC, datetime
+
+    t0 = datetime(2026, 11, 23, tzinfo=UTC)
+    ts = [t0 + timedelta(minutes=i) for i in range(10)]
+    errors = [1, 0, 0, 0, 0, 9, 0, 9, 9, 9]  # an old blip, then an episode with one quiet minute inside
+    data = SeriesData(step_s=60, ts=ts, values={"invocations": [100] * 10, "errors": errors, "throttles": [0] * 10})
+    since, baseline = onset(data)
+    assert since == ts[5] and baseline == pytest.approx(100 * 1 / 500)
+    quiet = SeriesData(step_s=60, ts=ts, values={"invocations": [100] * 10, "errors": [0] * 10, "throttles": [0] * 10})
+    assert onset(quiet) == (None, None)

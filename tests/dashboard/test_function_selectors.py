@@ -1,0 +1,77 @@
+"""ops.selectors.function: what changed, per-version numbers, error groups, right-sizing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ops.costs import lambda_cost
+from ops.selectors.function import function_data, rightsizing, suggested_memory_mb
+from ops.selectors.inventory import function_header
+from ops.selectors.telemetry import TimeRange
+from tests.dashboard.factories import AliasChangeFactory, ErrorGroupFactory, function_series, minutes
+from tests.factories import FunctionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def data_for(estate, fn=None, key="6h"):
+    return function_data(function=function_header(pk=(fn or estate.bad).pk), time_range=TimeRange.preset(key, now=estate.now),
+                         now=estate.now)
+
+
+def test_what_changed_ties_the_error_onset_to_the_deploy(estate):
+    fd = data_for(estate)
+    wc = fd.what_changed
+    assert wc.since == estate.now.replace(second=0, microsecond=0) - timedelta(minutes=30)
+    assert not wc.throughout and wc.deploy == estate.deploy
+    assert wc.minutes_after_deploy == 5
+    assert wc.baseline_rate == 0.0
+    assert [(v.version, round(v.totals.error_rate, 1)) for v in wc.versions] == [("43", 76.2), ("42", 0.0)]
+    assert wc.top_group == estate.group and wc.top_group.in_range == 2400
+
+
+def test_a_rollback_is_a_deploy_marker_too(estate):
+    AliasChangeFactory(alias=estate.deploy.alias, at=estate.now - timedelta(minutes=2), from_version="43", to_version="42",
+                       source="rollback")
+    fd = data_for(estate)
+    assert [d.source for d in fd.deploys] == ["observed", "rollback"]
+
+
+def test_quiet_function_has_no_episode(estate):
+    fd = data_for(estate, estate.ok)
+    assert fd.what_changed.since is None and fd.totals.error_rate == 0.0
+
+
+def test_error_groups_count_only_the_range(estate):
+    old = ErrorGroupFactory(function=estate.bad, error_type="TimeoutError", first_seen=estate.now - timedelta(days=3),
+                            last_seen=estate.now - timedelta(days=2))
+    groups = data_for(estate).error_groups
+    assert groups == [estate.group] and old not in groups
+    assert old in data_for(estate, key="7d").error_groups
+
+
+def test_rightsizing_suggests_a_smaller_size_and_prices_it_with_the_cost_model(estate):
+    rs = data_for(estate).rightsizing
+    assert (rs.used_max_mb, rs.configured_mb, rs.suggested_mb) == (310, 1024, 512)
+    gb_s_7d = 5.0 * 360  # billed GB-s stored over the six hours of data
+    monthly = gb_s_7d * 30 / 7
+    now_usd = lambda_cost(region="us-east-1", architecture="x86_64", requests=0, gb_seconds=monthly)
+    new_usd = lambda_cost(region="us-east-1", architecture="x86_64", requests=0, gb_seconds=monthly * 512 / 1024)
+    assert rs.monthly_now_usd == pytest.approx(now_usd)
+    assert rs.monthly_saving_usd == pytest.approx(now_usd - new_usd) and rs.worth_it
+
+
+def test_rightsizing_without_report_lines_or_when_memory_fits(estate):
+    assert data_for(estate, estate.throttled).rightsizing is None
+    tight = FunctionFactory(account=estate.account, memory_mb=256)
+    s = function_series(tight)
+    minutes(s, start=estate.now - timedelta(hours=1), count=10, memory_used_max_mb=240, reports=1, billed_gb_s=1.0)
+    rs = rightsizing(function=tight, series=s, now=estate.now)
+    assert rs.suggested_mb == 256 and not rs.worth_it
+
+
+@pytest.mark.parametrize("used, size", [(10, 128), (102, 128), (103, 256), (310, 512), (800, 1024)])
+def test_suggested_memory_keeps_a_quarter_of_headroom(used, size):
+    assert suggested_memory_mb(used) == size

@@ -1,0 +1,134 @@
+"""ops.selectors.telemetry against known rows: resolution, spikes, percentiles, roll-up fallback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ops.models import FiveMinuteStat, HourStat
+from ops.selectors.telemetry import (
+    MAX_POINTS,
+    RANGES,
+    TimeRange,
+    bucket_step,
+    chart_tiers,
+    series_buckets,
+    series_totals,
+)
+from tests.dashboard.factories import function_series, minutes
+from tests.factories import FunctionFactory
+
+NOW = datetime(2026, 11, 23, 12, 0, 30, tzinfo=UTC)
+
+
+def test_presets_and_custom_ranges_parse():
+    r = TimeRange.from_query({"range": "6h"}, now=NOW)
+    assert r.key == "6h" and r.seconds == 6 * 3600 and r.end == datetime(2026, 11, 23, 12, 1, tzinfo=UTC)
+    assert TimeRange.from_query({}, default="24h", now=NOW).key == "24h"
+    assert TimeRange.from_query({"range": "bogus"}, default="6h", now=NOW).key == "6h"
+    c = TimeRange.from_query({"range": "custom", "start": "2026-11-20T10:00:00Z", "end": "2026-11-20T12:00:00Z"}, now=NOW)
+    assert (c.key, c.seconds) == ("custom", 7200)
+    assert TimeRange.from_query(c.as_query(), now=NOW) == c
+    ms = TimeRange.from_query({"start": "1763892000000", "end": "1763895600000"}, now=NOW)
+    assert ms.seconds == 3600
+    # a custom end in the future is clamped to now
+    assert TimeRange.from_query({"start": "2026-11-23T11:00:00Z", "end": "2027-01-01T00:00:00Z"}, now=NOW).end <= NOW + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("key", list(RANGES))
+def test_every_range_stays_under_the_point_limit(key):
+    span = RANGES[key]
+    step = bucket_step(span)
+    assert step % chart_tiers(span)[0].step_s == 0
+    assert span / step + 1 <= MAX_POINTS
+
+
+def test_resolution_follows_the_range():
+    assert [t.table for t in chart_tiers(RANGES["24h"])] == ["ops_minutestat"]
+    assert chart_tiers(RANGES["7d"])[0].table == "ops_hourstat"
+    assert chart_tiers(3 * 86400)[0].table == "ops_fiveminutestat"
+    assert bucket_step(RANGES["1h"]) == 60
+
+
+@pytest.mark.django_db
+def test_single_minute_spike_survives_a_30_day_chart():
+    s = function_series(FunctionFactory())
+    rng = TimeRange.preset("30d", now=NOW)
+    # one quiet minute per hour for 30 days, and one minute with 500 errors
+    minutes(s, start=rng.start, count=720, step_s=3600, invocations=60, errors=1)
+    spike_at = datetime(2026, 11, 10, 7, 13, tzinfo=UTC)
+    minutes(s, start=spike_at, count=1, invocations=600, errors=500, duration_p99=2900.0)
+    data = series_buckets(series_ids=[s.id], time_range=rng)[s.id]
+    assert len(data) <= MAX_POINTS
+    peak = max(range(len(data)), key=lambda i: data["errors"][i])
+    assert data["errors"][peak] >= 500
+    assert data.ts[peak] <= spike_at < data.ts[peak] + timedelta(seconds=data.step_s)
+    assert max(p for p in data["duration_p99"] if p is not None) == 2900.0
+
+
+@pytest.mark.django_db
+def test_percentiles_take_the_max_within_a_bucket_never_the_mean():
+    s = function_series(FunctionFactory())
+    rng = TimeRange.preset("30d", now=NOW)
+    start = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    p99 = [100.0, 100.0, 900.0, 100.0, 100.0]
+    minutes(s, start=start, count=5, duration_p99=lambda i: p99[i], invocations=lambda i: 10 * (i + 1),
+            duration_avg=lambda i: [10.0, 10.0, 100.0, 10.0, 10.0][i])
+    data = series_buckets(series_ids=[s.id], time_range=rng)[s.id]
+    i = data.ts.index(start)  # hourly buckets on a 30-day chart
+    assert data["duration_p99"][i] == 900.0
+    assert data["invocations"][i] == 150
+    # the average is weighted by invocations: (100+200+3000+400+500)/150
+    assert data["duration_avg"][i] == pytest.approx(4200 / 150)
+
+
+@pytest.mark.django_db
+def test_rollups_are_used_where_present_and_minutes_fill_the_rest_without_double_counting():
+    s = function_series(FunctionFactory())
+    rng = TimeRange.preset("30d", now=NOW)
+    start = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    # minute rows for 36 hours (still retained), hour roll-ups for the first 24 of them
+    minutes(s, start=start, count=36 * 60, invocations=1, errors=0)
+    minutes(s, start=start, count=24, model=HourStat, step_s=3600, invocations=60, errors=0)
+    totals = series_totals(series_ids=[s.id], start=rng.start, end=rng.end, columns=("invocations",))
+    assert totals[s.id]["invocations"] == 36 * 60
+    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations",))[s.id]
+    assert sum(data["invocations"]) == 36 * 60
+    assert set(data["invocations"]) <= {0, 60}
+
+
+@pytest.mark.django_db
+def test_totals_are_exact_at_unaligned_edges_with_all_three_tables():
+    s = function_series(FunctionFactory())
+    start = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    minutes(s, start=start, count=6 * 60, invocations=1)
+    minutes(s, start=start, count=4 * 12, model=FiveMinuteStat, step_s=300, invocations=5)
+    minutes(s, start=start, count=3, model=HourStat, step_s=3600, invocations=60)
+    a, b = start + timedelta(minutes=7), start + timedelta(hours=5, minutes=33)
+    got = series_totals(series_ids=[s.id], start=a, end=b, columns=("invocations",))[s.id]["invocations"]
+    assert got == (b - a).total_seconds() / 60
+
+
+@pytest.mark.django_db
+def test_five_minute_rollups_fill_a_7_day_gap_when_hours_are_missing():
+    s = function_series(FunctionFactory())
+    rng = TimeRange.preset("7d", now=NOW)
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    minutes(s, start=start, count=12, model=FiveMinuteStat, step_s=300, invocations=5, errors=lambda i: 7 if i == 4 else 0)
+    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations", "errors"))[s.id]
+    assert sum(data["invocations"]) == 60 and sum(data["errors"]) == 7
+
+
+@pytest.mark.django_db
+def test_empty_buckets_at_the_live_edge_are_unknown_not_zero():
+    from django.utils import timezone
+
+    s = function_series(FunctionFactory())
+    now = timezone.now()
+    rng = TimeRange.preset("1h", now=now)
+    minutes(s, start=rng.start, count=50, invocations=10)
+    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations",))[s.id]
+    assert data["invocations"][:50] == [10.0] * 50
+    assert data["invocations"][-1] is None  # the newest minute: CloudWatch may still deliver it
+    assert 0 in data["invocations"][50:]  # older empty minutes really had no invocations
