@@ -19,6 +19,7 @@ import gc
 import json
 import threading
 import time
+import uuid
 from typing import Any
 
 from . import state
@@ -62,6 +63,22 @@ def _log_events(cls: Any, ingestion_ms: int, events: list) -> list:
     return out
 
 
+def _send(backend: Any, queue: Any, body: str, attrs: dict[str, Any]) -> None:
+    """Enqueue like SendMessage. Standard queues skip moto's per-send attribute recomputation,
+    which walks every message in the queue (quadratic for a growing DLQ)."""
+    if queue.fifo_queue:
+        backend.send_message(queue.name, body, message_attributes=attrs or None, group_id="sandbox",
+                             deduplication_id=uuid.uuid4().hex)
+        return
+    from moto.sqs.models import Message
+
+    message = Message(str(uuid.uuid4()), body)
+    if attrs:
+        message.message_attributes = attrs
+    message.mark_sent()
+    queue.add_message(message)
+
+
 def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: dict[str, int]) -> None:
     """Send failed-event messages and sample queue metrics minute by minute, in time order, so each
     minute's depth and oldest-message age are what they were at the end of that minute."""
@@ -83,8 +100,9 @@ def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: d
     for minute in sorted(set(timeline) | set(sampled)):
         sent: dict[str, int] = {}
         for qname, msgs in timeline.get(minute, {}).items():
+            queue = backend.get_queue(qname)
             for ts, body, attrs in sorted(msgs, key=lambda m: m[0]):
-                backend.send_message(qname, body, message_attributes=_decode_attrs(attrs) or None)
+                _send(backend, queue, body, _decode_attrs(attrs))
                 oldest.setdefault(qname, ts)
             sent[qname] = len(msgs)
             counts["messages"] += len(msgs)
@@ -93,7 +111,8 @@ def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: d
                 queue = backend.get_queue(qname)
             except Exception:
                 continue
-            depth = sum(1 for msg in list(queue._messages) if msg.visible and not msg.delayed)
+            now_ms = time.time() * 1000  # moto's Message.visible/.delayed, without a clock read per message
+            depth = sum(1 for msg in list(queue._messages) if msg.visible_at < now_ms and msg.delayed_until <= now_ms)
             if depth == 0:
                 oldest.pop(qname, None)
             age = max(0.0, minute + 60 - oldest[qname]) if qname in oldest else 0.0
