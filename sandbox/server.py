@@ -44,9 +44,12 @@ def reset_all() -> None:
     """Wipe every AWS backend and the sandbox's own state; keep the no-Docker Lambda config."""
     from moto.moto_api._internal.models import moto_api_backend
 
+    from .runner import forget_generators
+
     sqs_move_stop_all()
     moto_api_backend.reset()
     state.reset()
+    forget_generators()
 
 
 def sqs_move_stop_all() -> None:

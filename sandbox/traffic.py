@@ -1,8 +1,9 @@
 """Deterministic traffic generation: one batch of consistent metrics, logs, traces, DLQ messages
 and ledger rows per simulated time slice.
 
-Randomness is derived from (seed, function, slice start), so the same window always produces the
-same telemetry whatever order or chunking it is generated in.
+Randomness is derived from (seed, function, slice start); a fresh generator fed the same slices in
+the same order produces exactly the same telemetry (bursts, warm log streams and iterator age carry
+state from one slice to the next).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Generator:
         self.rate_scale = rate_scale
         self.scenario = scenario or (lambda: {"name": "steady"})
         self.state: dict[str, FnState] = {self.key(f): FnState() for f in estate.functions}
+        self.next_t: float | None = None  # where the last slice ended
 
     @staticmethod
     def key(f: FunctionSpec) -> str:
@@ -114,6 +116,7 @@ class Generator:
     # -- one slice ---------------------------------------------------------------------------------------
     def slice(self, t0: float, seconds: int = 60, batch: Batch | None = None) -> Batch:
         batch = batch if batch is not None else Batch()
+        self.next_t = t0 + seconds
         sc = self.scenario()
         region_tot: dict[str, dict[str, float]] = {}
         for f in self.estate.functions:

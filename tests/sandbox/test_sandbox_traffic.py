@@ -213,3 +213,17 @@ def test_seeding_again_is_harmless(world):
     again = seed_estate(server, small=True)
     assert again.function_arns == estate.function_arns
     assert sorted(q["name"] for q in again.queues) == sorted(q["name"] for q in estate.queues)
+
+
+def test_generate_is_reproducible_for_any_window(world):
+    """generate() on a window that does not continue the last one starts a fresh generator."""
+    from sandbox.runner import InProcessTarget, generator_for
+
+    server = world[0]
+    target = InProcessTarget(server.endpoint)
+    first = generator_for(target, seed=99, start=0)
+    batch_a = first.slice(int(START.timestamp()))
+    again = generator_for(target, seed=99, start=int(START.timestamp()))
+    assert again is not first
+    assert again.slice(int(START.timestamp())).ledger == batch_a.ledger
+    assert generator_for(target, seed=99, start=int(START.timestamp()) + 60) is again  # continuation
