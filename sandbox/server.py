@@ -6,6 +6,7 @@ fault rules to AWS calls, and serves the few Lambda routes moto has none for.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import threading
@@ -85,6 +86,11 @@ class SandboxApp:
             return _json(start_response, 200, {"status": "ok"})
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip" and body:
+            # boto3 >= 1.43 gzips PutMetricData bodies; moto cannot read them
+            body = gzip.decompress(body)
+            del environ["HTTP_CONTENT_ENCODING"]
+            environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)
         service, operation, account, region = _classify.classify(environ, body)
         rule = state.FAULTS.pick(service, operation, account, region) if state.FAULTS.rules else None
