@@ -51,6 +51,8 @@ def test_estate_shape(world):
     esm = lam.list_event_source_mappings(FunctionName="payments-worker")["EventSourceMappings"]
     assert esm and esm[0]["EventSourceArn"].endswith(":payments-queue")
     assert lam.get_function_concurrency(FunctionName="payments-worker")["ReservedConcurrentExecutions"] == 20
+    pcs = lam.list_provisioned_concurrency_configs(FunctionName="orders-api")["ProvisionedConcurrencyConfigs"]
+    assert [(c["FunctionArn"].rsplit(":", 1)[1], c["AllocatedProvisionedConcurrentExecutions"]) for c in pcs] == [("live", 2)]
     sqs = client(world, "sqs")
     src = sqs.get_queue_url(QueueName="payments-queue")["QueueUrl"]
     assert "payments-dlq" in sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
