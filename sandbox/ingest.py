@@ -4,7 +4,7 @@ A batch is a plain dict so it can also arrive over HTTP (``POST /_sandbox/ingest
 
     {"metrics": {"acct|region": [[namespace, name, dims, minute, "s"|"v", payload], ...]},
      "logs":    {"acct|region": {group: {stream: [[ts_ms, message], ...]}}},
-     "traces":  {"acct|region": [segment_document_json, ...]},
+     "traces":  {"acct|region": [segment_document (dict or JSON string), ...]},
      "sqs":     {"acct|region": {queue_name: [[body, message_attributes, sent_at_epoch], ...]}},
      "sqs_metrics": {"acct|region": [[queue_name, minute], ...]},   # sample depth/age at minute end
      "ledger":  [{"account":..., "region":..., "function":..., "minute":..., "version":..., counts...}]}
@@ -63,9 +63,10 @@ def _log_events(cls: Any, ingestion_ms: int, events: list) -> list:
     return out
 
 
-def _send(backend: Any, queue: Any, body: str, attrs: dict[str, Any]) -> None:
-    """Enqueue like SendMessage. Standard queues skip moto's per-send attribute recomputation,
-    which walks every message in the queue (quadratic for a growing DLQ)."""
+def _send(backend: Any, queue: Any, body: str, attrs: dict[str, Any], sent_at: float) -> None:
+    """Enqueue like SendMessage, stamped with the simulated send time (SentTimestamp). Standard
+    queues skip moto's per-send attribute recomputation, which walks every message in the queue
+    (quadratic for a growing DLQ)."""
     if queue.fifo_queue:
         backend.send_message(queue.name, body, message_attributes=attrs or None, group_id="sandbox",
                              deduplication_id=uuid.uuid4().hex)
@@ -76,6 +77,7 @@ def _send(backend: Any, queue: Any, body: str, attrs: dict[str, Any]) -> None:
     if attrs:
         message.message_attributes = attrs
     message.mark_sent()
+    message.sent_timestamp = int(sent_at * 1000)
     queue.add_message(message)
 
 
@@ -102,7 +104,7 @@ def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: d
         for qname, msgs in timeline.get(minute, {}).items():
             queue = backend.get_queue(qname)
             for ts, body, attrs in sorted(msgs, key=lambda m: m[0]):
-                _send(backend, queue, body, _decode_attrs(attrs))
+                _send(backend, queue, body, _decode_attrs(attrs), ts)
                 oldest.setdefault(qname, ts)
             sent[qname] = len(msgs)
             counts["messages"] += len(msgs)

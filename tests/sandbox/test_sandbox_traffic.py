@@ -146,8 +146,11 @@ def test_dlq_depth_matches_messages_sent(world):
                     ["Attributes"]["ApproximateNumberOfMessages"])
         assert depth == ledger_totals(server, function=fn, account=PROD_ACCOUNT_ID)[field] > 0, queue
     url = sqs.get_queue_url(QueueName="email-sender-dlq")["QueueUrl"]
-    msg = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"][0]
+    msg = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"],
+                              VisibilityTimeout=0)["Messages"][0]
     assert {"RequestID", "ErrorCode", "ErrorMessage"} <= set(msg["MessageAttributes"])
+    sent = int(msg["Attributes"]["SentTimestamp"]) / 1000
+    assert START.timestamp() <= sent < START.timestamp() + MINUTES * 60  # simulated send time
     cw = client(world, "cloudwatch")
     res = cw.get_metric_data(StartTime=START, EndTime=START + timedelta(minutes=MINUTES), MetricDataQueries=[{
         "Id": "d", "MetricStat": {"Metric": {"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
