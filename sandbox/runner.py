@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -212,18 +213,34 @@ def generate(endpoint_or_server: Any, *, start: datetime, minutes: int, scenario
     batch = Batch()
     steps = int(minutes * 60 // slice_seconds)
     per_chunk = max(1, int(chunk_minutes * 60 // slice_seconds))
+    # over HTTP, the next chunk is generated while the server ingests the previous one
+    pool = ThreadPoolExecutor(max_workers=1) if isinstance(target, HttpTarget) else None
+    pending: Future | None = None
+
+    def collect(counts: dict[str, int]) -> None:
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of long-lived log events: cyclic GC passes would dominate the run
     try:
         for i in range(steps):
             gen.slice(t0 + i * slice_seconds, slice_seconds, batch)
             if (i + 1) % per_chunk == 0 or i == steps - 1:
-                for k, v in target.apply(batch).items():
-                    totals[k] = totals.get(k, 0) + v
+                if pool is None:
+                    collect(target.apply(batch))
+                else:
+                    if pending is not None:
+                        collect(pending.result())
+                    pending = pool.submit(target.apply, batch)
                 batch = Batch()
                 if progress:
                     progress(i + 1, steps)
+        if pending is not None:
+            collect(pending.result())
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
         gc.freeze()  # what was written stays alive: keep it out of future collections
         if gc_was_enabled:
             gc.enable()
