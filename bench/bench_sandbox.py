@@ -92,6 +92,29 @@ def main() -> None:
         res = cw.get_metric_data(StartTime=end - timedelta(days=1), EndTime=end, MetricDataQueries=queries)
         out["gmd_500q_24h_first_call_boto3_s"] = round(time.perf_counter() - t, 3)
         assert sum(len(r["Values"]) for r in res["MetricDataResults"]) == out["gmd_first_call_points"]
+        xray = boto3.client("xray", endpoint_url=server.endpoint, region_name="us-east-1",
+                            config=Config(retries={"total_max_attempts": 1}, read_timeout=300))
+        for label, expr in (("xray_6h_all_first_s", None), ("xray_6h_fault_s", "fault")):
+            kw = {"StartTime": end - timedelta(hours=6), "EndTime": end}
+            if expr:
+                kw["FilterExpression"] = expr
+            t = time.perf_counter()
+            n = sum(len(p["TraceSummaries"]) for p in xray.get_paginator("get_trace_summaries").paginate(**kw))
+            out[label] = round(time.perf_counter() - t, 3)
+            out[label.replace("_s", "_traces")] = n
+        logs = boto3.client("logs", endpoint_url=server.endpoint, region_name="us-east-1",
+                            config=Config(retries={"total_max_attempts": 1}, read_timeout=300))
+        busiest = max(prod, key=lambda f: f.rate).name
+        t = time.perf_counter()
+        qid = logs.start_query(logGroupName=f"/aws/lambda/{busiest}", startTime=int((end - timedelta(days=1)).timestamp()),
+                               endTime=int(end.timestamp()), queryString='filter @type = "REPORT" | stats count(*), '
+                               'sum(@billedDuration), count(@initDuration), max(@maxMemoryUsed) by bin(1m)')["queryId"]
+        rows = logs.get_query_results(queryId=qid)["results"]
+        out["insights_24h_busiest_function_s"] = round(time.perf_counter() - t, 3)
+        out["insights_rows"] = len(rows)
+        import resource
+
+        out["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     finally:
         server.stop()
     print(json.dumps(out, indent=2))

@@ -109,7 +109,7 @@ def small_specs() -> list[FunctionSpec]:
     return [
         FunctionSpec("orders-api", P, E1, "python3.12", 512, 10, "arm64", "api", rate=30, error_rate=0.01,
                      duration_ms=80, versions=2, aliases={"live": {"version": "1", "weights": {"2": 0.1}}},
-                     traffic_alias="live", team="orders", service="orders"),
+                     traffic_alias="live", provisioned=2, team="orders", service="orders"),
         FunctionSpec("payments-worker", P, E1, "nodejs20.x", 1024, 30, "x86_64", "sqs", rate=12, error_rate=0.05,
                      duration_ms=300, source_queue="payments-queue", dlq="payments-dlq", reserved=20,
                      team="payments", service="payments"),
@@ -186,7 +186,7 @@ def full_specs() -> list[FunctionSpec]:
                      service="clickstream"),
         FunctionSpec("pricing-api", P, W1, "java21", 2048, 10, "arm64", "api", rate=15, error_rate=0.003,
                      duration_ms=110, init_ms=2900, versions=3, aliases={"live": {"version": "2", "weights": {"3": 0.25}}},
-                     traffic_alias="live", reserved=50, team="catalog", service="pricing"),
+                     traffic_alias="live", reserved=50, provisioned=5, team="catalog", service="pricing"),
         FunctionSpec("report-builder", P, W1, "java21", 2048, 300, "x86_64", "cron", rate=0.2, error_rate=0.02,
                      duration_ms=9000, init_ms=2500, cold_rate=0.6, team="analytics", service="reports"),
         # staging / us-east-1

@@ -4,7 +4,7 @@ A batch is a plain dict so it can also arrive over HTTP (``POST /_sandbox/ingest
 
     {"metrics": {"acct|region": [[namespace, name, dims, minute, "s"|"v", payload], ...]},
      "logs":    {"acct|region": {group: {stream: [[ts_ms, message], ...]}}},
-     "traces":  {"acct|region": [segment_document_json, ...]},
+     "traces":  {"acct|region": [segment_document (dict or JSON string), ...]},
      "sqs":     {"acct|region": {queue_name: [[body, message_attributes, sent_at_epoch], ...]}},
      "sqs_metrics": {"acct|region": [[queue_name, minute], ...]},   # sample depth/age at minute end
      "ledger":  [{"account":..., "region":..., "function":..., "minute":..., "version":..., counts...}]}
@@ -19,6 +19,7 @@ import gc
 import json
 import threading
 import time
+import uuid
 from typing import Any
 
 from . import state
@@ -62,6 +63,24 @@ def _log_events(cls: Any, ingestion_ms: int, events: list) -> list:
     return out
 
 
+def _send(backend: Any, queue: Any, body: str, attrs: dict[str, Any], sent_at: float) -> None:
+    """Enqueue like SendMessage, stamped with the simulated send time (SentTimestamp). Standard
+    queues skip moto's per-send attribute recomputation, which walks every message in the queue
+    (quadratic for a growing DLQ)."""
+    if queue.fifo_queue:
+        backend.send_message(queue.name, body, message_attributes=attrs or None, group_id="sandbox",
+                             deduplication_id=uuid.uuid4().hex)
+        return
+    from moto.sqs.models import Message
+
+    message = Message(str(uuid.uuid4()), body)
+    if attrs:
+        message.message_attributes = attrs
+    message.mark_sent()
+    message.sent_timestamp = int(sent_at * 1000)
+    queue.add_message(message)
+
+
 def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: dict[str, int]) -> None:
     """Send failed-event messages and sample queue metrics minute by minute, in time order, so each
     minute's depth and oldest-message age are what they were at the end of that minute."""
@@ -83,8 +102,9 @@ def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: d
     for minute in sorted(set(timeline) | set(sampled)):
         sent: dict[str, int] = {}
         for qname, msgs in timeline.get(minute, {}).items():
+            queue = backend.get_queue(qname)
             for ts, body, attrs in sorted(msgs, key=lambda m: m[0]):
-                backend.send_message(qname, body, message_attributes=_decode_attrs(attrs) or None)
+                _send(backend, queue, body, _decode_attrs(attrs), ts)
                 oldest.setdefault(qname, ts)
             sent[qname] = len(msgs)
             counts["messages"] += len(msgs)
@@ -93,7 +113,8 @@ def _apply_sqs(scope: str, queues: dict[str, list], metric_rows: list, counts: d
                 queue = backend.get_queue(qname)
             except Exception:
                 continue
-            depth = sum(1 for msg in list(queue._messages) if msg.visible and not msg.delayed)
+            now_ms = time.time() * 1000  # moto's Message.visible/.delayed, without a clock read per message
+            depth = sum(1 for msg in list(queue._messages) if msg.visible_at < now_ms and msg.delayed_until <= now_ms)
             if depth == 0:
                 oldest.pop(qname, None)
             age = max(0.0, minute + 60 - oldest[qname]) if qname in oldest else 0.0

@@ -65,7 +65,7 @@ def invocation_log(f: FunctionSpec, version: str, rid: str, ts: float, dur: floa
                            "functionName": f.name, "functionVersion": version}})])
         lines.append([_ms(ts), json.dumps({"time": _iso(ts), "type": "platform.start",
                                            "record": {"requestId": rid, "version": version}})])
-        if rng.random() < 0.3:
+        if rng.random() < 0.15:
             lines.append([_ms(ts) + 1, json.dumps({"timestamp": _iso(ts + 0.001), "level": "INFO",
                                                    "message": "processing event", "logger": "root",
                                                    "requestId": rid})])
@@ -91,7 +91,7 @@ def invocation_log(f: FunctionSpec, version: str, rid: str, ts: float, dur: floa
                       f"INIT_START Runtime Version: {_RUNTIME_VERSION.get(f.runtime, f.runtime)}\t"
                       f"Runtime Version ARN: arn:aws:lambda:{f.region}::runtime:{rng.getrandbits(256):064x}"])
     lines.append([_ms(ts), f"START RequestId: {rid} Version: {version}"])
-    if rng.random() < 0.3:
+    if rng.random() < 0.15:
         if f.runtime.startswith("python"):
             lines.append([_ms(ts) + 1, f"[INFO]\t{_iso(ts + 0.001)}\t{rid}\tprocessing event"])
         elif f.runtime.startswith("nodejs"):

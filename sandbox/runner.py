@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -171,54 +172,75 @@ def register_local(endpoint: str) -> None:
 _generators: dict[tuple, Generator] = {}
 
 
-def generator_for(target: Target, *, seed: int = 1, rate_scale: float = 1.0,
-                  fixed_scenario: dict[str, Any] | None = None) -> Generator:
+def forget_generators() -> None:
+    """Drop cached generator state (after a reset)."""
+    _generators.clear()
+
+
+def generator_for(target: Target, *, seed: int = 1, rate_scale: float = 1.0, start: float | None = None) -> Generator:
+    """The generator for this target: the cached one when ``start`` continues where it stopped (warm
+    log streams, bursts and iterator age carry over), else a fresh one (so any window is reproducible)."""
     estate = target.estate()
     if estate is None:
         raise RuntimeError("no estate registered with the sandbox: run `python -m sandbox seed` first")
-    key = (target.endpoint, seed, rate_scale, json.dumps(fixed_scenario, sort_keys=True, default=str),
-           tuple(f.arn for f in estate.functions))
+    key = (target.endpoint, seed, rate_scale, tuple(f.arn for f in estate.functions))
     gen = _generators.get(key)
-    if gen is None:
-        sc: Callable[[], dict[str, Any]] = (lambda: fixed_scenario) if fixed_scenario else target.scenario
-        gen = _generators[key] = Generator(estate, seed=seed, rate_scale=rate_scale, scenario=sc)
-        gen.routing_source = target.routing  # type: ignore[attr-defined]
+    if gen is None or (start is not None and gen.next_t != start):
+        gen = _generators[key] = Generator(estate, seed=seed, rate_scale=rate_scale, scenario=target.scenario)
+        gen.routing_source = target.routing
     return gen
 
 
 def generate(endpoint_or_server: Any, *, start: datetime, minutes: int, scenario: str | None = None,
              function: str | None = None, seed: int = 1, rate_scale: float = 1.0, slice_seconds: int = 60,
              chunk_minutes: int = 60, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Generate ``minutes`` of traffic from ``start`` (deterministic for a seed) and write it.
+    """Generate ``minutes`` of traffic from ``start`` and write it; returns counts of what was written.
 
-    ``scenario`` None follows the server's current scenario; a name activates it first.
-    Returns counts of what was written.
+    Deterministic for a seed: a window that does not continue the previous call's window starts
+    from a fresh generator. ``scenario`` None keeps the server's current scenario; a name switches
+    to it first (``function`` aims it).
     """
     target = make_target(endpoint_or_server)
     if scenario is not None and target.scenario().get("name") != scenario:
         from .scenarios import activate
 
         activate(target.endpoint, scenario, function=function)
-    gen = generator_for(target, seed=seed, rate_scale=rate_scale)
     if start.tzinfo is None:
         start = start.replace(tzinfo=timezone.utc)
     t0 = int(start.timestamp()) // slice_seconds * slice_seconds
+    gen = generator_for(target, seed=seed, rate_scale=rate_scale, start=t0)
     totals: dict[str, int] = {}
     batch = Batch()
     steps = int(minutes * 60 // slice_seconds)
     per_chunk = max(1, int(chunk_minutes * 60 // slice_seconds))
+    # over HTTP, the next chunk is generated while the server ingests the previous one
+    pool = ThreadPoolExecutor(max_workers=1) if isinstance(target, HttpTarget) else None
+    pending: Future | None = None
+
+    def collect(counts: dict[str, int]) -> None:
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of long-lived log events: cyclic GC passes would dominate the run
     try:
         for i in range(steps):
             gen.slice(t0 + i * slice_seconds, slice_seconds, batch)
             if (i + 1) % per_chunk == 0 or i == steps - 1:
-                for k, v in target.apply(batch).items():
-                    totals[k] = totals.get(k, 0) + v
+                if pool is None:
+                    collect(target.apply(batch))
+                else:
+                    if pending is not None:
+                        collect(pending.result())
+                    pending = pool.submit(target.apply, batch)
                 batch = Batch()
                 if progress:
                     progress(i + 1, steps)
+        if pending is not None:
+            collect(pending.result())
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
         gc.freeze()  # what was written stays alive: keep it out of future collections
         if gc_was_enabled:
             gc.enable()
@@ -244,6 +266,8 @@ def run_live(endpoint_or_server: Any, *, speed: float = 1.0, seed: int = 1, rate
     target = make_target(endpoint_or_server)
     gen = generator_for(target, seed=seed, rate_scale=rate_scale)
     sim = int(time.time()) // slice_seconds * slice_seconds
+    if gen.next_t is not None and abs(gen.next_t - sim) <= 120:
+        sim = int(gen.next_t)  # carry on right after a backfill
     next_wall = time.monotonic()
     while not (stop and stop()):
         if retention_days and sim % 600 == 0:

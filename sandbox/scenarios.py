@@ -44,7 +44,10 @@ def apply(endpoint: str, name: str, *, function: str | None = None, account: str
     estate = Estate.from_json(state.ESTATE)
     _undo(endpoint, state.scenario_json())
     details: dict[str, Any] = {}
-    target = _find(estate, function, account, region, name) if name != "steady" else None
+    # deploy-regression and throttling change one function in AWS, so they always resolve a target;
+    # the others without --function use the generator's default (cold-start-storm: every function)
+    needs_target = name in ("deploy-regression", "throttling") or (function and name != "steady")
+    target = _find(estate, function, account, region, name) if needs_target else None
     if target is not None:
         details.update(account=target.account, region=target.region)
         lam = session_for(endpoint, target.account, target.region).client("lambda", endpoint_url=endpoint)

@@ -6,6 +6,7 @@ fault rules to AWS calls, and serves the few Lambda routes moto has none for.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import threading
@@ -29,9 +30,10 @@ def install_fills() -> None:
         from moto.core.config import default_user_config
 
         default_user_config.setdefault("lambda", {})["use_docker"] = False
-        from .fills import lambda_fill, logs_insights, metrics, sqs_move, xray_fill
+        from .fills import lambda_fill, log_filter, logs_insights, metrics, sqs_move, xray_fill
 
         metrics.install()
+        log_filter.install()
         lambda_fill.install()
         sqs_move.install()
         xray_fill.install()
@@ -43,9 +45,12 @@ def reset_all() -> None:
     """Wipe every AWS backend and the sandbox's own state; keep the no-Docker Lambda config."""
     from moto.moto_api._internal.models import moto_api_backend
 
+    from .runner import forget_generators
+
     sqs_move_stop_all()
     moto_api_backend.reset()
     state.reset()
+    forget_generators()
 
 
 def sqs_move_stop_all() -> None:
@@ -81,6 +86,11 @@ class SandboxApp:
             return _json(start_response, 200, {"status": "ok"})
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip" and body:
+            # boto3 >= 1.43 gzips PutMetricData bodies; moto cannot read them
+            body = gzip.decompress(body)
+            del environ["HTTP_CONTENT_ENCODING"]
+            environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)
         service, operation, account, region = _classify.classify(environ, body)
         rule = state.FAULTS.pick(service, operation, account, region) if state.FAULTS.rules else None

@@ -1,8 +1,9 @@
 """Deterministic traffic generation: one batch of consistent metrics, logs, traces, DLQ messages
 and ledger rows per simulated time slice.
 
-Randomness is derived from (seed, function, slice start), so the same window always produces the
-same telemetry whatever order or chunking it is generated in.
+Randomness is derived from (seed, function, slice start); a fresh generator fed the same slices in
+the same order produces exactly the same telemetry (bursts, warm log streams and iterator age carry
+state from one slice to the next).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def _poisson(rng: random.Random, lam: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+def _request_id(rng: random.Random) -> str:
+    """A version-4 UUID string from the seeded generator (cheaper than uuid.UUID)."""
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def diurnal(t: float) -> float:
@@ -83,6 +90,7 @@ class Generator:
         self.rate_scale = rate_scale
         self.scenario = scenario or (lambda: {"name": "steady"})
         self.state: dict[str, FnState] = {self.key(f): FnState() for f in estate.functions}
+        self.next_t: float | None = None  # where the last slice ended
 
     @staticmethod
     def key(f: FunctionSpec) -> str:
@@ -108,6 +116,7 @@ class Generator:
     # -- one slice ---------------------------------------------------------------------------------------
     def slice(self, t0: float, seconds: int = 60, batch: Batch | None = None) -> Batch:
         batch = batch if batch is not None else Batch()
+        self.next_t = t0 + seconds
         sc = self.scenario()
         region_tot: dict[str, dict[str, float]] = {}
         for f in self.estate.functions:
@@ -204,7 +213,7 @@ class Generator:
                 pv = per_version[version] = {"n": 0, "err": 0, "cold": 0, "billed": 0, "gbs": 0.0, "to": 0,
                                              "dur": {}, "dlq": 0, "dest": 0}
             ts = t0 + rng.random() * seconds
-            rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            rid = _request_id(rng)
             stream, cold = self._stream(st, f, version, ts, rng, cold_rate)
             init = rng.lognormvariate(math.log(f.init_ms), 0.25) if cold else 0.0
             dur = rng.lognormvariate(math.log(f.duration_ms), f.duration_sigma)

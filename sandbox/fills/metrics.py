@@ -160,7 +160,7 @@ class MetricStore:
                 return None
             merged: dict[float, float] = {}
             for h in hists:
-                for v, c in h.items():
+                for v, c in list(h.items()):  # snapshot: the current minute may be written now
                     merged[v] = merged.get(v, 0.0) + c
             n = sum(merged.values())
             if not n:

@@ -269,6 +269,9 @@ def get_trace_summaries(backend: Any, account: str, params: dict[str, Any]) -> d
     for tid, trace in list(coll._traces.items()):
         if not trace["finished"]:
             continue
+        # moto keeps the earliest segment start as a naive local datetime: cheap window check first
+        if not (start - 1 <= trace["start_date"].timestamp() <= end + 1):
+            continue
         segs = trace["segments"]
         hit = cache.get(tid)
         if hit is None or hit[0] != len(segs):

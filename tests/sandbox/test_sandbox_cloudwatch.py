@@ -134,3 +134,17 @@ def test_full_500_query_day_call_pages_through(cw, server):
     res = cw.get_metric_data(StartTime=T0, EndTime=T0 + timedelta(days=1), MetricDataQueries=queries)
     assert sum(len(r["Values"]) for r in res["MetricDataResults"]) == 100800
     assert res["NextToken"]
+
+
+def test_compressed_put_metric_data_is_accepted(clean):
+    """boto3's default request compression (gzip) works without disable_request_compression."""
+    import boto3
+    from botocore.config import Config
+
+    cw = boto3.client("cloudwatch", endpoint_url=clean.endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing",
+                      config=Config(retries={"total_max_attempts": 1}, request_min_compression_size_bytes=1))
+    cw.put_metric_data(Namespace="App", MetricData=[{"MetricName": "x", "Value": 4.0, "Timestamp": T0}] * 50)
+    res = cw.get_metric_data(StartTime=T0, EndTime=T0 + timedelta(minutes=1),
+                             MetricDataQueries=[q("s", "x", "Sum", dims=[], ns="App")])
+    assert res["MetricDataResults"][0]["Values"] == [200.0]

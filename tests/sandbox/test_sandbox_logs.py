@@ -87,3 +87,30 @@ def test_unknown_query_and_filter_log_events(logs):
     hits = logs.filter_log_events(logGroupName=GROUP, filterPattern='"Init Duration"')["events"]
     assert len(hits) == 1
     assert len(logs.filter_log_events(logGroupName=GROUP, filterPattern="REPORT")["events"]) == 6
+
+
+@pytest.mark.parametrize("pattern,expected", [
+    ("REPORT", 6),
+    ('"Init Duration"', 1),
+    ('?ERROR ?"Task timed out"', 2),
+    ("REPORT -Init", 5),
+    ("START RequestId", 6),
+    ("%Duration: [0-9]{2}\\.[0-9]+ ms%", 6),
+    ('{ $.type = "platform.report" }', 1),
+    ("{ $.record.metrics.durationMs > 4 && $.record.metrics.maxMemoryUsedMB = 70 }", 1),
+    ("{ $.record.metrics.durationMs > 10 }", 0),
+    ('{ $.type = "platform.*" }', 1),
+    ("[type=END, ...]", 6),
+    ("", 21),
+])
+def test_filter_log_events_patterns(logs, pattern, expected):
+    events = logs.filter_log_events(logGroupName=GROUP, filterPattern=pattern)["events"]
+    assert len(events) == expected
+
+
+def test_invalid_filter_pattern(logs):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as err:
+        logs.filter_log_events(logGroupName=GROUP, filterPattern="{ $.a = }")
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"

@@ -51,6 +51,8 @@ def test_estate_shape(world):
     esm = lam.list_event_source_mappings(FunctionName="payments-worker")["EventSourceMappings"]
     assert esm and esm[0]["EventSourceArn"].endswith(":payments-queue")
     assert lam.get_function_concurrency(FunctionName="payments-worker")["ReservedConcurrentExecutions"] == 20
+    pcs = lam.list_provisioned_concurrency_configs(FunctionName="orders-api")["ProvisionedConcurrencyConfigs"]
+    assert [(c["FunctionArn"].rsplit(":", 1)[1], c["AllocatedProvisionedConcurrentExecutions"]) for c in pcs] == [("live", 2)]
     sqs = client(world, "sqs")
     src = sqs.get_queue_url(QueueName="payments-queue")["QueueUrl"]
     assert "payments-dlq" in sqs.get_queue_attributes(QueueUrl=src, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
@@ -144,8 +146,11 @@ def test_dlq_depth_matches_messages_sent(world):
                     ["Attributes"]["ApproximateNumberOfMessages"])
         assert depth == ledger_totals(server, function=fn, account=PROD_ACCOUNT_ID)[field] > 0, queue
     url = sqs.get_queue_url(QueueName="email-sender-dlq")["QueueUrl"]
-    msg = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], VisibilityTimeout=0)["Messages"][0]
+    msg = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"],
+                              VisibilityTimeout=0)["Messages"][0]
     assert {"RequestID", "ErrorCode", "ErrorMessage"} <= set(msg["MessageAttributes"])
+    sent = int(msg["Attributes"]["SentTimestamp"]) / 1000
+    assert START.timestamp() <= sent < START.timestamp() + MINUTES * 60  # simulated send time
     cw = client(world, "cloudwatch")
     res = cw.get_metric_data(StartTime=START, EndTime=START + timedelta(minutes=MINUTES), MetricDataQueries=[{
         "Id": "d", "MetricStat": {"Metric": {"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
@@ -213,3 +218,17 @@ def test_seeding_again_is_harmless(world):
     again = seed_estate(server, small=True)
     assert again.function_arns == estate.function_arns
     assert sorted(q["name"] for q in again.queues) == sorted(q["name"] for q in estate.queues)
+
+
+def test_generate_is_reproducible_for_any_window(world):
+    """generate() on a window that does not continue the last one starts a fresh generator."""
+    from sandbox.runner import InProcessTarget, generator_for
+
+    server = world[0]
+    target = InProcessTarget(server.endpoint)
+    first = generator_for(target, seed=99, start=0)
+    batch_a = first.slice(int(START.timestamp()))
+    again = generator_for(target, seed=99, start=int(START.timestamp()))
+    assert again is not first
+    assert again.slice(int(START.timestamp())).ledger == batch_a.ledger
+    assert generator_for(target, seed=99, start=int(START.timestamp()) + 60) is again  # continuation
