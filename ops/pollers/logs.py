@@ -36,7 +36,7 @@ from ops.aws import logs as aws_logs
 from ops.aws.errors import AwsError
 from ops.aws.logs import InsightsUnavailable, LogEvent
 from ops.models import ErrorGroup, ErrorMinute, Function, PollSource, PollStatus, Series, SeriesKind
-from ops.pollers import logparse
+from ops.pollers import logparse, rollup
 from ops.pollers.base import PollContext
 from ops.pollers.metrics_targets import ACTIVE_WINDOW, scope_functions
 from ops.pollers.rows import floor_minute, parse_ts, stat_defaults
@@ -293,6 +293,10 @@ def logs_poll(ctx: PollContext) -> None:
         ctx.warn("clock stepped back: log cursors were ahead of now and were reset to the current minute")
 
     by_pk = {fn.pk: fn for fn in functions}
+    # Minutes older than the roll-up task's trailing window are rolled up here (as the metrics
+    # poller does for its catch-up), or the 5-minute and hourly tables would miss them.
+    rolled_before = end - timedelta(hours=settings.ROLLUP_TRAILING_HOURS)
+    catch_up: list[datetime] = []
     deadline = time.monotonic() + settings.POLL_RUN_SECONDS
     # Furthest behind first, so a run cut short by its time budget never starves the same groups.
     windows = dict(sorted(windows.items(), key=lambda kv: kv[1][1]))
@@ -322,6 +326,8 @@ def logs_poll(ctx: PollContext) -> None:
             # The function row was deleted between reading and writing (its series went too).
             ctx.warn(f"{fn.name}: deleted during the poll; its log lines were dropped")
             continue
+        if start < rolled_before:
+            catch_up += [start, min(stop, rolled_before)]
         last = max((m for m, a in agg.minutes.items() if a.reports), default=None)
         if last is not None and last.isoformat() > active.get(str(pk), ""):
             active[str(pk)] = last.isoformat()
@@ -329,6 +335,8 @@ def logs_poll(ctx: PollContext) -> None:
         ctx.cursor = {"groups": cursors, "active": active}
         PollStatus.objects.filter(pk=ctx.status.pk).update(cursor=ctx.cursor)
     ctx.cursor = {"groups": cursors, "active": active}
+    if catch_up:
+        rollup.rollup_range(start=min(catch_up), end=max(catch_up))
 
 
 def _read_insights(ctx: PollContext, windows: dict[int, tuple[str, datetime, datetime]]) -> dict[int, list[LogEvent]]:

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ops.models import Function, MinuteStat, PollStatus, SeriesKind
+from ops.pollers import rollup
 from ops.pollers.base import poll_run
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
@@ -91,3 +92,30 @@ def test_polling_the_same_window_again_changes_nothing(estate, sandbox_server):
     after = list(MinuteStat.objects.order_by("series_id", "ts").values_list("series_id", "ts", "invocations", "errors", "cold_starts", "billed_gb_s"))
     assert before == after and len(before) > 0
     assert PollStatus.objects.filter(last_error_code="").count() == PollStatus.objects.count()
+
+
+def test_a_catch_up_older_than_the_rollup_window_reaches_the_hourly_table(aws, sandbox_server, settings):
+    """Metrics and logs backfilled from 5 hours ago: the hourly roll-ups hold the same totals,
+    REPORT-derived columns (cold starts, billed GB-s) included."""
+    from ops.models import HourStat
+
+    settings.METRICS_INITIAL_BACKFILL_MINUTES = 400
+    settings.LOGS_INITIAL_BACKFILL_MINUTES = 400
+    settings.LOGS_MAX_WINDOW_MINUTES = 400
+    spec = sandbox.seed_estate(sandbox_server, small=True)
+    prod = next(a for a in spec.accounts if not a.get("role_arn"))
+    account_upsert(name=prod["name"], account_id=prod["account_id"], regions=list(prod["regions"]))
+    now = timezone.now()
+    start = (now - timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=3)  # whole hours, all older than the trailing roll-up window
+    sandbox.generate(sandbox_server, start=start, minutes=180, scenario="steady", seed=3)
+    _poll_everything()
+    rollup.rollup_recent()  # the beat task's trailing window; everything older the pollers rolled up
+    truth = sandbox.ledger_totals(sandbox_server, account=prod["account_id"], start=start, end=end)
+    hourly = HourStat.objects.filter(ts__gte=start, ts__lt=end, series__kind=SeriesKind.FUNCTION).aggregate(
+        invocations=Sum("invocations"), cold_starts=Sum("cold_starts"), billed_gb_s=Sum("billed_gb_s")
+    )
+    assert truth["invocations"] > 0
+    assert hourly["invocations"] == truth["invocations"]
+    assert hourly["cold_starts"] == truth["cold_starts"]
+    assert hourly["billed_gb_s"] == pytest.approx(truth["billed_gb_s"], rel=1e-6)
