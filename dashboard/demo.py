@@ -46,6 +46,11 @@ def _env() -> dict[str, str]:
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     env.setdefault("DEBUG", "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # The sandbox writes a day of history; read all of it on the first polls so the charts
+    # have something to show at once (the defaults read the last hour, then keep up).
+    env.setdefault("METRICS_INITIAL_BACKFILL_MINUTES", "1440")
+    env.setdefault("LOGS_INITIAL_BACKFILL_MINUTES", "1440")
+    env.setdefault("LOGS_MAX_WINDOW_MINUTES", "360")
     return env
 
 
