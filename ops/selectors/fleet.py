@@ -22,7 +22,9 @@ from ops.selectors.telemetry import EST_MS, SeriesData, TimeRange, series_bucket
 PAGE_SIZE = 50
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
 MAX_FIRE_ROWS = 20
-ONSET_POINTS = 361  # "since" to the minute on 1 h/6 h ranges, to 5 min on 24 h, to the hour beyond
+# ≤ 25 trend buckets: hourly on a 24 h range, so trends read the small hour roll-up
+TREND_POINTS = 25
+ONSET_POINTS = 181  # "since" to the minute on 1 h, 2 min on 6 h, 10 min on 24 h, hours beyond
 
 # What puts a function "on fire". Kept in one place so the page and the tests agree.
 FIRE_ERROR_RATE_PCT = 5.0
@@ -399,9 +401,9 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
         for r in fire:
             r.reasons = fire_reasons(r)
         return
-    # One read serves both: a coarse trend per row (≤ 60 buckets) and the fire rows' onsets.
+    # A coarse trend per row; the fire rows' onsets get a finer read below.
     data = series_buckets(
-        series_ids=sorted(wanted), time_range=time_range, columns=("invocations", "errors", "throttles"), max_points=61
+        series_ids=sorted(wanted), time_range=time_range, columns=("invocations", "errors", "throttles"), max_points=TREND_POINTS
     )
     for r in rows:
         r.trend = data.get(r.series_id)
