@@ -460,18 +460,22 @@ class RegionHeadroom:
 def region_headroom(*, time_range: TimeRange) -> list[RegionHeadroom]:
     """Claimed concurrency per account×region: latest value and peak in range vs the limit (1 query)."""
     limit = account_concurrency_limit()
+    # Driven by the configured account×regions so that each read is a range scan on the
+    # (account, region, ts) key rather than a scan of every region's minutes.
     sql = """
-SELECT a.name, x.region, l.ts, x.peak, l.latest
-FROM (
-  SELECT account_id, region, max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak
-  FROM ops_regionstat WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
-) x
-JOIN ops_account a ON a.id = x.account_id
+SELECT a.name, r.region, l.ts, p.peak, l.latest
+FROM ops_account a
+CROSS JOIN unnest(a.regions) AS r(region)
 CROSS JOIN LATERAL (
-  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat r
-  WHERE r.account_id = x.account_id AND r.region = x.region AND r.ts < %(end)s ORDER BY r.ts DESC LIMIT 1
+  SELECT max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak FROM ops_regionstat
+  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s
+) p
+CROSS JOIN LATERAL (
+  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat
+  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s ORDER BY ts DESC LIMIT 1
 ) l
-ORDER BY a.name, x.region
+WHERE a.enabled
+ORDER BY a.name, r.region
 """
     with connection.cursor() as cur:
         cur.execute(sql, {"start": time_range.start, "end": time_range.end})
