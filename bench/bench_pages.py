@@ -32,12 +32,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--build", action="store_true", help="write the scale fixture first")
     parser.add_argument("--functions", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--cluster-rollups", action="store_true")
     args = parser.parse_args(argv)
 
     from bench.scale_fixture import build, setup_django
 
     setup_django()
-    fixture = build(functions=args.functions, days=args.days) if args.build else None
+    fixture = (
+        build(functions=args.functions, days=args.days, cluster_rollups=args.cluster_rollups) if args.build else None
+    )
 
     from django.contrib.auth.models import User
     from django.db import connection

@@ -18,7 +18,15 @@ from ops.models import Function
 from ops.selectors.fleet import PAGE_SIZE, fleet_page, parse_sort, region_headroom
 from ops.selectors.function import function_data, function_series_map
 from ops.selectors.inventory import FunctionFilters, function_header
-from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, TimeRange, series_buckets, step_label
+from ops.selectors.telemetry import (
+    ALL_COLUMNS,
+    MAX_COLUMNS,
+    SUM_COLUMNS,
+    TimeRange,
+    reads_without_jit,
+    series_buckets,
+    step_label,
+)
 from ops.services.api_tokens import api_token_user
 
 MAX_PER_PAGE = 500
@@ -76,7 +84,8 @@ def api_view(view):
                 return _error(401, "authentication required: a session or 'Authorization: Bearer <token>'")
             request.user = user
         try:
-            return view(request, *args, **kwargs)
+            with reads_without_jit():
+                return view(request, *args, **kwargs)
         except Http404 as exc:
             return _error(404, str(exc) or "not found")
 

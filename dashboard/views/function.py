@@ -14,7 +14,7 @@ from ops.models import Function
 from ops.selectors.function import function_data, last_deploy, minute_lines
 from ops.selectors.inventory import function_header
 from ops.selectors.fleet import account_concurrency_limit
-from ops.selectors.telemetry import TimeRange, parse_instant, step_label
+from ops.selectors.telemetry import TimeRange, parse_instant, reads_without_jit, step_label
 
 
 def _function_or_404(pk: int) -> Function:
@@ -54,6 +54,7 @@ def _context(request: HttpRequest, fn: Function) -> dict:
     }
 
 
+@reads_without_jit()
 def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
     context = _context(request, fn)
@@ -61,6 +62,7 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dashboard/function.html", context)
 
 
+@reads_without_jit()
 def function_charts(request: HttpRequest, pk: int) -> HttpResponse:
     """The charts and summary for a range: what live refresh and zoom swap in."""
     fn = _function_or_404(pk)

@@ -18,7 +18,7 @@ from ops.selectors.fleet import (
     region_headroom,
 )
 from ops.selectors.inventory import FunctionFilters, function_filter_choices
-from ops.selectors.telemetry import RANGES, TimeRange
+from ops.selectors.telemetry import RANGES, TimeRange, reads_without_jit
 
 # (sort key, column title, unit hint); the first click on a numeric column sorts worst first.
 COLUMNS = [
@@ -53,6 +53,7 @@ def range_links(time_range: TimeRange, params: dict) -> list[dict]:
     ]
 
 
+@reads_without_jit()
 def overview(request: HttpRequest) -> HttpResponse:
     time_range = TimeRange.from_query(request.GET, default="24h")
     filters = FunctionFilters.from_query(request.GET)

@@ -22,7 +22,9 @@ from ops.selectors.telemetry import EST_MS, SeriesData, TimeRange, series_bucket
 PAGE_SIZE = 50
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
 MAX_FIRE_ROWS = 20
-ONSET_POINTS = 361  # "since" to the minute on 1 h/6 h ranges, to 5 min on 24 h, to the hour beyond
+# ≤ 25 trend buckets: hourly on a 24 h range, so trends read the small hour roll-up
+TREND_POINTS = 25
+ONSET_POINTS = 181  # "since" to the minute on 1 h, 2 min on 6 h, 10 min on 24 h, hours beyond
 
 # What puts a function "on fire". Kept in one place so the page and the tests agree.
 FIRE_ERROR_RATE_PCT = 5.0
@@ -399,9 +401,9 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
         for r in fire:
             r.reasons = fire_reasons(r)
         return
-    # One read serves both: a coarse trend per row (≤ 60 buckets) and the fire rows' onsets.
+    # A coarse trend per row; the fire rows' onsets get a finer read below.
     data = series_buckets(
-        series_ids=sorted(wanted), time_range=time_range, columns=("invocations", "errors", "throttles"), max_points=61
+        series_ids=sorted(wanted), time_range=time_range, columns=("invocations", "errors", "throttles"), max_points=TREND_POINTS
     )
     for r in rows:
         r.trend = data.get(r.series_id)
@@ -458,18 +460,22 @@ class RegionHeadroom:
 def region_headroom(*, time_range: TimeRange) -> list[RegionHeadroom]:
     """Claimed concurrency per account×region: latest value and peak in range vs the limit (1 query)."""
     limit = account_concurrency_limit()
+    # Driven by the configured account×regions so that each read is a range scan on the
+    # (account, region, ts) key rather than a scan of every region's minutes.
     sql = """
-SELECT a.name, x.region, l.ts, x.peak, l.latest
-FROM (
-  SELECT account_id, region, max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak
-  FROM ops_regionstat WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2
-) x
-JOIN ops_account a ON a.id = x.account_id
+SELECT a.name, r.region, l.ts, p.peak, l.latest
+FROM ops_account a
+CROSS JOIN unnest(a.regions) AS r(region)
 CROSS JOIN LATERAL (
-  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat r
-  WHERE r.account_id = x.account_id AND r.region = x.region AND r.ts < %(end)s ORDER BY r.ts DESC LIMIT 1
+  SELECT max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak FROM ops_regionstat
+  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s
+) p
+CROSS JOIN LATERAL (
+  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat
+  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s ORDER BY ts DESC LIMIT 1
 ) l
-ORDER BY a.name, x.region
+WHERE a.enabled
+ORDER BY a.name, r.region
 """
     with connection.cursor() as cur:
         cur.execute(sql, {"start": time_range.start, "end": time_range.end})

@@ -60,6 +60,19 @@
     params.set("start", start);
     params.set("end", end);
     history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+    // The range picker lives outside the swapped body: mark the custom range as the current one.
+    document.querySelectorAll(".range-picker a.range").forEach(function (a) {
+      a.classList.remove("active");
+      a.removeAttribute("aria-current");
+    });
+    var custom = document.querySelector(".range-picker .custom-range");
+    if (custom) {
+      custom.classList.add("active");
+      var summary = custom.querySelector("summary");
+      if (summary) summary.textContent = start.slice(0, 16).replace("T", " ") + " – " + end.slice(0, 16).replace("T", " ") + " UTC";
+      var inputs = custom.querySelectorAll("input[type=datetime-local]");
+      if (inputs.length === 2) { inputs[0].value = start.slice(0, 16); inputs[1].value = end.slice(0, 16); }
+    }
     reload();
   }
 

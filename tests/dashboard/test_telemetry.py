@@ -132,3 +132,22 @@ def test_empty_buckets_at_the_live_edge_are_unknown_not_zero():
     assert data["invocations"][:50] == [10.0] * 50
     assert data["invocations"][-1] is None  # the newest minute: CloudWatch may still deliver it
     assert 0 in data["invocations"][50:]  # older empty minutes really had no invocations
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in a request: the block is the transaction
+def test_page_reads_run_without_jit_and_only_inside_the_block():
+    from django.db import connection
+
+    from ops.selectors.telemetry import reads_without_jit
+
+    def jit():
+        with connection.cursor() as cur:
+            cur.execute("SHOW jit")
+            return cur.fetchone()[0]
+
+    before = jit()
+    with reads_without_jit():
+        assert jit() == "off"
+        with reads_without_jit():  # nested: no second SET, still off
+            assert jit() == "off"
+    assert jit() == before

@@ -71,6 +71,8 @@ def test_zoom_on_one_chart_zooms_all_and_lands_in_the_url(logged_in, live_server
     other = page.evaluate("() => document.getElementById('chart-error-rate').layout.xaxis.range")
     assert other[0].startswith(start[:16]) and other[1].startswith(end[:16])
     expect(page.locator(".range-note")).to_have_attribute("data-range-key", "custom")
+    expect(page.locator(".range-picker a.range.active")).to_have_count(0)
+    expect(page.locator(".range-picker .custom-range summary")).to_contain_text(start[:16])
     charts_drawn(page)
 
     # a chart point opens that minute's error lines
