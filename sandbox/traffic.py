@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 import zlib
 from datetime import datetime, timezone
 from typing import Any, Callable

@@ -1,3 +1,4 @@
+from ops.models.api import ApiToken
 from ops.models.audit import AuditEntry
 from ops.models.choices import (
     AliasChangeSource,
@@ -34,6 +35,7 @@ from ops.models.telemetry import (
 
 __all__ = [
     "Account",
+    "ApiToken",
     "ApiUsage",
     "Alias",
     "AliasChange",

@@ -15,8 +15,10 @@ REPORT line is the only free source. A run, per account×region:
    (ErrorMinute) and moves each group's total by the difference, and stores the error lines
    (at most MAX_LINES_PER_MINUTE per function-minute);
 4. moves the group's cursor (PollStatus.cursor["groups"]) to the window's end and saves it.
-A line that cannot be read is counted and reported as one warning per function; it never
-stops the run. A log group that does not exist means the function has not logged yet.
+A REPORT line counts in the minute it was logged, i.e. when its invocation ended (CloudWatch's
+metrics stamp the start), so a long invocation's cold start can land a minute after its
+Invocations point. A line that cannot be read is counted and reported as one warning per
+function; it never stops the run. A log group that does not exist means the function has not logged yet.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from ops.models import Account, Alias, AliasChange, Function, PollStatus
+from ops.models import Account, Alias, Function, PollStatus
 
 PAGE_SIZE = 50
 
@@ -106,10 +106,6 @@ def function_header(*, pk: int) -> Function:
     )
 
 
-def function_last_deploy(*, function: Function) -> AliasChange | None:
-    return AliasChange.objects.filter(function=function).exclude(source="created").order_by("-at").first()
-
-
 def poll_statuses() -> QuerySet[PollStatus]:
     return PollStatus.objects.select_related("account").order_by("account__name", "region", "source")
 
@@ -119,12 +115,3 @@ def accounts_without_status() -> list[tuple[Account, str]]:
     seen = set(PollStatus.objects.values_list("account_id", "region"))
     return [(a, r) for a in Account.objects.filter(enabled=True) for r in a.regions if (a.pk, r) not in seen]
 
-
-def scope_problem(*, function: Function) -> PollStatus | None:
-    """The failing poll status for the function's scope, if any (empty states say why)."""
-    return (
-        PollStatus.objects.filter(account_id=function.account_id, region=function.region)
-        .filter(~Q(last_error_code=""))
-        .order_by("-last_error_at")
-        .first()
-    )

@@ -119,7 +119,7 @@ def install() -> None:
         try:
             return backend.get_queue(arn.split(":")[-1])
         except QueueDoesNotExist:
-            raise SQSException("ResourceNotFoundException", f"The resource that you specified for the SourceArn parameter doesn't exist.")
+            raise SQSException("ResourceNotFoundException", "The resource that you specified for the SourceArn parameter doesn't exist.")
 
     def start_message_move_task(self: Any) -> Any:
         backend = sqs_backends[self.current_account][self.region]

@@ -26,7 +26,9 @@ def test_overview_to_worst_function_and_its_charts(logged_in, live_server, e2e_e
     page.wait_for_url(re.compile(r"sort=-error_rate"))
     first = page.locator("table.fleet tbody tr").first
     expect(first).to_have_attribute("data-function", "payments-api")
-    expect(first).to_contain_text("6.69 %")
+    # The exact rate is pinned in the selector tests; here the window slides with the clock
+    # (a minute can pass between building the data and loading the page), so only its form.
+    expect(first.locator("td").nth(2)).to_have_text(re.compile(r"^\s*[1-9]\d*\.\d\d %\s*$"))
     page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
 
     first.locator("td a").first.click()
