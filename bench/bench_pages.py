@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--functions", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--cluster-rollups", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated page names to time (default: all)")
     args = parser.parse_args(argv)
 
     from bench.scale_fixture import build, setup_django
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         "api_fleet_24h": "/api/v1/fleet?range=24h",
         "api_series_errors_30d": f"/api/v1/functions/{fn_id}/series?metric=errors&range=30d",
     }
+    if args.only:
+        pages = {k: v for k, v in pages.items() if k in args.only.split(",")}
     results = {}
     for name, url in pages.items():
         resp = client.get(url)  # warm-up (plans, caches)
