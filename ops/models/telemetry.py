@@ -83,6 +83,40 @@ class StatColumns(models.Model):
         abstract = True
 
 
+# How each StatColumns column combines across time (roll-ups, chart buckets, range totals);
+# the writers and the readers both take these, so a new column is declared once.
+SUM_COLUMNS = (
+    "invocations",
+    "errors",
+    "throttles",
+    "dead_letter_errors",
+    "destination_delivery_failures",
+    "async_events_received",
+    "async_events_dropped",
+    "recursive_invocations_dropped",
+    "pc_spillover_invocations",
+    "reports",
+    "cold_starts",
+    "init_duration_sum",
+    "billed_duration_sum",
+    "billed_gb_s",
+    "log_errors",
+)
+MAX_COLUMNS = (
+    "duration_max",
+    "concurrency_max",
+    "iterator_age_max",
+    "async_event_age_max",
+    "pc_utilization_max",
+    "init_duration_max",
+    "memory_used_max_mb",
+    "memory_size_mb",
+)
+# A percentile of a coarser bucket cannot be computed from finer ones: the max is kept (an upper bound).
+PERCENTILE_COLUMNS = ("duration_p50", "duration_p90", "duration_p99")
+WEIGHTED_COLUMNS = ("duration_avg",)  # weighted by invocations
+
+
 class MinuteStat(StatColumns):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["series", "ts"], name="minutestat_natural_key")]

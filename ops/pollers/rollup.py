@@ -30,37 +30,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ops.models.telemetry import MAX_COLUMNS, PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
 from ops.pollers.base import advisory_lock
 
-SUM_COLUMNS = (
-    "invocations",
-    "errors",
-    "throttles",
-    "dead_letter_errors",
-    "destination_delivery_failures",
-    "async_events_received",
-    "async_events_dropped",
-    "recursive_invocations_dropped",
-    "pc_spillover_invocations",
-    "reports",
-    "cold_starts",
-    "init_duration_sum",
-    "billed_duration_sum",
-    "billed_gb_s",
-    "log_errors",
-)
-MAX_COLUMNS = (
-    "duration_max",
-    "concurrency_max",
-    "iterator_age_max",
-    "async_event_age_max",
-    "pc_utilization_max",
-    "init_duration_max",
-    "memory_used_max_mb",
-    "memory_size_mb",
-)
-PERCENTILE_COLUMNS = ("duration_p50", "duration_p90", "duration_p99")
-ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + PERCENTILE_COLUMNS + ("duration_avg",)
+ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + PERCENTILE_COLUMNS + WEIGHTED_COLUMNS
 
 LEVELS = {
     # target table: (source table, bucket)

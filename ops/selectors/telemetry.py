@@ -34,6 +34,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ops.models.telemetry import MAX_COLUMNS as _MAX_COLUMNS
+from ops.models.telemetry import PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
+
 MAX_POINTS = 1500
 LIVE_EDGE_S = 5 * 60  # how late CloudWatch data may still arrive for the newest buckets
 
@@ -42,37 +45,8 @@ RANGE_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "l
 MIN_CUSTOM_S = 5 * 60
 MAX_CUSTOM_S = 400 * 86400
 
-SUM_COLUMNS = (
-    "invocations",
-    "errors",
-    "throttles",
-    "dead_letter_errors",
-    "destination_delivery_failures",
-    "async_events_received",
-    "async_events_dropped",
-    "recursive_invocations_dropped",
-    "pc_spillover_invocations",
-    "reports",
-    "cold_starts",
-    "init_duration_sum",
-    "billed_duration_sum",
-    "billed_gb_s",
-    "log_errors",
-)
-MAX_COLUMNS = (
-    "duration_max",
-    "duration_p50",
-    "duration_p90",
-    "duration_p99",
-    "concurrency_max",
-    "iterator_age_max",
-    "async_event_age_max",
-    "pc_utilization_max",
-    "init_duration_max",
-    "memory_used_max_mb",
-    "memory_size_mb",
-)
-WEIGHTED_COLUMNS = ("duration_avg",)  # weighted by invocations
+# Charts and totals treat percentiles like maxima: the highest 1-minute value in a bucket.
+MAX_COLUMNS = _MAX_COLUMNS[:1] + PERCENTILE_COLUMNS + _MAX_COLUMNS[1:]
 ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + WEIGHTED_COLUMNS
 # Duration × invocations of minutes without REPORT lines: the cost estimate where logs are missing.
 EST_MS = "est_duration_ms"
