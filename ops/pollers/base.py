@@ -120,8 +120,11 @@ def poll_run(*, source: str, account: Account, region: str, work: Callable[[Poll
 
 
 def _merge_warnings(old: list, new: list[str], at) -> list:
-    stamped = [{"at": at.isoformat(), "message": w} for w in new]
-    return (list(old or []) + stamped)[-MAX_WARNINGS:]
+    """Newest last; a message seen again moves to the end with its new time (no repeats)."""
+    stamped = [{"at": at.isoformat(), "message": w} for w in dict.fromkeys(new)]
+    fresh = {w["message"] for w in stamped}
+    kept = [w for w in (old or []) if w.get("message") not in fresh]
+    return (kept + stamped)[-MAX_WARNINGS:]
 
 
 def _record_failure(status: PollStatus, ctx: PollContext, code: str, message: str, t0: float) -> None:

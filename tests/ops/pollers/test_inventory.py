@@ -330,3 +330,18 @@ def test_a_role_that_cannot_be_assumed_is_recorded_and_other_accounts_keep_polli
     failed = PollStatus.objects.get(account=bad)
     assert failed.last_error_code == "AccessDenied" and "sts:AssumeRole" in failed.last_error_message
     assert PollStatus.objects.get(account=good).healthy
+
+
+def test_repeated_warnings_are_kept_once_with_their_latest_time():
+    from datetime import datetime, timezone
+
+    from ops.pollers.base import _merge_warnings
+
+    t1, t2 = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)
+    first = _merge_warnings([], ["insights truncated", "bad line", "insights truncated"], t1)
+    assert [w["message"] for w in first] == ["insights truncated", "bad line"]
+    second = _merge_warnings(first, ["insights truncated"], t2)
+    assert [(w["message"], w["at"]) for w in second] == [
+        ("bad line", t1.isoformat()),
+        ("insights truncated", t2.isoformat()),
+    ]
