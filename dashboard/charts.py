@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Iterable, Sequence
 
 from ops.costs import lambda_cost
-from ops.selectors.telemetry import SeriesData, TimeRange, step_label
+from ops.selectors.telemetry import SeriesData, step_label
+from ops.selectors.timerange import TimeRange
 
 # Neutral tones for ordinary lines; the state colours (matching app.css) only where a line is a
 # problem (errors, throttles) or a limit.

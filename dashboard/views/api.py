@@ -15,18 +15,12 @@ from django.views.decorators.http import require_GET
 from dashboard.charts import bucket_costs, deploy_label
 from dashboard.views.overview import page_number
 from ops.models import Function
-from ops.selectors.fleet import PAGE_SIZE, fleet_page, parse_sort, region_headroom
+from ops.selectors.fleet import PAGE_SIZE, fleet_page, parse_sort
 from ops.selectors.function import function_data, function_series_map
+from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import FunctionFilters, function_header
-from ops.selectors.telemetry import (
-    ALL_COLUMNS,
-    MAX_COLUMNS,
-    SUM_COLUMNS,
-    TimeRange,
-    reads_without_jit,
-    series_buckets,
-    step_label,
-)
+from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, reads_without_jit, series_buckets, step_label
+from ops.selectors.timerange import TimeRange
 from ops.services.api_tokens import api_token_user
 
 MAX_PER_PAGE = 500

@@ -12,9 +12,10 @@ from dashboard.charts import deploy_link, function_figures
 from dashboard.views.overview import range_links
 from ops.models import Function
 from ops.selectors.function import function_data, last_deploy, minute_lines
+from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import function_header
-from ops.selectors.fleet import account_concurrency_limit
-from ops.selectors.telemetry import TimeRange, parse_instant, reads_without_jit, step_label
+from ops.selectors.telemetry import reads_without_jit, step_label
+from ops.selectors.timerange import TimeRange, parse_instant
 
 
 def _function_or_404(pk: int) -> Function:

@@ -9,16 +9,11 @@ from django.shortcuts import render
 
 from dashboard.charts import sparkline
 from ops.models import Function
-from ops.selectors.fleet import (
-    DEFAULT_SORT,
-    PAGE_SIZE,
-    fleet_page,
-    metrics_poll_state,
-    parse_sort,
-    region_headroom,
-)
+from ops.selectors.fleet import DEFAULT_SORT, PAGE_SIZE, fleet_page, parse_sort
+from ops.selectors.headroom import metrics_poll_state, region_headroom
 from ops.selectors.inventory import FunctionFilters, function_filter_choices
-from ops.selectors.telemetry import RANGES, TimeRange, reads_without_jit
+from ops.selectors.telemetry import reads_without_jit
+from ops.selectors.timerange import RANGES, TimeRange
 
 # (sort key, column title, unit hint); the first click on a numeric column sorts worst first.
 COLUMNS = [

@@ -1,4 +1,4 @@
-"""The fleet overview's reads: every function's numbers for a range, what is on fire, headroom.
+"""The fleet overview's reads: every function's numbers for a range and what is on fire.
 
 The whole table is one SQL statement whatever the number of functions: filter the inventory,
 total each function's series over the range (``ops.selectors.telemetry``), join the DLQ depth
@@ -11,29 +11,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection
 
 from ops.costs import lambda_cost
-from ops.models import AliasChange, Function, PollSource, PollStatus, RegionStat
+from ops.models import AliasChange, Function
+from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.telemetry import EST_MS, SeriesData, TimeRange, series_buckets, totals_params, totals_sql
+from ops.selectors.signals import (
+    FIRE_CONCURRENCY_PCT,
+    FIRE_ERROR_RATE_PCT,
+    FIRE_ITERATOR_AGE_MS,
+    FIRE_MIN_ERRORS,
+    FIRE_MIN_THROTTLES,
+    FIRE_P99_OF_TIMEOUT_PCT,
+    fire_reasons,
+    onset,
+)
+from ops.selectors.telemetry import EST_MS, SeriesData, series_buckets, totals_params, totals_sql
+from ops.selectors.timerange import TimeRange
 
 PAGE_SIZE = 50
-DEFAULT_ACCOUNT_CONCURRENCY = 1000
 MAX_FIRE_ROWS = 20
 # ≤ 25 trend buckets: hourly on a 24 h range, so trends read the small hour roll-up
 TREND_POINTS = 25
 ONSET_POINTS = 181  # "since" to the minute on 1 h, 2 min on 6 h, 10 min on 24 h, hours beyond
-
-# What puts a function "on fire". Kept in one place so the page and the tests agree.
-FIRE_ERROR_RATE_PCT = 5.0
-FIRE_MIN_ERRORS = 5
-WARN_ERROR_RATE_PCT = 1.0
-FIRE_MIN_THROTTLES = 1
-FIRE_P99_OF_TIMEOUT_PCT = 80.0
-FIRE_ITERATOR_AGE_MS = 60_000.0
-FIRE_CONCURRENCY_PCT = 90.0
 
 # sort key in the URL → SQL expression over the ranked rows
 SORTS = {
@@ -62,10 +63,6 @@ _TOTAL_COLUMNS = (
     "iterator_age_max",
     EST_MS,
 )
-
-
-def account_concurrency_limit() -> int:
-    return int(getattr(settings, "ACCOUNT_CONCURRENCY_LIMIT", DEFAULT_ACCOUNT_CONCURRENCY))
 
 
 def parse_sort(raw: str | None) -> str:
@@ -336,64 +333,6 @@ def _row(rec: dict) -> FleetRow:
     )
 
 
-def fire_reasons(row: FleetRow) -> list[tuple[str, str]]:
-    """Why a row is on fire, worst first, each with its unit."""
-    out: list[tuple[str, str]] = []
-    if row.error_rate is not None and row.error_rate >= FIRE_ERROR_RATE_PCT and row.errors >= FIRE_MIN_ERRORS:
-        out.append(("bad", f"error rate {row.error_rate:.1f} % ({int(row.errors):,} errors)"))
-    elif row.error_rate is not None and row.error_rate >= WARN_ERROR_RATE_PCT and row.errors > 0:
-        out.append(("warn", f"error rate {row.error_rate:.1f} %"))
-    if row.throttles >= FIRE_MIN_THROTTLES:
-        limit = f" (reserved {row.reserved_concurrency})" if row.reserved_concurrency is not None else ""
-        out.append(("bad", f"throttles {int(row.throttles):,}{limit}"))
-    if row.p99_pct is not None and row.p99_pct >= FIRE_P99_OF_TIMEOUT_PCT:
-        out.append(("bad" if row.p99_pct >= 95 else "warn", f"p99 {row.p99_pct:.0f} % of {row.timeout_s} s timeout"))
-    if row.dlq_depth:
-        out.append(("bad", f"DLQ depth {int(row.dlq_depth):,} messages"))
-    if row.async_events_dropped:
-        out.append(("bad", f"async events dropped {int(row.async_events_dropped):,}"))
-    if row.iterator_age_max is not None and row.iterator_age_max >= FIRE_ITERATOR_AGE_MS:
-        out.append(("warn", f"iterator age {row.iterator_age_max / 60000:.0f} min"))
-    if row.concurrency_pct is not None and row.concurrency_pct >= FIRE_CONCURRENCY_PCT:
-        out.append(("warn", f"concurrency {row.concurrency_max:.0f} of {row.concurrency_limit}"))
-    return out
-
-
-def onset(data: SeriesData, *, threshold_pct: float = WARN_ERROR_RATE_PCT) -> tuple[datetime | None, float | None]:
-    """When the current error episode began, and the error rate before it.
-
-    1. A bucket is *bad* when it has errors and its error rate (or its throttles) crosses
-       the threshold.
-    2. The episode is the last run of bad buckets, allowing one quiet bucket inside it.
-    3. The baseline is the error rate over the buckets before the episode (None if none).
-    """
-    inv, err, thr = data["invocations"], data["errors"], data["throttles"] if "throttles" in data.values else None
-    bad = []
-    for i in range(len(data.ts)):
-        e, n = err[i] or 0, inv[i] or 0
-        is_bad = e > 0 and (n == 0 or 100.0 * e / n >= threshold_pct)
-        if thr is not None and (thr[i] or 0) > 0:
-            is_bad = True
-        bad.append(is_bad)
-    last = max((i for i, b in enumerate(bad) if b), default=None)
-    if last is None:
-        return None, None
-    first = last
-    i = last - 1
-    while i >= 0:
-        if bad[i]:
-            first = i
-        elif i - 1 >= 0 and bad[i - 1]:
-            pass  # one quiet bucket inside an episode does not end it
-        else:
-            break
-        i -= 1
-    before_inv = sum(v or 0 for v in inv[:first])
-    before_err = sum(v or 0 for v in err[:first])
-    baseline = 100.0 * before_err / before_inv if before_inv else None
-    return data.ts[first], baseline
-
-
 def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRange) -> None:
     """Trends for the page's rows, and for fire rows their reasons, onset and the deploy just before."""
     wanted = {r.series_id for r in rows + fire if r.series_id}
@@ -443,74 +382,4 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
             r.minutes_after_deploy = max(0, round((r.since - r.deploy.at).total_seconds() / 60))
 
 
-@dataclass(frozen=True)
-class RegionHeadroom:
-    account: str
-    region: str
-    claimed_latest: float | None
-    claimed_peak: float | None
-    limit: int
-    at: datetime | None
-
-    @property
-    def peak_pct(self) -> float | None:
-        return None if self.claimed_peak is None else 100.0 * self.claimed_peak / self.limit
-
-
-def region_headroom(*, time_range: TimeRange) -> list[RegionHeadroom]:
-    """Claimed concurrency per account×region: latest value and peak in range vs the limit (1 query)."""
-    limit = account_concurrency_limit()
-    # Driven by the configured account×regions so that each read is a range scan on the
-    # (account, region, ts) key rather than a scan of every region's minutes.
-    sql = """
-SELECT a.name, r.region, l.ts, p.peak, l.latest
-FROM ops_account a
-CROSS JOIN unnest(a.regions) AS r(region)
-CROSS JOIN LATERAL (
-  SELECT max(coalesce(claimed_concurrency_max, concurrency_max)) AS peak FROM ops_regionstat
-  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s
-) p
-CROSS JOIN LATERAL (
-  SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat
-  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s ORDER BY ts DESC LIMIT 1
-) l
-WHERE a.enabled
-ORDER BY a.name, r.region
-"""
-    with connection.cursor() as cur:
-        cur.execute(sql, {"start": time_range.start, "end": time_range.end})
-        return [
-            RegionHeadroom(account=name, region=region, claimed_latest=_f(latest), claimed_peak=_f(peak), limit=limit, at=ts)
-            for name, region, ts, peak, latest in cur.fetchall()
-        ]
-
-
-@dataclass(frozen=True)
-class PollState:
-    """Why numbers may be missing: metrics never polled, or polls failing (with AWS's code)."""
-
-    never_polled: bool
-    failing: list[PollStatus]
-    last_success: datetime | None
-
-
-def metrics_poll_state() -> PollState:
-    statuses = list(PollStatus.objects.filter(source=PollSource.METRICS).select_related("account"))
-    successes = [s.last_success_at for s in statuses if s.last_success_at]
-    failing = [s for s in statuses if s.last_error_code and not s.healthy]
-    return PollState(never_polled=not successes, failing=failing, last_success=max(successes, default=None))
-
-
-__all__ = [
-    "FleetPage",
-    "FleetRow",
-    "PollState",
-    "RegionHeadroom",
-    "RegionStat",
-    "fleet_page",
-    "fire_reasons",
-    "metrics_poll_state",
-    "onset",
-    "parse_sort",
-    "region_headroom",
-]
+__all__ = ["FleetPage", "FleetRow", "fleet_page", "parse_sort"]

@@ -15,16 +15,10 @@ from django.utils import timezone
 
 from ops.costs import lambda_cost
 from ops.models import AliasChange, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
-from ops.selectors.fleet import WARN_ERROR_RATE_PCT, account_concurrency_limit, onset
-from ops.selectors.telemetry import (
-    ALL_COLUMNS,
-    EST_MS,
-    SeriesData,
-    TimeRange,
-    rate,
-    series_buckets,
-    series_totals,
-)
+from ops.selectors.headroom import account_concurrency_limit
+from ops.selectors.signals import WARN_ERROR_RATE_PCT, onset
+from ops.selectors.telemetry import ALL_COLUMNS, EST_MS, SeriesData, rate, series_buckets, series_totals
+from ops.selectors.timerange import TimeRange
 
 RIGHTSIZE_WINDOW = timedelta(days=7)
 RIGHTSIZE_HEADROOM = 1.25  # keep a quarter above the largest memory use seen
@@ -232,7 +226,7 @@ def what_changed(
 ) -> WhatChanged:
     """The one-line summary: when errors began, the deploy just before, versions, top group.
 
-    1. Find the current error episode in the bucketed series (``fleet.onset``).
+    1. Find the current error episode in the bucketed series (``signals.onset``).
     2. Attribute it to the last alias change at or before its start, if within an hour.
     3. List the versions that served traffic in the range with their error rates.
     """

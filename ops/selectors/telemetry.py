@@ -28,22 +28,18 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ops.models.telemetry import MAX_COLUMNS as _MAX_COLUMNS
 from ops.models.telemetry import PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
+from ops.selectors.timerange import TimeRange
 
 MAX_POINTS = 1500
 LIVE_EDGE_S = 5 * 60  # how late CloudWatch data may still arrive for the newest buckets
 
-RANGES: dict[str, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
-RANGE_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d"}
-MIN_CUSTOM_S = 5 * 60
-MAX_CUSTOM_S = 400 * 86400
 
 # Charts and totals treat percentiles like maxima: the highest 1-minute value in a bucket.
 MAX_COLUMNS = _MAX_COLUMNS[:1] + PERCENTILE_COLUMNS + _MAX_COLUMNS[1:]
@@ -68,83 +64,6 @@ FIVE_MAX_SPAN_S = 5 * 86400 + 3600
 
 NICE_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-# ---------------------------------------------------------------------------------------------
-# Time ranges
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """A half-open UTC interval [start, end) named by a preset key ("6h") or "custom"."""
-
-    key: str
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def preset(cls, key: str, *, now: datetime | None = None) -> "TimeRange":
-        now = now or timezone.now()
-        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        return cls(key=key, start=end - timedelta(seconds=RANGES[key]), end=end)
-
-    @classmethod
-    def from_query(cls, params: Mapping, *, default: str = "24h", now: datetime | None = None) -> "TimeRange":
-        """``range=6h`` or ``range=custom&start=<iso|epoch ms>&end=…``; anything else → default."""
-        now = now or timezone.now()
-        key = (params.get("range") or "").strip()
-        if key in RANGES:
-            return cls.preset(key, now=now)
-        start, end = parse_instant(params.get("start")), parse_instant(params.get("end"))
-        if start and end:
-            end = min(end, now + timedelta(minutes=1))
-            if end - start < timedelta(seconds=MIN_CUSTOM_S):
-                start = end - timedelta(seconds=MIN_CUSTOM_S)
-            start = max(start, end - timedelta(seconds=MAX_CUSTOM_S))
-            return cls(key="custom", start=start.replace(microsecond=0), end=end.replace(microsecond=0))
-        return cls.preset(default, now=now)
-
-    @property
-    def seconds(self) -> int:
-        return int((self.end - self.start).total_seconds())
-
-    @property
-    def label(self) -> str:
-        if self.key in RANGE_LABELS:
-            return RANGE_LABELS[self.key]
-        fmt = "%Y-%m-%d %H:%M"
-        return f"{self.start.strftime(fmt)} – {self.end.strftime(fmt)} UTC"
-
-    def as_query(self) -> dict[str, str]:
-        if self.key in RANGES:
-            return {"range": self.key}
-        return {"range": "custom", "start": _iso(self.start), "end": _iso(self.end)}
-
-    def previous(self) -> "TimeRange":
-        span = self.end - self.start
-        return TimeRange(key="custom", start=self.start - span, end=self.start)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_instant(raw) -> datetime | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    if raw.isdigit():  # epoch milliseconds, what a chart's zoom gives
-        try:
-            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    try:
-        dt = parse_datetime(raw.replace(" ", "T"))
-    except ValueError:
-        return None
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.urls import reverse
 from ops.models.api import ApiToken
 from ops.selectors.fleet import fleet_page
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.telemetry import TimeRange
+from ops.selectors.timerange import TimeRange
 from ops.services.api_tokens import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db

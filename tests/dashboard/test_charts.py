@@ -9,7 +9,8 @@ import pytest
 
 from dashboard import charts
 from ops.costs import lambda_cost
-from ops.selectors.telemetry import ALL_COLUMNS, SUM_COLUMNS, SeriesData, TimeRange
+from ops.selectors.telemetry import ALL_COLUMNS, SUM_COLUMNS, SeriesData
+from ops.selectors.timerange import TimeRange
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

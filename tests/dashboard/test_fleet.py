@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 
 from ops.costs import lambda_cost
-from ops.selectors.fleet import fleet_page, onset, region_headroom
+from ops.selectors.fleet import fleet_page
+from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.telemetry import SeriesData, TimeRange
+from ops.selectors.signals import onset
+from ops.selectors.telemetry import SeriesData
+from ops.selectors.timerange import TimeRange
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from ops.costs import lambda_cost
 from ops.selectors.function import function_data, rightsizing, suggested_memory_mb
 from ops.selectors.inventory import function_header
-from ops.selectors.telemetry import TimeRange
+from ops.selectors.timerange import TimeRange
 from tests.dashboard.factories import AliasChangeFactory, ErrorGroupFactory, function_series, minutes
 from tests.factories import FunctionFactory
 

@@ -7,15 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ops.models import FiveMinuteStat, HourStat
-from ops.selectors.telemetry import (
-    MAX_POINTS,
-    RANGES,
-    TimeRange,
-    bucket_step,
-    chart_tiers,
-    series_buckets,
-    series_totals,
-)
+from ops.selectors.telemetry import MAX_POINTS, bucket_step, chart_tiers, series_buckets, series_totals
+from ops.selectors.timerange import RANGES, TimeRange
 from tests.dashboard.factories import function_series, minutes
 from tests.factories import FunctionFactory
 

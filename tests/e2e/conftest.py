@@ -18,11 +18,12 @@ PASSWORD = "correct-horse-42"
 
 
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.e2e)
-            if not os.path.exists(CHROMIUM):
-                item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} missing: run `make browser`"))
+    e2e = [item for item in items if "tests/e2e/" in str(item.fspath).replace(os.sep, "/")]
+    for item in e2e:
+        item.add_marker(pytest.mark.e2e)
+    # Never skipped: without the browser these tests fail, and say how to get it.
+    if e2e and not os.path.exists(CHROMIUM):
+        raise pytest.UsageError(f"{CHROMIUM} is missing: run `make browser` (or deselect with -m 'not e2e')")
 
 
 @pytest.fixture(scope="session")
