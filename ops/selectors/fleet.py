@@ -91,6 +91,7 @@ class FleetRow:
     concurrency_max: float | None
     iterator_age_max: float | None  # ms
     dlq_depth: float | None  # latest visible messages summed over the function's DLQs
+    dlq_growth: float | None  # how much that depth grew since the range began
     error_rate: float | None  # %
     p99_pct: float | None  # p99 as % of the timeout
     cold_pct: float | None  # % of invocations (REPORT lines) that were cold starts
@@ -212,11 +213,17 @@ WITH fn AS MATERIALIZED (
 ),
 tot AS MATERIALIZED ({stat_sql}),
 dlq AS (
-  SELECT fq.function_id, sum(q.visible_max) AS depth
+  -- the latest depth, and how much it grew since the range began (a DLQ filling up is on
+  -- fire; old messages nobody redrove show in the table but do not page anyone)
+  SELECT fq.function_id, sum(q.visible_max) AS depth,
+         sum(q.visible_max - coalesce(b.visible_max, 0)) AS growth
   FROM ops_functionqueue fq
   CROSS JOIN LATERAL (
     SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(end)s ORDER BY ts DESC LIMIT 1
   ) q
+  LEFT JOIN LATERAL (
+    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
+  ) b ON true
   WHERE fq.role IN ('lambda_dlq', 'source_dlq', 'on_failure') AND fq.function_id IN (SELECT id FROM fn)
   GROUP BY 1
 ),
@@ -225,7 +232,7 @@ r AS (
   SELECT fn.*, coalesce(t.invocations, 0) AS invocations, coalesce(t.errors, 0) AS errors,
          coalesce(t.throttles, 0) AS throttles, coalesce(t.async_events_dropped, 0) AS async_events_dropped,
          coalesce(t.cold_starts, 0) AS cold_starts, t.duration_p99, t.concurrency_max, t.iterator_age_max,
-         dlq.depth AS dlq_depth,
+         dlq.depth AS dlq_depth, dlq.growth AS dlq_growth,
          100.0 * t.errors / nullif(t.invocations, 0) AS error_rate,
          100.0 * t.duration_p99 / (fn.timeout_s * 1000.0) AS p99_pct,
          100.0 * t.cold_starts / nullif(greatest(t.reports, 0), 0) AS cold_pct,
@@ -244,7 +251,7 @@ ranked AS (
       (r.error_rate >= %(fire_rate)s AND r.errors >= %(fire_errors)s)
       OR r.throttles >= %(fire_throttles)s
       OR r.p99_pct >= %(fire_p99)s
-      OR r.dlq_depth > 0
+      OR r.dlq_growth > 0
       OR r.async_events_dropped > 0
       OR r.iterator_age_max >= %(fire_iter)s
       OR r.concurrency_pct >= %(fire_conc)s
@@ -323,6 +330,7 @@ def _row(rec: dict) -> FleetRow:
         concurrency_max=_f(rec["concurrency_max"]),
         iterator_age_max=_f(rec["iterator_age_max"]),
         dlq_depth=_f(rec["dlq_depth"]),
+        dlq_growth=_f(rec["dlq_growth"]),
         error_rate=_f(rec["error_rate"]),
         p99_pct=_f(rec["p99_pct"]),
         cold_pct=_f(rec["cold_pct"]),

@@ -36,8 +36,8 @@ def fire_reasons(row: "FleetRow") -> list[tuple[str, str]]:
         out.append(("bad", f"throttles {int(row.throttles):,}{limit}"))
     if row.p99_pct is not None and row.p99_pct >= FIRE_P99_OF_TIMEOUT_PCT:
         out.append(("bad" if row.p99_pct >= 95 else "warn", f"p99 {row.p99_pct:.0f} % of {row.timeout_s} s timeout"))
-    if row.dlq_depth:
-        out.append(("bad", f"DLQ depth {int(row.dlq_depth):,} messages"))
+    if row.dlq_growth and row.dlq_growth > 0:
+        out.append(("bad", f"DLQ depth {int(row.dlq_depth):,} messages (+{int(row.dlq_growth):,} in range)"))
     if row.async_events_dropped:
         out.append(("bad", f"async events dropped {int(row.async_events_dropped):,}"))
     if row.iterator_age_max is not None and row.iterator_age_max >= FIRE_ITERATOR_AGE_MS:

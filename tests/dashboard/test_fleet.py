@@ -96,3 +96,27 @@ def test_onset_finds_the_latest_episode_and_its_baseline():
     assert since == ts[5] and baseline == pytest.approx(100 * 1 / 500)
     quiet = SeriesData(step_s=60, ts=ts, values={"invocations": [100] * 10, "errors": [0] * 10, "throttles": [0] * 10})
     assert onset(quiet) == (None, None)
+
+
+def test_a_dlq_is_on_fire_when_it_fills_up_not_for_old_messages(estate):
+    from ops.models import FunctionQueue, QueueStat
+    from tests.dashboard.factories import QueueFactory, QueueStatFactory
+
+    rng = TimeRange.preset("6h", now=estate.now)
+    # payments-api's DLQ already held 380 messages before the range: old, not filling up.
+    dlq = FunctionQueue.objects.get(function=estate.bad, role="lambda_dlq").queue
+    QueueStatFactory(queue=dlq, ts=rng.start - timedelta(minutes=10), visible_max=380)
+    # ingest-stream's DLQ grows from 5 to 45 within the range.
+    grows = QueueFactory(account=estate.account, name="ingest-dlq")
+    FunctionQueue.objects.create(function=estate.throttled, queue=grows, role="source_dlq")
+    QueueStatFactory(queue=grows, ts=rng.start - timedelta(minutes=1), visible_max=5)
+    QueueStatFactory(queue=grows, ts=estate.now.replace(second=0, microsecond=0) - timedelta(minutes=3), visible_max=45)
+    assert QueueStat.objects.count() == 4  # the estate's own point plus these three
+
+    fp = page(estate, sort="name")
+    rows = {r.name: r for r in fp.rows}
+    assert (rows["payments-api"].dlq_depth, rows["payments-api"].dlq_growth) == (380, 0)
+    assert (rows["ingest-stream"].dlq_depth, rows["ingest-stream"].dlq_growth) == (45, 40)
+    fire = {r.name: [text for _, text in r.reasons] for r in fp.fire}
+    assert "DLQ depth 45 messages (+40 in range)" in fire["ingest-stream"]
+    assert not any(text.startswith("DLQ") for text in fire["payments-api"])  # on fire for its errors only
