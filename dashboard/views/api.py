@@ -130,6 +130,7 @@ def fleet(request: HttpRequest) -> JsonResponse:
             "concurrency_max": r.concurrency_max,
             "concurrency_limit": r.concurrency_limit,
             "dlq_depth": r.dlq_depth,
+            "dlq_growth": r.dlq_growth,
             "cost_usd": round(r.cost_usd, 6),
             "on_fire": r.on_fire,
         }
