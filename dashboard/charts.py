@@ -198,31 +198,33 @@ def duration_figure(data: SeriesData, time_range: TimeRange, *, timeout_s: int) 
 def cold_start_figure(data: SeriesData, time_range: TimeRange) -> dict:
     per = _per(data)
     layout = base_layout(time_range=time_range, y_title=f"cold starts {per}")
-    layout["yaxis2"] = {
-        "title": {"text": "init duration (ms)", "font": {"size": 11}},
-        "overlaying": "y",
-        "side": "right",
-        "rangemode": "tozero",
-        "showgrid": False,
-    }
-    layout["margin"]["r"] = 64
     x = _x(data)
+    traces = [
+        {
+            "type": "bar",
+            "name": "cold starts",
+            "x": x,
+            "y": data["cold_starts"],
+            "marker": {"color": INK_3},
+            "hovertemplate": f"cold starts: %{{y:,}} {per}<extra></extra>",
+        }
+    ]
     init_avg = [(s / c) if c else None for s, c in zip(data["init_duration_sum"], data["cold_starts"])]
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "name": "cold starts",
-                "x": x,
-                "y": data["cold_starts"],
-                "marker": {"color": INK_3},
-                "hovertemplate": f"cold starts: %{{y:,}} {per}<extra></extra>",
-            },
+    # The init-duration axis only when there is an init duration to draw (no empty right axis).
+    if any(v is not None for v in init_avg) or any(v is not None for v in data["init_duration_max"]):
+        layout["yaxis2"] = {
+            "title": {"text": "init duration (ms)", "font": {"size": 11}},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        }
+        layout["margin"]["r"] = 64
+        traces += [
             _line("init avg", x, init_avg, color=INK, unit="ms", yaxis="y2"),
             _line("init max", x, data["init_duration_max"], color=INK_2, unit="ms", dash="dot", yaxis="y2"),
-        ],
-        "layout": layout,
-    }
+        ]
+    return {"data": traces, "layout": layout}
 
 
 def concurrency_figure(

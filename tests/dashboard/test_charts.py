@@ -129,3 +129,17 @@ def test_sparkline_scales_errors_with_invocations():
     assert spark["errors"].split()[-1] == "90.0,1.0"
     assert charts.sparkline(series(n=3, invocations=[1, 1, 1]))["errors"] == ""
     assert charts.sparkline(None) is None
+
+
+def test_cold_start_chart_has_an_init_axis_only_when_there_is_init_data():
+    quiet = charts.cold_start_figure(series(), RANGE)
+    assert "yaxis2" not in quiet["layout"] and [t["name"] for t in quiet["data"]] == ["cold starts"]
+    cold = [0] * 59 + [2]
+    init_sum = [0] * 59 + [500.0]
+    init_max = [None] * 59 + [300.0]
+    busy = charts.cold_start_figure(
+        series(cold_starts=cold, init_duration_sum=init_sum, init_duration_max=init_max), RANGE
+    )
+    assert busy["layout"]["yaxis2"]["title"]["text"] == "init duration (ms)"
+    by_name = {t["name"]: t for t in busy["data"]}
+    assert by_name["init avg"]["y"][-1] == 250.0 and by_name["init max"]["y"][-1] == 300.0
