@@ -85,7 +85,7 @@ class StatColumns(models.Model):
 
 # How each StatColumns column combines across time (roll-ups, chart buckets, range totals);
 # the writers and the readers both take these, so a new column is declared once.
-SUM_COLUMNS = (
+METRIC_SUM_COLUMNS = (  # AWS/Lambda Sum statistics: the metrics poller's counts
     "invocations",
     "errors",
     "throttles",
@@ -95,6 +95,8 @@ SUM_COLUMNS = (
     "async_events_dropped",
     "recursive_invocations_dropped",
     "pc_spillover_invocations",
+)
+SUM_COLUMNS = METRIC_SUM_COLUMNS + (
     "reports",
     "cold_starts",
     "init_duration_sum",

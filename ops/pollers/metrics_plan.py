@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ops.aws.cloudwatch import MetricQuery
+from ops.models.telemetry import METRIC_SUM_COLUMNS
 
 LAMBDA = "AWS/Lambda"
 SQS = "AWS/SQS"
@@ -76,17 +77,7 @@ PROBE = (
 PERCENTILE_COLUMNS = {"p50": "duration_p50", "p90": "duration_p90", "p99": "duration_p99"}
 
 # Columns the metrics poller owns in MinuteStat (the logs poller owns the REPORT columns).
-COUNT_COLUMNS = (
-    "invocations",
-    "errors",
-    "throttles",
-    "dead_letter_errors",
-    "destination_delivery_failures",
-    "async_events_received",
-    "async_events_dropped",
-    "recursive_invocations_dropped",
-    "pc_spillover_invocations",
-)
+COUNT_COLUMNS = METRIC_SUM_COLUMNS
 GAUGE_COLUMNS = (
     "duration_avg",
     "duration_max",
