@@ -87,7 +87,7 @@ def inventory_poll(ctx: PollContext) -> None:
         with transaction.atomic():
             fn = _function_upsert(ctx, info, detail, now)
             if detail is not None:
-                _versions_upsert(fn, detail.versions)
+                _versions_upsert(fn, detail.versions, now)
             _aliases_upsert(fn, aliases, now)
             _event_sources_upsert(fn, esms, now)
         _queues_link(ctx, fn, esms, now, queues_read, stale_before)
@@ -131,7 +131,7 @@ def _function_upsert(ctx: PollContext, info, detail, now) -> Function:
     return fn
 
 
-def _versions_upsert(fn: Function, versions) -> None:
+def _versions_upsert(fn: Function, versions, now) -> None:
     rows = [
         FunctionVersion(
             function=fn,
@@ -151,52 +151,42 @@ def _versions_upsert(fn: Function, versions) -> None:
         update_fields=["description", "code_sha256", "runtime", "memory_mb", "last_modified"],
     )
     listed = [v.version for v in versions]
-    FunctionVersion.objects.filter(function=fn, gone_at=None).exclude(version__in=listed).update(gone_at=timezone.now())
+    FunctionVersion.objects.filter(function=fn, gone_at=None).exclude(version__in=listed).update(gone_at=now)
 
 
 def _aliases_upsert(fn: Function, aliases, now) -> None:
+    """Upsert the function's aliases; every first sighting and every move becomes an AliasChange."""
     existing = {a.name: a for a in Alias.objects.filter(function=fn)}
     for info in aliases:
         old = existing.get(info.name)
+        before = (old.version, _norm(old.weights)) if old else None
+        fields = {
+            "arn": info.arn,
+            "version": info.version,
+            "weights": info.weights,
+            "description": info.description,
+            "revision_id": info.revision_id,
+            "last_seen": now,
+            "gone_at": None,
+        }
         if old is None:
-            alias = Alias.objects.create(
-                function=fn,
-                name=info.name,
-                arn=info.arn,
-                version=info.version,
-                weights=info.weights,
-                description=info.description,
-                revision_id=info.revision_id,
-                last_seen=now,
-            )
-            AliasChange.objects.create(
-                alias=alias,
-                function=fn,
-                at=now,
-                to_version=info.version,
-                to_weights=info.weights,
-                source=AliasChangeSource.CREATED,
-            )
+            alias = Alias.objects.create(function=fn, name=info.name, **fields)
+        else:
+            # The row is already loaded: one UPDATE, no second read.
+            Alias.objects.filter(pk=old.pk).update(**fields)
+            alias = old
+        if before == (info.version, _norm(info.weights)):
             continue
-        moved = old.version != info.version or _norm(old.weights) != _norm(info.weights)
-        if moved:
-            AliasChange.objects.create(
-                alias=old,
-                function=fn,
-                at=now,
-                from_version=old.version,
-                from_weights=old.weights,
-                to_version=info.version,
-                to_weights=info.weights,
-                source=AliasChangeSource.OBSERVED,
-            )
-        old.version = info.version
-        old.weights = info.weights
-        old.description = info.description
-        old.revision_id = info.revision_id
-        old.last_seen = now
-        old.gone_at = None
-        old.save(update_fields=["version", "weights", "description", "revision_id", "last_seen", "gone_at"])
+        AliasChange.objects.create(
+            alias=alias,
+            function=fn,
+            at=now,
+            from_version=old.version if old else "",
+            from_weights=old.weights if old else {},
+            to_version=info.version,
+            to_weights=info.weights,
+            source=AliasChangeSource.OBSERVED if old else AliasChangeSource.CREATED,
+        )
     listed = {a.name for a in aliases}
     Alias.objects.filter(function=fn, gone_at=None).exclude(name__in=listed).update(gone_at=now)
 
