@@ -141,7 +141,7 @@ INVENTORY_DETAIL_REFRESH_SECONDS = env_int("INVENTORY_DETAIL_REFRESH_SECONDS", 3
 METRICS_POLL_SECONDS = env_int("METRICS_POLL_SECONDS", 60, minimum=10)
 LOGS_POLL_SECONDS = env_int("LOGS_POLL_SECONDS", 60, minimum=10)
 
-# --- Telemetry ingestion (ops/pollers/metrics.py, logs.py, rollup.py) ---
+# --- Telemetry ingestion (ops/pollers/metrics/, logs/, rollup.py) ---
 # Idle functions (no invocations in the last hour) are polled this often; busy ones every run.
 METRICS_IDLE_POLL_SECONDS = env_int("METRICS_IDLE_POLL_SECONDS", 900, minimum=60)
 # Added to the scope's longest function timeout to size the trailing re-read window.
