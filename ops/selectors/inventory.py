@@ -93,6 +93,12 @@ def function_filter_choices() -> FilterChoices:
     )
 
 
+def functions_known() -> bool:
+    """Whether the inventory has ever seen a function (gone ones count): an empty page then says
+    "nothing matches" rather than "nothing polled yet"."""
+    return Function.objects.exists()
+
+
 def function_header(*, pk: int) -> Function:
     """A function with what its header shows: account, live aliases, versions."""
     return (
