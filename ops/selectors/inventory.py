@@ -112,6 +112,11 @@ def function_header(*, pk: int) -> Function:
     )
 
 
+def account_list() -> QuerySet[Account]:
+    """Every monitored account, enabled or not, by name."""
+    return Account.objects.order_by("name")
+
+
 def poll_statuses() -> QuerySet[PollStatus]:
     return PollStatus.objects.select_related("account").order_by("account__name", "region", "source")
 
