@@ -34,7 +34,7 @@ def main() -> None:
 
     from ops.models import Function, Series
     from ops.pollers.rows import stat_defaults
-    from ops.pollers.metrics_plan import COUNT_COLUMNS, METRIC_COLUMNS
+    from ops.pollers.metrics.plan import COUNT_COLUMNS, METRIC_COLUMNS
     from ops.pollers.storage import bulk_upsert
 
     account = scratch_estate(functions=args.series)

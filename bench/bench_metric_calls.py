@@ -29,9 +29,9 @@ def main() -> None:
 
     from ops.aws import client as aws_client
     from ops.aws import cloudwatch, usage
-    from ops.models import PollStatus
-    from ops.pollers import metrics
-    from ops.pollers import metrics_plan as plan
+    from ops.models import MetricsCadence
+    from ops.pollers.metrics import poll as metrics
+    from ops.pollers.metrics import plan
     from ops.pollers.base import poll_run
 
     account = scratch_estate(functions=args.functions)
@@ -57,7 +57,8 @@ def main() -> None:
     specs = plan.function_specs(percentiles=settings.METRICS_PERCENTILES, stream=False, provisioned=False)
     per_fn = len(specs)
     queries = args.functions * per_fn + len(plan.REGION)
-    cursor = PollStatus.objects.get(source="metrics", account=account).cursor
+    planned = MetricsCadence.objects.get(account=account, region="us-east-1")
+    projection = {"busy_s": planned.busy_s, "idle_s": planned.idle_s, "usd_per_day": planned.usd_per_day}
     base = settings.METRICS_POLL_SECONDS
 
     # Second cycle, one idle interval later: nothing was invoked, so every function is idle
@@ -105,7 +106,7 @@ def main() -> None:
                     "default_settings_20pct_busy": scenario(0.2),
                     "default_settings_all_idle": scenario(0.0),
                     "budget_usd_per_day": settings.CLOUDWATCH_DAILY_BUDGET_USD,
-                    "this_run_projection": cursor.get("cadence"),
+                    "this_run_projection": projection,
                 },
             },
             indent=2,

@@ -24,8 +24,16 @@ from dashboard.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-# The default key is for a developer machine; docker-compose and production set their own.
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me")
+# Sessions, CSRF tokens and password resets are signed with this key: with DEBUG off it must be
+# set (a known default would let anyone forge them); DEBUG on, a development key stands in.
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY: required when DEBUG is off; set it to a long random string, e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    SECRET_KEY = "dev-only-insecure-key-change-me"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -141,7 +149,7 @@ INVENTORY_DETAIL_REFRESH_SECONDS = env_int("INVENTORY_DETAIL_REFRESH_SECONDS", 3
 METRICS_POLL_SECONDS = env_int("METRICS_POLL_SECONDS", 60, minimum=10)
 LOGS_POLL_SECONDS = env_int("LOGS_POLL_SECONDS", 60, minimum=10)
 
-# --- Telemetry ingestion (ops/pollers/metrics.py, logs.py, rollup.py) ---
+# --- Telemetry ingestion (ops/pollers/metrics/, logs/, rollup.py) ---
 # Idle functions (no invocations in the last hour) are polled this often; busy ones every run.
 METRICS_IDLE_POLL_SECONDS = env_int("METRICS_IDLE_POLL_SECONDS", 900, minimum=60)
 # Added to the scope's longest function timeout to size the trailing re-read window.
@@ -181,16 +189,6 @@ LOGS_MAX_WINDOW_MINUTES = env_int("LOGS_MAX_WINDOW_MINUTES", 60, minimum=5)
 LOGS_INSIGHTS_TIMEOUT_SECONDS = env_float("LOGS_INSIGHTS_TIMEOUT_SECONDS", 30.0, minimum=1.0)
 # Right-sizing: hint when 7-day max memory used stays under this share of the configured size.
 RIGHTSIZING_MEMORY_THRESHOLD = env_float("RIGHTSIZING_MEMORY_THRESHOLD", 0.5, minimum=0.05)
-
-# --- Notifications ---
-SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL", "")
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "lambda-ops@localhost")
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {

@@ -1,9 +1,15 @@
-"""Django admin: where an admin manages monitored accounts and reads the audit log."""
+"""Django admin: where an admin manages monitored accounts and users and reads the audit log.
+
+Every change made here goes through ops.services, which writes the audit log.
+"""
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 
 from ops.models import Account, AuditEntry, PollStatus
-from ops.services.audit import audit_record
+from ops.services.accounts import account_delete, account_save
+from ops.services.users import user_delete, user_save
 
 
 @admin.register(Account)
@@ -17,15 +23,30 @@ class AccountAdmin(admin.ModelAdmin):
         return ", ".join(obj.regions)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action="account.update" if change else "account.create",
-            target_type="account",
-            target_id=obj.account_id,
-            target_label=obj.name,
-            parameters={"regions": obj.regions, "role_arn": obj.role_arn, "enabled": obj.enabled},
-        )
+        account_save(account=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        account_delete(account=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for account in queryset:
+            account_delete(account=account, actor=request.user)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin):
+    def save_model(self, request, obj, form, change):
+        user_save(user=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user, actor=request.user)
 
 
 @admin.register(AuditEntry)
@@ -47,6 +68,17 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 @admin.register(PollStatus)
 class PollStatusAdmin(admin.ModelAdmin):
+    """Read-only: the pollers own these rows."""
+
     list_display = ("source", "account", "region", "last_success_at", "last_error_code", "consecutive_failures")
     list_filter = ("source", "region")
     readonly_fields = [f.name for f in PollStatus._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from ops.models import Function
-from ops.selectors.inventory import FunctionFilters, function_filter_choices, function_page
+from ops.selectors.inventory import FunctionFilters, function_filter_choices, function_page, functions_known
 
 
 def function_list(request: HttpRequest) -> HttpResponse:
@@ -17,7 +16,7 @@ def function_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "choices": function_filter_choices(),
         "query": filters.as_query(),
-        "has_any": page.paginator.count > 0 or Function.objects.exists(),
+        "has_any": page.paginator.count > 0 or functions_known(),
     }
     return render(request, "dashboard/functions.html", context)
 

@@ -8,10 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.charts import sparkline
-from ops.models import Function
 from ops.selectors.fleet import DEFAULT_SORT, PAGE_SIZE, fleet_page, parse_sort
 from ops.selectors.headroom import metrics_poll_state, region_headroom
-from ops.selectors.inventory import FunctionFilters, function_filter_choices
+from ops.selectors.inventory import FunctionFilters, function_filter_choices, functions_known
 from ops.selectors.telemetry import reads_without_jit
 from ops.selectors.timerange import RANGES, TimeRange
 
@@ -90,7 +89,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "next_url": query_url(params, page=fleet.page + 1) if fleet.has_next else "",
         "headroom": region_headroom(time_range=time_range),
         "poll": metrics_poll_state(),
-        "has_functions": fleet.total > 0 or Function.objects.exists(),
+        "has_functions": fleet.total > 0 or functions_known(),
         "default_sort": DEFAULT_SORT,
     }
     return render(request, "dashboard/overview.html", context)

@@ -65,6 +65,9 @@ class Function(models.Model):
     # When tags, concurrency, async config and versions were last read (they are re-read when
     # the function changes, and at least every INVENTORY_DETAIL_REFRESH_SECONDS).
     detail_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The last minute with invocations, written by the metrics poller: a function invoked within
+    # the last hour is "busy" and polled every run by the metrics and the logs pollers.
+    last_invoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

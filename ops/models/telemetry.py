@@ -162,6 +162,27 @@ class RegionStat(models.Model):
         indexes = [BrinIndex(fields=["ts"], name="regionstat_ts_brin")]
 
 
+class MetricsCadence(models.Model):
+    """How often the metrics poller reads busy and idle functions of one account×region, and the
+    GetMetricData spend per day that projects to. Written by each metrics run; read by the status
+    page's spend panel (ops.selectors.usage)."""
+
+    # no index of its own: the natural key below starts with account
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="metrics_cadences", db_index=False)
+    region = models.CharField(max_length=32)
+    busy_s = models.PositiveIntegerField()
+    idle_s = models.PositiveIntegerField()
+    usd_per_day = models.FloatField()
+    planned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account__name", "region"]
+        constraints = [
+            # one row per scope: each metrics run upserts it on (account, region)
+            models.UniqueConstraint(fields=["account", "region"], name="metricscadence_natural_key")
+        ]
+
+
 class QueueStat(models.Model):
     """AWS/SQS depth and age of the oldest message for a known DLQ, one row per minute."""
 

@@ -1,26 +1,31 @@
-"""Helpers the telemetry pollers share: minute alignment, cursor timestamps, wide-row defaults."""
+"""Helpers the telemetry pollers share: the functions of a scope, minute alignment, wide-row
+defaults."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
-from ops.models import MinuteStat
+from django.db.models import Q
+
+from ops.models import Function, MinuteStat
+
+# A function invoked within this window is "busy": both telemetry pollers read it every run.
+ACTIVE_WINDOW = timedelta(hours=1)
+
+
+def scope_functions(ctx, at: datetime) -> list[Function]:
+    """Live functions, and those gone within the trailing window (their last points still land)."""
+    return list(
+        Function.objects.filter(account=ctx.account, region=ctx.region)
+        .filter(Q(gone_at=None) | Q(gone_at__gte=at - ACTIVE_WINDOW))
+        .prefetch_related("event_sources")
+        .order_by("pk")
+    )
 
 
 def floor_minute(ts: datetime) -> datetime:
     ts = ts.astimezone(dt_timezone.utc)
     return ts.replace(second=0, microsecond=0)
-
-
-def parse_ts(value) -> datetime | None:
-    """A cursor timestamp (ISO text) as an aware datetime; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        ts = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt_timezone.utc)
 
 
 def stat_defaults() -> dict[str, object]:

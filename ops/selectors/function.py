@@ -14,7 +14,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from ops.costs import lambda_cost
-from ops.models import AliasChange, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
+from ops.models import AliasChange, AliasChangeSource, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.signals import WARN_ERROR_RATE_PCT, onset
 from ops.selectors.telemetry import ALL_COLUMNS, EST_MS, SeriesData, rate, series_buckets, series_totals
@@ -170,7 +170,7 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
     )
     deploys = list(
         AliasChange.objects.filter(function=function, at__gte=time_range.start, at__lt=time_range.end)
-        .exclude(source="created")
+        .exclude(source=AliasChangeSource.CREATED)
         .select_related("alias", "actor")
         .order_by("at")
     )
@@ -198,7 +198,7 @@ def last_deploy(*, function: Function) -> AliasChange | None:
     """The latest alias change (not a first sighting), with its alias (one query)."""
     return (
         AliasChange.objects.filter(function=function)
-        .exclude(source="created")
+        .exclude(source=AliasChangeSource.CREATED)
         .select_related("alias", "actor")
         .order_by("-at")
         .first()

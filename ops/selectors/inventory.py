@@ -93,6 +93,12 @@ def function_filter_choices() -> FilterChoices:
     )
 
 
+def functions_known() -> bool:
+    """Whether the inventory has ever seen a function (gone ones count): an empty page then says
+    "nothing matches" rather than "nothing polled yet"."""
+    return Function.objects.exists()
+
+
 def function_header(*, pk: int) -> Function:
     """A function with what its header shows: account, live aliases, versions."""
     return (
@@ -104,6 +110,11 @@ def function_header(*, pk: int) -> Function:
         )
         .get(pk=pk)
     )
+
+
+def account_list() -> QuerySet[Account]:
+    """Every monitored account, enabled or not, by name."""
+    return Account.objects.order_by("name")
 
 
 def poll_statuses() -> QuerySet[PollStatus]:

@@ -61,10 +61,6 @@ class TimeRange:
             return {"range": self.key}
         return {"range": "custom", "start": _iso(self.start), "end": _iso(self.end)}
 
-    def previous(self) -> "TimeRange":
-        span = self.end - self.start
-        return TimeRange(key="custom", start=self.start - span, end=self.start)
-
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

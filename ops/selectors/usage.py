@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Sum
 
-from ops.models import ApiUsage, PollSource, PollStatus
+from ops.models import ApiUsage, MetricsCadence
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,10 @@ def api_spend(*, now: datetime) -> ApiSpend:
         .order_by("-usd", "-calls", "service", "operation")
     )
     by_op = [OperationSpend(r["service"], r["operation"], r["calls"], r["units"], r["usd"]) for r in rows]
-    cadences = []
-    for st in PollStatus.objects.filter(source=PollSource.METRICS).select_related("account"):
-        c = (st.cursor or {}).get("cadence")
-        if c:
-            cadences.append(
-                ScopeCadence(f"{st.account.name}/{st.region}", int(c["busy_s"]), int(c["idle_s"]), float(c["usd_per_day"]))
-            )
+    cadences = [
+        ScopeCadence(f"{c.account.name}/{c.region}", c.busy_s, c.idle_s, c.usd_per_day)
+        for c in MetricsCadence.objects.select_related("account")
+    ]
     return ApiSpend(
         today_usd=today,
         last_24h_usd=sum(o.cost_usd for o in by_op),

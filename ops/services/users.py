@@ -7,6 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from ops.models import AuditEntry, Role
+from ops.services.audit import audit_record
 
 
 def roles_ensure() -> None:
@@ -21,24 +22,50 @@ def roles_ensure() -> None:
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str, role: str, email: str = "", admin: bool = False) -> User:
-    """Create or update a user with exactly one role (and optionally Django admin rights)."""
+def user_create(
+    *, username: str, password: str, role: str, email: str = "", admin: bool = False, actor=None
+) -> User:
+    """Create or update a user with exactly one role (and optionally Django admin rights).
+
+    Audited when an actor is named (the CLI and the admin do); seeding without one (test
+    fixtures, benchmarks) writes no audit entry, so the log holds only what people did.
+    """
     if role not in Role.values:
         raise ValueError(f"role must be one of {', '.join(Role.values)}, not {role!r}")
     roles_ensure()
-    user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
+    user, created = User.objects.get_or_create(username=username, defaults={"email": email})
     user.email = email or user.email
     user.set_password(password)
     user.is_staff = admin
     user.is_superuser = admin
     user.save()
     user.groups.set([Group.objects.get(name=role)])
+    if actor is not None:
+        _audit(user, action="user.create" if created else "user.update", actor=actor, role=role)
     return user
 
 
-def user_role(user) -> str:
-    if not user.is_authenticated:
-        return ""
-    if user.has_perm("ops.operate"):
-        return Role.OPERATOR
-    return Role.VIEWER
+def _audit(user: User, *, action: str, actor, role: str = "") -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=str(user.pk),
+        target_label=user.get_username(),
+        parameters={"role": role, "admin": user.is_superuser, "active": user.is_active},
+    )
+
+
+@transaction.atomic
+def user_save(*, user: User, actor) -> User:
+    """Save a user edited in the admin's validated form (its groups are saved by the form)."""
+    created = user.pk is None
+    user.save()
+    _audit(user, action="user.create" if created else "user.update", actor=actor)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor) -> None:
+    _audit(user, action="user.delete", actor=actor)
+    user.delete()

@@ -65,3 +65,13 @@ def test_database_url_parses_to_postgres(monkeypatch):
         "ops",
         "app",
     )
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    missing = _boot(SECRET_KEY="", DEBUG="false")
+    assert missing.returncode != 0
+    assert "SECRET_KEY: required when DEBUG is off" in missing.stderr
+    debugging = _boot(SECRET_KEY="", DEBUG="true")
+    assert debugging.returncode == 0, debugging.stderr
+    given = _boot(SECRET_KEY="a-long-random-string-for-this-test", DEBUG="false")
+    assert given.returncode == 0, given.stderr

@@ -5,7 +5,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from ops.models import Account
-from ops.services.accounts import account_upsert
+from ops.selectors.inventory import account_list
+from ops.services.accounts import account_disable, account_upsert
+
+ACTOR = "cli"  # the audit log's actor for changes made from the command line
 
 
 class Command(BaseCommand):
@@ -27,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **opts):
         if action == "list":
-            for a in Account.objects.all():
+            for a in account_list():
                 state = "enabled" if a.enabled else "disabled"
                 self.stdout.write(f"{a.name}\t{a.account_id}\t{','.join(a.regions)}\t{a.role_arn or '-'}\t{state}")
             return
@@ -35,9 +38,10 @@ class Command(BaseCommand):
             self._import(opts["file"])
             return
         if action == "disable":
-            updated = Account.objects.filter(name=opts["name"]).update(enabled=False)
-            if not updated:
-                raise CommandError(f"no account named {opts['name']!r}")
+            try:
+                account_disable(name=opts["name"], actor=ACTOR)
+            except Account.DoesNotExist:
+                raise CommandError(f"no account named {opts['name']!r}") from None
             self.stdout.write(f"account {opts['name']} disabled")
             return
         regions = [r.strip() for r in opts["regions"].split(",") if r.strip()]
@@ -51,7 +55,7 @@ class Command(BaseCommand):
 
     def _add(self, **fields) -> None:
         try:
-            account = account_upsert(**fields)
+            account = account_upsert(**fields, actor=ACTOR)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         self.stdout.write(f"account {account.name} ({account.account_id}) polls {', '.join(account.regions)}")

@@ -16,6 +16,6 @@ class Command(BaseCommand):
             user = User.objects.get(username=username)
         except User.DoesNotExist:
             raise CommandError(f"no user {username!r}; create one with manage.py createuser") from None
-        token, raw = api_token_create(user=user, name=name)
+        token, raw = api_token_create(user=user, name=name, actor="cli")
         self.stderr.write(f"token {token.prefix}… for {user.username} created; it is shown only now:")
         self.stdout.write(raw)

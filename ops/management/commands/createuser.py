@@ -17,5 +17,5 @@ class Command(BaseCommand):
     def handle(self, *args, username, role, password, email, admin, **options):
         if len(password) < 8:
             raise CommandError("--password must be at least 8 characters")
-        user = user_create(username=username, password=password, role=role, email=email, admin=admin)
+        user = user_create(username=username, password=password, role=role, email=email, admin=admin, actor="cli")
         self.stdout.write(f"user {user.username} ({role}{', admin' if admin else ''}) ready")

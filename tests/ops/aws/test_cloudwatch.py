@@ -5,7 +5,7 @@ import pytest
 
 from ops.aws import cloudwatch
 from ops.aws.cloudwatch import DatapointBucket, MetricQuery
-from ops.pollers import metrics_plan as plan
+from ops.pollers.metrics import plan
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 

@@ -1,7 +1,7 @@
 import pytest
 
-from ops.pollers import logparse
-from ops.pollers.logparse import BadLine, ErrorLine, Report
+from ops.pollers.logs import parse as logparse
+from ops.pollers.logs.parse import BadLine, ErrorLine, Report
 
 RID = "6f1c2a3b-1111-4a2b-9c3d-0123456789ab"
 

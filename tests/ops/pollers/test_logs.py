@@ -6,7 +6,8 @@ from botocore.stub import Stubber
 
 from ops.aws import logs as aws_logs
 from ops.models import ErrorGroup, ErrorMinute, LogLine, MinuteStat
-from ops.pollers import logs, metrics
+from ops.pollers.logs import poll as logs
+from ops.pollers.metrics import poll as metrics
 from tests.factories import AccountFactory, FunctionFactory
 from tests.ops.pollers.telemetry_helpers import ACCOUNT_ID, FAST, REGION, at_clock, now_minute, put_points, run
 

@@ -6,8 +6,8 @@ from botocore.stub import Stubber
 
 from ops.aws import cloudwatch
 from ops.models import Function, MinuteStat, PollStatus, QueueStat, RegionStat, Series
-from ops.pollers import metrics
-from ops.pollers import metrics_plan as plan
+from ops.pollers.metrics import poll as metrics
+from ops.pollers.metrics import plan
 from tests.factories import AccountFactory, AliasFactory, FunctionFactory
 from tests.ops.pollers.telemetry_helpers import ACCOUNT_ID, FAST, REGION, at_clock, now_minute, put_points, run
 

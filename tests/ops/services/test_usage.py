@@ -5,7 +5,7 @@ import pytest
 from ops.aws import usage
 from ops.costs.api import api_call_cost
 from ops.models import ApiUsage
-from ops.pollers import metrics
+from ops.pollers.metrics import poll as metrics
 from ops.selectors.usage import api_spend
 from ops.services.usage import api_usage_flush
 from tests.factories import AccountFactory, FunctionFactory, make_user

@@ -3,9 +3,11 @@
 A run:
 1. builds the targets: one per function (its own series, each alias, each version behind a
    weighted alias), plus one for the scope (region-level concurrency and the known DLQs);
-2. plans the cadence: functions with invocations in the last hour are "busy" and polled every
-   run, idle ones every METRICS_IDLE_POLL_SECONDS; both stretch if the projected GetMetricData
-   spend would pass this scope's share of CLOUDWATCH_DAILY_BUDGET_USD (metrics_plan.plan_cadence);
+2. plans the cadence: functions with invocations in the last hour (Function.last_invoked_at,
+   which this poller keeps) are "busy" and polled every run, idle ones every
+   METRICS_IDLE_POLL_SECONDS; both stretch if the projected GetMetricData spend would pass this
+   scope's share of CLOUDWATCH_DAILY_BUDGET_USD (plan.plan_cadence); the plan is recorded on
+   MetricsCadence for the status page;
 3. for each due target picks a window: from its cursor minus the trailing re-read (the longest
    function timeout + METRICS_LATE_BUFFER_SECONDS — Lambda stamps points with the invocation's
    start and publishes them when it ends), to the last whole minute. A target with no cursor
@@ -16,7 +18,7 @@ A run:
    so a catch-up after downtime leaves no gap; at most METRICS_MAX_CHUNKS_PER_RUN per run;
 5. per chunk: GetMetricData (batched, paged, paced — ops.aws.cloudwatch), rows built, one bulk
    upsert per table (only the metrics columns of MinuteStat), then the cursors of the targets
-   in the chunk move to its end and are saved at once — a crash later loses nothing.
+   in the chunk move to its end and are saved at once (MetricsCursor) — a crash later loses nothing.
 A throttled or failing chunk is a warning: its targets keep their cursors and are re-read next
 run; the other groups go on. Targets with PartialData results keep their cursors too.
 Points are stored sparsely: a series-minute with no datapoint at all has no row (absent rows
@@ -31,32 +33,19 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max
 from django.utils import timezone
 
 from ops.aws import cloudwatch
 from ops.aws.cloudwatch import MetricBatch
 from ops.aws.errors import AwsError
-from ops.models import Function, MinuteStat, PollSource, PollStatus, SeriesKind
-from ops.pollers import metrics_plan as plan
+from ops.models import Function, MetricsCadence, PollStatus
 from ops.pollers import rollup
 from ops.pollers.base import PollContext
-from ops.pollers.metrics_store import store_batch
-from ops.pollers.metrics_targets import ACTIVE_WINDOW, SCOPE_KEY, Sink, Target, build_targets, scope_functions
-from ops.pollers.rows import floor_minute, parse_ts
-
-__all__ = [
-    "ACTIVE_WINDOW",
-    "SCOPE_KEY",
-    "Sink",
-    "Target",
-    "build_targets",
-    "floor_minute",
-    "metrics_poll",
-    "now",
-    "scope_functions",
-    "store_batch",
-]
+from ops.pollers.metrics import plan
+from ops.pollers.metrics.cursor import MetricsCursor
+from ops.pollers.metrics.store import store_batch
+from ops.pollers.metrics.targets import SCOPE_KEY, Target, build_targets
+from ops.pollers.rows import ACTIVE_WINDOW, floor_minute, scope_functions
 
 
 PARTIAL_RETRIES = 3
@@ -75,7 +64,7 @@ def _budget_share(ctx: PollContext, functions_here: int) -> float:
     return float(settings.CLOUDWATCH_DAILY_BUDGET_USD) * max(functions_here, 1) / max(total, functions_here, 1)
 
 
-def cadence_for(ctx: PollContext, targets: list[Target], busy: set[str]) -> plan.Cadence:
+def _cadence(ctx: PollContext, targets: list[Target], busy: set[str]) -> plan.Cadence:
     busy_q = sum(len(t.queries) for t in targets if t.key in busy)
     idle_q = sum(len((t.probe or t).queries) for t in targets if t.key != SCOPE_KEY and t.key not in busy)
     fixed_q = sum(len(t.queries) for t in targets if t.key == SCOPE_KEY)
@@ -103,25 +92,24 @@ def metrics_poll(ctx: PollContext) -> None:
     oldest = end - timedelta(days=settings.CLOUDWATCH_MINUTE_RETENTION_DAYS) + timedelta(hours=1)
     chunk = timedelta(minutes=settings.METRICS_CHUNK_MINUTES)
 
-    cursors: dict[str, str] = dict(ctx.cursor.get("until", {}))
-    active: dict[str, str] = dict(ctx.cursor.get("active", {}))
-    retries: dict[str, int] = dict(ctx.cursor.get("partial", {}))
+    cursor = MetricsCursor.from_json(ctx.cursor, warn=ctx.warn)
+    retries: dict[str, int] = dict(cursor.partial)
     keys = {t.key for t in targets}
-    cursors = {k: v for k, v in cursors.items() if k in keys}
-    active = {k: v for k, v in active.items() if k in keys}
-    busy = {k for k, v in active.items() if (parse_ts(v) or end) >= end - ACTIVE_WINDOW}
+    cursors: dict[str, datetime] = {k: v for k, v in cursor.until.items() if k in keys}
+    busy = {str(f.pk) for f in functions if f.last_invoked_at is not None and f.last_invoked_at >= end - ACTIVE_WINDOW}
     busy |= {t.key for t in targets if t.key not in cursors}  # new: poll at once
-    cad = cadence_for(ctx, targets, busy)
+    cad = _cadence(ctx, targets, busy)
+    _cadence_record(ctx, cad, at)
 
     groups: dict[datetime, list[Target]] = defaultdict(list)
     probing: set[str] = set()
     stepped = False
     for t in targets:
-        until = parse_ts(cursors.get(t.key))
+        until = cursors.get(t.key)
         if until is not None and until > end:
             stepped = True
             until = end  # the clock went back: do not wait for a future that already passed
-            cursors[t.key] = end.isoformat()
+            cursors[t.key] = end
         if until is None:
             start = end - max(lookback, timedelta(minutes=settings.METRICS_INITIAL_BACKFILL_MINUTES))
         else:
@@ -150,7 +138,7 @@ def metrics_poll(ctx: PollContext) -> None:
                 break
             e = min(end, s + chunk)
             chunks_left -= 1
-            done, partial = _chunk(ctx, group, s, e, active, probing=probing)
+            done, partial = _chunk(ctx, group, s, e, probing=probing)
             for key in partial:
                 # AWS keeps answering PartialData for this window: take what it gives after a
                 # few reads rather than pin the cursor (and every later window) for ever.
@@ -164,15 +152,15 @@ def metrics_poll(ctx: PollContext) -> None:
                 rollup.rollup_range(start=s, end=e)  # older than the roll-up task's own window
             for t in group:
                 if t.key in done:
-                    cursors[t.key] = e.isoformat()
-            _save_cursor(ctx, cursors, active, cad, retries)
+                    cursors[t.key] = e
+            _save_cursor(ctx, cursors, retries)
             if len(done) < len(group):
                 break  # re-read this chunk next run rather than skip past it
             s = e
         if chunks_left <= 0:
             ctx.warn("catch-up continues next run (chunk or time limit per run reached)")
             break
-    _save_cursor(ctx, cursors, active, cad, retries)
+    _save_cursor(ctx, cursors, retries)
 
 
 def _fetch(ctx: PollContext, group: list[Target], s: datetime, e: datetime) -> MetricBatch | None:
@@ -186,9 +174,7 @@ def _fetch(ctx: PollContext, group: list[Target], s: datetime, e: datetime) -> M
         return None
 
 
-def _chunk(
-    ctx: PollContext, group: list[Target], s: datetime, e: datetime, active: dict, *, probing: set[str]
-) -> tuple[set[str], set[str]]:
+def _chunk(ctx: PollContext, group: list[Target], s: datetime, e: datetime, *, probing: set[str]) -> tuple[set[str], set[str]]:
     """Read and store [s, e) for ``group``; return (keys now complete, keys with partial results).
 
     Members in ``probing`` (idle functions) are read with their probe set, in the same calls as
@@ -213,38 +199,28 @@ def _chunk(
     done, partial = set(quiet), set()
     messages = batch.messages
     if full_members or messages:
-        incomplete = store_batch(ctx, full_members, MetricBatch(results=tuple(full_results), calls=0, messages=messages), active)
+        incomplete = store_batch(ctx, full_members, MetricBatch(results=tuple(full_results), calls=0, messages=messages))
         done |= {t.key for t in full_members} - incomplete
         partial |= incomplete
     awake = [t for t in group if t.key in probing and t.key not in quiet]
     if awake:
         second = _fetch(ctx, awake, s, e)
         if second is not None:
-            incomplete = store_batch(ctx, awake, second, active)
+            incomplete = store_batch(ctx, awake, second)
             done |= {t.key for t in awake} - incomplete
             partial |= incomplete
     return done, partial
 
 
-def _save_cursor(ctx: PollContext, cursors: dict, active: dict, cad: plan.Cadence, retries: dict) -> None:
-    ctx.cursor = {
-        "until": cursors,
-        "active": active,
-        "partial": retries,
-        "cadence": {"busy_s": cad.busy_s, "idle_s": cad.idle_s, "usd_per_day": cad.usd_per_day},
-    }
+def _cadence_record(ctx: PollContext, cad: plan.Cadence, at: datetime) -> None:
+    MetricsCadence.objects.update_or_create(
+        account=ctx.account,
+        region=ctx.region,
+        defaults={"busy_s": cad.busy_s, "idle_s": cad.idle_s, "usd_per_day": cad.usd_per_day, "planned_at": at},
+    )
+
+
+def _save_cursor(ctx: PollContext, cursors: dict[str, datetime], retries: dict[str, int]) -> None:
+    ctx.cursor = MetricsCursor(until=dict(cursors), partial=dict(retries)).to_json()
     # Saved now, after the chunk's rows committed, so a crash later loses nothing.
     PollStatus.objects.filter(pk=ctx.status.pk).update(cursor=ctx.cursor)
-
-
-def last_activity(*, function_ids: list[int]) -> dict[int, datetime]:
-    """Latest minute with invocations per function (for tools and tests; the poller uses its cursor)."""
-    rows = (
-        MinuteStat.objects.filter(series__function_id__in=function_ids, series__kind=SeriesKind.FUNCTION, invocations__gt=0)
-        .values("series__function_id")
-        .annotate(last=Max("ts"))
-    )
-    return {r["series__function_id"]: r["last"] for r in rows}
-
-
-SOURCE = PollSource.METRICS

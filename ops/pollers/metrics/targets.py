@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-
-from django.db.models import Q
 
 from ops.aws.cloudwatch import MetricQuery
 from ops.models import Alias, Function, FunctionQueue, QueueRole, Series, SeriesKind
-from ops.pollers import metrics_plan as plan
 from ops.pollers.base import PollContext
+from ops.pollers.metrics import plan
 
 SCOPE_KEY = "scope"
-ACTIVE_WINDOW = timedelta(hours=1)
 DLQ_ROLES = (QueueRole.LAMBDA_DLQ, QueueRole.ON_FAILURE, QueueRole.SOURCE_DLQ)
 
 
@@ -52,16 +48,6 @@ def _series_ids(keys: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], i
         (s.function_id, s.kind, s.qualifier): s.pk
         for s in Series.objects.filter(function_id__in=fids).only("id", "function_id", "kind", "qualifier")
     }
-
-
-def scope_functions(ctx: PollContext, at: datetime) -> list[Function]:
-    """Live functions, and those gone within the trailing window (their last points still land)."""
-    return list(
-        Function.objects.filter(account=ctx.account, region=ctx.region)
-        .filter(Q(gone_at=None) | Q(gone_at__gte=at - ACTIVE_WINDOW))
-        .prefetch_related("event_sources")
-        .order_by("pk")
-    )
 
 
 def build_targets(ctx: PollContext, functions: list[Function], percentiles) -> list[Target]:

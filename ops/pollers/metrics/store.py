@@ -6,11 +6,13 @@ import math
 from collections import defaultdict
 from datetime import datetime
 
+from django.db import connection
+
 from ops.aws.cloudwatch import MetricBatch
 from ops.models import Series
-from ops.pollers import metrics_plan as plan
 from ops.pollers.base import PollContext
-from ops.pollers.metrics_targets import Target
+from ops.pollers.metrics import plan
+from ops.pollers.metrics.targets import Target
 from ops.pollers.rows import floor_minute, stat_defaults
 from ops.pollers.storage import bulk_upsert
 
@@ -19,7 +21,7 @@ def _value(column: str, v: float):
     return int(round(v)) if column in plan.COUNT_COLUMNS or column == "sent" else float(v)
 
 
-def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch, active: dict[str, str]) -> set[str]:
+def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch) -> set[str]:
     """Upsert one chunk's results; return the keys of targets whose results were incomplete."""
     for m in batch.messages:
         ctx.warn(f"GetMetricData: {m}")
@@ -28,14 +30,14 @@ def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch, activ
     queue: dict[tuple[int, datetime], dict[str, object]] = defaultdict(dict)
     incomplete: dict[str, str] = {}
     results = iter(batch.results)
-    function_series: dict[int, str] = {}
+    function_series: dict[int, int] = {}  # the function's own series id → function id
     for t in group:
         for sink in t.sinks:
             r = next(results)
             if r.status != "Complete":
                 incomplete.setdefault(t.key, r.status)
             if sink.table == "minute" and sink.column == "invocations" and t.function_id:
-                function_series.setdefault(sink.ref, t.key)
+                function_series.setdefault(sink.ref, t.function_id)
             for ts, v in r.points.items():
                 if v is None or (isinstance(v, float) and math.isnan(v)):
                     continue
@@ -60,13 +62,13 @@ def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch, activ
     defaults = stat_defaults()
     cols = list(defaults)
     rows = []
+    invoked: dict[int, datetime] = {}
     for (sid, m), vals in minute.items():
         row = {**defaults, **{c: (0 if c in plan.COUNT_COLUMNS else None) for c in plan.METRIC_COLUMNS}, **vals}
         rows.append((sid, m, *[row[c] for c in cols]))
-        key = function_series.get(sid)
-        if key and (vals.get("invocations") or 0) > 0:
-            if m.isoformat() > active.get(key, ""):
-                active[key] = m.isoformat()
+        fid = function_series.get(sid)
+        if fid and (vals.get("invocations") or 0) > 0 and (fid not in invoked or m > invoked[fid]):
+            invoked[fid] = m
     n = bulk_upsert(
         table="ops_minutestat",
         key=["series_id", "ts"],
@@ -91,4 +93,20 @@ def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch, activ
         fk_guard=("queue_id", "ops_queue"),
     )
     ctx.items += n
+    _activity_record(invoked)
     return set(incomplete)
+
+
+def _activity_record(invoked: dict[int, datetime]) -> None:
+    """Move Function.last_invoked_at forward (never back: a re-read of an older window must not
+    make a busy function look idle), one statement for the whole chunk."""
+    if not invoked:
+        return
+    ids, minutes = zip(*sorted(invoked.items()))
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE ops_function AS f SET last_invoked_at = v.ts"
+            " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, ts)"
+            " WHERE f.id = v.id AND (f.last_invoked_at IS NULL OR f.last_invoked_at < v.ts)",
+            [list(ids), list(minutes)],
+        )

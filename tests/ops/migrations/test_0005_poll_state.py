@@ -1,0 +1,63 @@
+"""Migration 0005 moves the facts others read out of the metrics cursor, and back on reversal."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("ops", "0003_merge_0002_api_tokens_0002_telemetry_usage")]
+AFTER = [("ops", "0005_poll_state")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cursor_contents_are_carried_over_and_back():
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    try:
+        old = _migrate(BEFORE)
+        account = old.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
+        Function = old.get_model("ops", "Function")
+        fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
+        busy = Function.objects.create(name="orders", arn="arn:aws:lambda:us-east-1:123456789012:function:orders", **fields)
+        quiet = Function.objects.create(name="mailer", arn="arn:aws:lambda:us-east-1:123456789012:function:mailer", **fields)
+        until = {str(busy.pk): now.isoformat(), "scope": now.isoformat()}
+        PollStatus = old.get_model("ops", "PollStatus")
+        PollStatus.objects.create(
+            source="metrics",
+            account=account,
+            region="us-east-1",
+            last_success_at=now,
+            cursor={
+                "until": until,
+                "partial": {},
+                "active": {str(busy.pk): (now - timedelta(minutes=7)).isoformat(), "999999": "garbage"},
+                "cadence": {"busy_s": 120, "idle_s": 900, "usd_per_day": 1.25},
+            },
+        )
+        logs_cursor = {"groups": {"/aws/lambda/orders": now.isoformat()}, "active": {}}
+        PollStatus.objects.create(source="logs", account=account, region="us-east-1", cursor=logs_cursor)
+
+        new = _migrate(AFTER)
+        Function = new.get_model("ops", "Function")
+        assert Function.objects.get(pk=busy.pk).last_invoked_at == now - timedelta(minutes=7)
+        assert Function.objects.get(pk=quiet.pk).last_invoked_at is None
+        cadence = new.get_model("ops", "MetricsCadence").objects.get(account_id=account.pk, region="us-east-1")
+        assert (cadence.busy_s, cadence.idle_s, cadence.usd_per_day, cadence.planned_at) == (120, 900, 1.25, now)
+        PollStatus = new.get_model("ops", "PollStatus")
+        assert PollStatus.objects.get(source="metrics").cursor == {"until": until, "partial": {}}
+        assert PollStatus.objects.get(source="logs").cursor == logs_cursor  # not the metrics poller's: untouched
+
+        back = _migrate(BEFORE)
+        cursor = back.get_model("ops", "PollStatus").objects.get(source="metrics").cursor
+        assert cursor["active"] == {str(busy.pk): (now - timedelta(minutes=7)).isoformat()}
+        assert cursor["cadence"] == {"busy_s": 120, "idle_s": 900, "usd_per_day": 1.25}
+        assert cursor["until"] == until
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("ops"))
