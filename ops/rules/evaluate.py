@@ -15,6 +15,16 @@ from ops.rules.signals import PAGE_SIGNALS, SIGNALS, Level, Signal, Threshold
 _COUNTS = ("errors", "throttles", "dlq_depth", "dlq_growth", "async_events_dropped", "dead_letter_errors")
 
 
+class _Unknown:
+    """Stands in for a None a reason names, so a partial row still reads (and never crashes)."""
+
+    def __format__(self, spec: str) -> str:
+        return "?"
+
+
+_UNKNOWN = _Unknown()
+
+
 @dataclass(frozen=True)
 class Record:
     """The columns the rules read; None where a value is not known (no data is not 0)."""
@@ -53,7 +63,7 @@ class Record:
         reserved = self.reserved_concurrency
         out["reserved_note"] = f" (reserved {reserved})" if reserved is not None else ""
         out["iterator_age_min"] = self.iterator_age_max / 60000 if self.iterator_age_max is not None else None
-        return out
+        return {k: _UNKNOWN if v is None else v for k, v in out.items()}
 
 
 @dataclass(frozen=True)
