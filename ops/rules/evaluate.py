@@ -96,6 +96,15 @@ def signal_level(signal: Signal, record: Record) -> Level:
     return Level.OK
 
 
+def value_level(signal: Signal, value: float | None) -> Level:
+    """The level of a value alone, minimum volumes aside: how a table cell is shaded (a 6 %
+    error rate reads red even on three calls, though it does not put the function on fire)."""
+    for level, threshold in signal.thresholds():
+        if value is not None and (value > threshold.at if threshold.strict else value >= threshold.at):
+            return level
+    return Level.OK
+
+
 def evaluate(record: Record, *, signals: tuple[Signal, ...] = SIGNALS) -> list[Finding]:
     """Every signal the record is out of line on, in declaration order."""
     out = []

@@ -94,3 +94,16 @@ def test_reason_wording_and_levels():
     # a partial row still reads rather than failing
     [odd] = page_findings(Record(concurrency_pct=95.0, concurrency_limit=10))
     assert odd.text == "concurrency ? of 10"
+
+
+def test_table_cells_are_shaded_by_the_same_levels():
+    from dashboard.templatetags.ops_format import state
+
+    cells = [
+        (6.0, "error_rate", "state-bad"), (5.0, "error_rate", "state-bad"), (4.99, "error_rate", "state-warn"),
+        (1.0, "error_rate", "state-warn"), (0.99, "error_rate", ""), (None, "error_rate", ""),
+        (95.0, "p99_of_timeout", "state-bad"), (80.0, "p99_of_timeout", "state-warn"), (79.9, "p99_of_timeout", ""),
+        (90.0, "concurrency", "state-warn"), (100.0, "concurrency", "state-warn"), (89.9, "concurrency", ""),
+        ("", "concurrency", ""),
+    ]  # fmt: skip
+    assert [state(v, key) for v, key, _ in cells] == [want for *_, want in cells]
