@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Iterable, Sequence
 
-from ops.costs import lambda_cost
+from ops.rules.cost import bucket_costs
 from ops.selectors.telemetry import SeriesData, step_label
 from ops.selectors.timerange import TimeRange
 
@@ -272,22 +272,6 @@ def memory_figure(data: SeriesData, time_range: TimeRange, *, configured_mb: int
         ],
         "layout": layout,
     }
-
-
-def bucket_costs(data: SeriesData, *, region: str, architecture: str, memory_mb: int) -> list[float | None]:
-    """USD per bucket: requests + billed GB-s (Duration × memory where no REPORT lines came)."""
-    out = []
-    for i in range(len(data)):
-        if data["invocations"][i] is None:  # not known yet (live edge)
-            out.append(None)
-            continue
-        billed = data["billed_gb_s"][i] or 0
-        if not data["reports"][i]:
-            billed += (data["duration_avg"][i] or 0) * (data["invocations"][i] or 0) / 1000.0 * memory_mb / 1024.0
-        out.append(
-            lambda_cost(region=region, architecture=architecture, requests=data["invocations"][i] or 0, gb_seconds=billed)
-        )
-    return out
 
 
 def cost_figure(data: SeriesData, time_range: TimeRange, *, region: str, architecture: str, memory_mb: int) -> dict:

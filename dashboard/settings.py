@@ -187,8 +187,6 @@ LOGS_LOOKBACK_SECONDS = env_int("LOGS_LOOKBACK_SECONDS", 600, minimum=60)
 LOGS_INITIAL_BACKFILL_MINUTES = env_int("LOGS_INITIAL_BACKFILL_MINUTES", 60, minimum=1)
 LOGS_MAX_WINDOW_MINUTES = env_int("LOGS_MAX_WINDOW_MINUTES", 60, minimum=5)
 LOGS_INSIGHTS_TIMEOUT_SECONDS = env_float("LOGS_INSIGHTS_TIMEOUT_SECONDS", 30.0, minimum=1.0)
-# Right-sizing: hint when 7-day max memory used stays under this share of the configured size.
-RIGHTSIZING_MEMORY_THRESHOLD = env_float("RIGHTSIZING_MEMORY_THRESHOLD", 0.5, minimum=0.05)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {

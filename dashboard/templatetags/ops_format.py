@@ -7,7 +7,22 @@ from urllib.parse import urlencode
 
 from django import template
 
+from ops.rules.evaluate import value_level
+from ops.rules.signals import BY_KEY, Level
+
 register = template.Library()
+
+
+@register.filter
+def state(value, signal: str) -> str:
+    """The state class for ``value`` on the levels of the signal named ``signal``
+    ("state-bad", "state-warn", or "" when in line or unknown)."""
+    try:
+        value = float(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        value = None
+    level = value_level(BY_KEY[signal], value)
+    return "" if level is Level.OK else f"state-{level.value}"
 
 
 @register.filter

@@ -12,14 +12,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from dashboard.charts import bucket_costs, deploy_label
+from dashboard.charts import deploy_label
 from dashboard.views.overview import page_number
 from ops.models import Function
 from ops.selectors.fleet import PAGE_SIZE, fleet_page, parse_sort
-from ops.selectors.function import function_data, function_series_map
+from ops.selectors.function import DERIVED_METRICS, function_data, function_metric_series, function_series_map
 from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import FunctionFilters, function_header
-from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, reads_without_jit, series_buckets, step_label
+from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, reads_without_jit, step_label
 from ops.selectors.timerange import TimeRange
 from ops.services.api_tokens import api_token_user
 
@@ -49,7 +49,6 @@ UNITS = {
     "error_rate": "%",
     "cost": "USD",
 }
-DERIVED = ("error_rate", "cost")
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -266,27 +265,22 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
 def function_series(request: HttpRequest, pk: int) -> JsonResponse:
     fn = _function_or_404(pk)
     metric = (request.GET.get("metric") or "").strip()
-    if metric not in ALL_COLUMNS and metric not in DERIVED:
-        choices = ", ".join(sorted(set(ALL_COLUMNS) | set(DERIVED)))
+    if metric not in ALL_COLUMNS and metric not in DERIVED_METRICS:
+        choices = ", ".join(sorted(set(ALL_COLUMNS) | set(DERIVED_METRICS)))
         return _error(400, f"metric must be one of: {choices}")
     tr = TimeRange.from_query(request.GET, default="6h")
     fn_series, _ = function_series_map(function=fn)
     if fn_series is None:
         return JsonResponse({"range": _range_json(tr), "metric": metric, "polled": False, "points": []})
-    columns = ALL_COLUMNS if metric == "cost" else (("invocations", "errors") if metric == "error_rate" else (metric,))
-    data = series_buckets(series_ids=[fn_series.id], time_range=tr, columns=columns)[fn_series.id]
+    data = function_metric_series(function=fn, series=fn_series, metric=metric, time_range=tr)
     if metric == "error_rate":
-        values = [(100.0 * e / i) if i else None for e, i in zip(data["errors"], data["invocations"])]
         aggregation = "errors / invocations within the bucket"
-    elif metric == "cost":
-        values = bucket_costs(data, region=fn.region, architecture=fn.architecture, memory_mb=fn.memory_mb)
+    elif metric == "cost" or metric in SUM_COLUMNS:
         aggregation = "sum per bucket"
-    elif metric in SUM_COLUMNS:
-        values, aggregation = data[metric], "sum per bucket"
     elif metric in MAX_COLUMNS:
-        values, aggregation = data[metric], "max of the stored 1-minute values within the bucket"
+        aggregation = "max of the stored 1-minute values within the bucket"
     else:
-        values, aggregation = data[metric], "invocation-weighted mean within the bucket"
+        aggregation = "invocation-weighted mean within the bucket"
     return JsonResponse(
         {
             "range": _range_json(tr),
@@ -296,6 +290,6 @@ def function_series(request: HttpRequest, pk: int) -> JsonResponse:
             "step_s": data.step_s,
             "step": step_label(data.step_s),
             "polled": True,
-            "points": [[_iso(t), v] for t, v in zip(data.ts, values)],
+            "points": [[_iso(t), v] for t, v in zip(data.ts, data.values)],
         }
     )

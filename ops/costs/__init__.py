@@ -1,5 +1,5 @@
 """Lambda pricing and the cost model. ``lambda_cost`` is the entry point the read side uses."""
 
-from ops.costs.model import Bill, cost_per_million, ephemeral_gb_seconds, gb_seconds, lambda_cost, monthly_bill
+from ops.costs.model import Bill, ephemeral_gb_seconds, lambda_cost, monthly_bill
 
-__all__ = ["Bill", "cost_per_million", "ephemeral_gb_seconds", "gb_seconds", "lambda_cost", "monthly_bill"]
+__all__ = ["Bill", "ephemeral_gb_seconds", "lambda_cost", "monthly_bill"]

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-PRICES_AS_OF = "2026-11-01"
 CW_PER_METRIC = 0.01 / 1000
 CW_PER_REQUEST = 0.01 / 1000
 INSIGHTS_PER_GB = 0.005
@@ -34,7 +33,3 @@ def api_call_cost(*, service: str, operation: str, calls: int, units: int = 0, b
         return calls * SQS_PER_REQUEST
     return 0.0
 
-
-def metrics_cost_per_day(*, metrics_per_cycle: int, cycle_seconds: int) -> float:
-    """GetMetricData USD per day for a steady poll of ``metrics_per_cycle`` every ``cycle_seconds``."""
-    return metrics_per_cycle * (86400 / cycle_seconds) * CW_PER_METRIC

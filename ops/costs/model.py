@@ -43,10 +43,6 @@ def lambda_cost(
     )
 
 
-def gb_seconds(*, memory_mb: float, billed_ms: float) -> float:
-    return memory_mb / 1024.0 * billed_ms / 1000.0
-
-
 def ephemeral_gb_seconds(*, ephemeral_mb: float, billed_ms: float) -> float:
     """Extra storage above the free 512 MB, in GB-s."""
     return max(0.0, ephemeral_mb - FREE_EPHEMERAL_MB) / 1024.0 * billed_ms / 1000.0
@@ -113,6 +109,3 @@ def monthly_bill(
         provisioned_duration_usd=pc_gb_seconds * price.pc_duration_gb_second_usd,
     )
 
-
-def cost_per_million(*, cost_usd: float, invocations: float) -> float | None:
-    return cost_usd / invocations * 1_000_000 if invocations else None

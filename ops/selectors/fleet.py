@@ -15,23 +15,18 @@ from django.db import connection
 
 from ops.costs import lambda_cost
 from ops.models import AliasChange, Function
+from ops.rules.cost import cost_usd_sql
+from ops.rules.episode import onset
+from ops.rules.evaluate import Finding, Record, page_findings
+from ops.rules.signals import ERROR_RATE
+from ops.rules.sql import on_fire_sql
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.signals import (
-    FIRE_CONCURRENCY_PCT,
-    FIRE_ERROR_RATE_PCT,
-    FIRE_ITERATOR_AGE_MS,
-    FIRE_MIN_ERRORS,
-    FIRE_MIN_THROTTLES,
-    FIRE_P99_OF_TIMEOUT_PCT,
-    fire_reasons,
-    onset,
-)
 from ops.selectors.telemetry import EST_MS, SeriesData, series_buckets, totals_params, totals_sql
 from ops.selectors.timerange import TimeRange
 
 PAGE_SIZE = 50
-MAX_FIRE_ROWS = 20
+MAX_ON_FIRE = 20
 # ≤ 25 trend buckets: hourly on a 24 h range, so trends read the small hour roll-up
 TREND_POINTS = 25
 ONSET_POINTS = 181  # "since" to the minute on 1 h, 2 min on 6 h, 10 min on 24 h, hours beyond
@@ -201,6 +196,14 @@ def fleet_page(
     prices_sql, price_params = _price_values()
     page = max(1, page)
     limit = account_concurrency_limit()
+    cost_sql = cost_usd_sql(
+        invocations="t.invocations",
+        billed_gb_s="t.billed_gb_s",
+        estimated_ms=f"t.{EST_MS}",
+        memory_mb="fn.memory_mb",
+        request_usd="p.req",
+        gb_second_usd="p.gbs",
+    )
     stat_sql = totals_sql(columns=_TOTAL_COLUMNS, source="(SELECT sid FROM fn WHERE sid IS NOT NULL)")
     sql = f"""
 WITH fn AS MATERIALIZED (
@@ -238,8 +241,7 @@ r AS (
          100.0 * t.cold_starts / nullif(greatest(t.reports, 0), 0) AS cold_pct,
          coalesce(fn.reserved_concurrency, %(limit)s) AS concurrency_limit,
          100.0 * t.concurrency_max / nullif(coalesce(fn.reserved_concurrency, %(limit)s), 0) AS concurrency_pct,
-         coalesce(t.invocations * p.req
-                  + (t.billed_gb_s + t.{EST_MS} / 1000.0 * fn.memory_mb / 1024.0) * p.gbs, 0) AS cost_usd
+         {cost_sql} AS cost_usd
   FROM fn
   LEFT JOIN tot t ON t.series_id = fn.sid
   LEFT JOIN dlq ON dlq.function_id = fn.id
@@ -247,15 +249,7 @@ r AS (
 ),
 ranked AS (
   SELECT r.*,
-    (
-      (r.error_rate >= %(fire_rate)s AND r.errors >= %(fire_errors)s)
-      OR r.throttles >= %(fire_throttles)s
-      OR r.p99_pct >= %(fire_p99)s
-      OR r.dlq_growth > 0
-      OR r.async_events_dropped > 0
-      OR r.iterator_age_max >= %(fire_iter)s
-      OR r.concurrency_pct >= %(fire_conc)s
-    ) IS TRUE AS on_fire,
+    {on_fire_sql(table="r")} AS on_fire,
     row_number() OVER (ORDER BY {order}) AS rn,
     count(*) OVER () AS total
   FROM r
@@ -276,13 +270,7 @@ ORDER BY rn
         "limit": limit,
         "offset": (page - 1) * per_page,
         "per_page": per_page,
-        "max_fire": MAX_FIRE_ROWS,
-        "fire_rate": FIRE_ERROR_RATE_PCT,
-        "fire_errors": FIRE_MIN_ERRORS,
-        "fire_throttles": FIRE_MIN_THROTTLES,
-        "fire_p99": FIRE_P99_OF_TIMEOUT_PCT,
-        "fire_iter": FIRE_ITERATOR_AGE_MS,
-        "fire_conc": FIRE_CONCURRENCY_PCT,
+        "max_fire": MAX_ON_FIRE,
     }
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -293,7 +281,7 @@ ORDER BY rn
     rows, fire = [], []
     for rec in raw:
         row = _row(rec)
-        if rec["fire_rank"] is not None and rec["fire_rank"] <= MAX_FIRE_ROWS:
+        if rec["fire_rank"] is not None and rec["fire_rank"] <= MAX_ON_FIRE:
             fire.append((rec["fire_rank"], row))
         if (page - 1) * per_page < rec["rn"] <= page * per_page:
             rows.append(row)
@@ -341,12 +329,18 @@ def _row(rec: dict) -> FleetRow:
     )
 
 
+def _judge(row: FleetRow) -> list[Finding]:
+    findings = page_findings(Record.of(row))
+    row.reasons = [(f.level.value, f.text) for f in findings]
+    return findings
+
+
 def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRange) -> None:
     """Trends for the page's rows, and for fire rows their reasons, onset and the deploy just before."""
     wanted = {r.series_id for r in rows + fire if r.series_id}
     if not wanted:
         for r in fire:
-            r.reasons = fire_reasons(r)
+            _judge(r)
         return
     # A coarse trend per row; the fire rows' onsets get a finer read below.
     data = series_buckets(
@@ -374,12 +368,12 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
         ):
             deploys.setdefault(ch.function_id, []).append(ch)
     for r in fire:
-        r.reasons = fire_reasons(r)
+        findings = _judge(r)
         series = fine.get(r.series_id) if r.series_id else None
         if series is not None:
             r.since, baseline = onset(series)
             # "↑ from x %" only makes sense next to an error-rate reason
-            if any(text.startswith("error rate") for _, text in r.reasons):
+            if any(f.signal is ERROR_RATE for f in findings):
                 r.baseline_rate = baseline
         if r.since is None:
             continue

@@ -6,27 +6,28 @@ Query count is fixed (about a dozen) whatever the function's history or version 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from ops.costs import lambda_cost
 from ops.models import AliasChange, AliasChangeSource, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
+from ops.rules import cost as cost_rule
+from ops.rules import rightsizing as rightsizing_rule
+from ops.rules.episode import onset
+from ops.rules.rightsizing import RightSizing
 from ops.selectors.headroom import account_concurrency_limit
-from ops.selectors.signals import WARN_ERROR_RATE_PCT, onset
-from ops.selectors.telemetry import ALL_COLUMNS, EST_MS, SeriesData, rate, series_buckets, series_totals
+from ops.selectors.telemetry import ALL_COLUMNS, SeriesData, rate, series_buckets, series_totals
 from ops.selectors.timerange import TimeRange
 
-RIGHTSIZE_WINDOW = timedelta(days=7)
-RIGHTSIZE_HEADROOM = 1.25  # keep a quarter above the largest memory use seen
-RIGHTSIZE_STEP_MB = 128
-DAYS_PER_MONTH = 30
 DEPLOY_LINK_MINUTES = 60  # an error onset within this long after a deploy is attributed to it
 
 VERSION_COLUMNS = ("invocations", "errors", "throttles", "duration_p99", "cold_starts", "reports")
+# The page's totals: the version columns, two peaks, and what the cost rule reads.
+_TOTAL_COLUMNS = tuple(
+    dict.fromkeys((*VERSION_COLUMNS, "concurrency_max", "memory_used_max_mb", *cost_rule.TOTAL_COLUMNS))
+)
 
 
 @dataclass
@@ -76,19 +77,6 @@ class WhatChanged:
 
 
 @dataclass
-class RightSizing:
-    used_max_mb: float
-    configured_mb: int
-    suggested_mb: int
-    monthly_now_usd: float
-    monthly_saving_usd: float
-
-    @property
-    def worth_it(self) -> bool:
-        return self.suggested_mb < self.configured_mb and self.monthly_saving_usd >= 0.01
-
-
-@dataclass
 class FunctionData:
     function: Function
     time_range: TimeRange
@@ -112,15 +100,8 @@ class FunctionData:
         return any(a.weights for a in self.function.aliases.all())
 
 
-def _cost(fn: Function, t: dict) -> tuple[float, bool]:
-    est_gb_s = (t.get(EST_MS) or 0) / 1000.0 * fn.memory_mb / 1024.0
-    gb_s = (t.get("billed_gb_s") or 0) + est_gb_s
-    usd = lambda_cost(region=fn.region, architecture=fn.architecture, requests=t.get("invocations") or 0, gb_seconds=gb_s)
-    return usd, est_gb_s > 0
-
-
 def _totals(fn: Function, t: dict) -> Totals:
-    usd, estimated = _cost(fn, t)
+    cost = cost_rule.total_cost(region=fn.region, architecture=fn.architecture, memory_mb=fn.memory_mb, totals=t)
     return Totals(
         invocations=t.get("invocations") or 0,
         errors=t.get("errors") or 0,
@@ -130,8 +111,8 @@ def _totals(fn: Function, t: dict) -> Totals:
         duration_p99=t.get("duration_p99"),
         concurrency_max=t.get("concurrency_max"),
         memory_used_max_mb=t.get("memory_used_max_mb"),
-        cost_usd=usd,
-        cost_estimated=estimated,
+        cost_usd=cost.usd,
+        cost_estimated=cost.estimated,
     )
 
 
@@ -157,7 +138,7 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
         series_ids=ids,
         start=time_range.start,
         end=time_range.end,
-        columns=(*VERSION_COLUMNS, "concurrency_max", "memory_used_max_mb", "billed_gb_s", EST_MS),
+        columns=_TOTAL_COLUMNS,
     )
     data = buckets.get(fn_series.id) if fn_series else None
     totals = _totals(function, totals_raw[fn_series.id]) if fn_series else Totals()
@@ -234,7 +215,7 @@ def what_changed(
     out.versions = [v for v in versions if v.totals.invocations or v.totals.errors]
     if data is None or not len(data):
         return out
-    since, baseline = onset(data, threshold_pct=WARN_ERROR_RATE_PCT)
+    since, baseline = onset(data)
     if since is None:
         return out
     out.since, out.baseline_rate = since, baseline
@@ -248,43 +229,49 @@ def what_changed(
     return out
 
 
-def suggested_memory_mb(used_max_mb: float) -> int:
-    """The smallest 128 MB multiple with a quarter of headroom over the peak used (≥ 128 MB)."""
-    want = used_max_mb * RIGHTSIZE_HEADROOM
-    return max(128, int(math.ceil(want / RIGHTSIZE_STEP_MB) * RIGHTSIZE_STEP_MB))
-
-
 def rightsizing(*, function: Function, series: Series | None, now: datetime) -> RightSizing | None:
-    """Max memory used over the last 7 days vs configured → a cheaper size and the saving.
-
-    The saving assumes the same billed duration at the smaller size (true for I/O-bound code;
-    CPU scales with memory, so CPU-bound functions may run longer). Requests cost the same."""
+    """The right-sizing rule (``ops.rules.rightsizing``) over the function series' last week."""
     if series is None:
         return None
     t = series_totals(
-        series_ids=[series.id],
-        start=now - RIGHTSIZE_WINDOW,
-        end=now,
-        columns=("invocations", "memory_used_max_mb", "billed_gb_s", EST_MS),
+        series_ids=[series.id], start=now - rightsizing_rule.WINDOW, end=now, columns=rightsizing_rule.COLUMNS
     )[series.id]
-    used = t.get("memory_used_max_mb")
-    if not used:
-        return None
-    configured = function.memory_mb
-    suggested = min(suggested_memory_mb(used), configured)
-    scale = DAYS_PER_MONTH / RIGHTSIZE_WINDOW.days
-    gb_s = ((t.get("billed_gb_s") or 0) + (t.get(EST_MS) or 0) / 1000.0 * configured / 1024.0) * scale
-    now_usd = lambda_cost(region=function.region, architecture=function.architecture, requests=0, gb_seconds=gb_s)
-    new_usd = lambda_cost(
-        region=function.region, architecture=function.architecture, requests=0, gb_seconds=gb_s * suggested / configured
+    return rightsizing_rule.rightsizing_of(
+        totals=t, memory_mb=function.memory_mb, region=function.region, architecture=function.architecture
     )
-    return RightSizing(
-        used_max_mb=used,
-        configured_mb=configured,
-        suggested_mb=suggested,
-        monthly_now_usd=now_usd,
-        monthly_saving_usd=max(0.0, now_usd - new_usd),
-    )
+
+
+# Metrics that are not a stored column but derived per bucket by the rules.
+DERIVED_METRICS = ("error_rate", "cost")
+
+
+@dataclass
+class MetricPoints:
+    step_s: int
+    ts: list[datetime]
+    values: list[float | None]
+
+
+def function_metric_series(*, function: Function, series: Series, metric: str, time_range: TimeRange) -> MetricPoints:
+    """One metric of the function-level series per bucket (one query): a stored column as
+    ``series_buckets`` aggregates it, or a derived one — the error rate within the bucket, or
+    the bucket's cost by the cost rule."""
+    if metric == "cost":
+        columns = cost_rule.BUCKET_COLUMNS
+    elif metric == "error_rate":
+        columns = ("invocations", "errors")
+    else:
+        columns = (metric,)
+    data = series_buckets(series_ids=[series.id], time_range=time_range, columns=columns)[series.id]
+    if metric == "error_rate":
+        values = [rate(e, i) for e, i in zip(data["errors"], data["invocations"])]
+    elif metric == "cost":
+        values = cost_rule.bucket_costs(
+            data, region=function.region, architecture=function.architecture, memory_mb=function.memory_mb
+        )
+    else:
+        values = data[metric]
+    return MetricPoints(step_s=data.step_s, ts=data.ts, values=values)
 
 
 @dataclass

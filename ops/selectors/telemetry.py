@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from ops.models.telemetry import MAX_COLUMNS as _MAX_COLUMNS
 from ops.models.telemetry import PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
+from ops.rules.cost import ESTIMATE_INPUTS, ESTIMATED_MS, estimated_ms_sum_sql
 from ops.selectors.timerange import TimeRange
 
 MAX_POINTS = 1500
@@ -44,8 +45,9 @@ LIVE_EDGE_S = 5 * 60  # how late CloudWatch data may still arrive for the newest
 # Charts and totals treat percentiles like maxima: the highest 1-minute value in a bucket.
 MAX_COLUMNS = _MAX_COLUMNS[:1] + PERCENTILE_COLUMNS + _MAX_COLUMNS[1:]
 ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + WEIGHTED_COLUMNS
-# Duration × invocations of minutes without REPORT lines: the cost estimate where logs are missing.
-EST_MS = "est_duration_ms"
+# Duration × invocations of minutes without REPORT lines: the cost estimate where logs are
+# missing (the cost rule, ``ops.rules.cost``, says which minutes and how).
+EST_MS = ESTIMATED_MS
 
 
 @dataclass(frozen=True)
@@ -128,10 +130,7 @@ def _agg_sql(columns: Iterable[str]) -> list[str]:
                 " / nullif(sum(r.invocations) FILTER (WHERE r.duration_avg IS NOT NULL), 0) AS duration_avg"
             )
         elif col == EST_MS:
-            # Minutes without REPORT lines: Duration avg × invocations, the estimated billed ms.
-            out.append(
-                f"coalesce(sum(r.duration_avg * r.invocations) FILTER (WHERE r.reports = 0), 0) AS {EST_MS}"
-            )
+            out.append(f"{estimated_ms_sum_sql(table='r')} AS {EST_MS}")
         else:
             raise ValueError(f"unknown column {col!r}")
     return out
@@ -141,7 +140,7 @@ def _raw_columns(columns: Sequence[str]) -> list[str]:
     raw = {"ts"}
     for col in columns:
         if col == EST_MS:
-            raw |= {"duration_avg", "invocations", "reports"}
+            raw |= set(ESTIMATE_INPUTS)
         elif col == "duration_avg":
             raw |= {"duration_avg", "invocations"}
         else:

@@ -10,7 +10,7 @@ from ops.costs import lambda_cost
 from ops.selectors.fleet import fleet_page
 from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.signals import onset
+from ops.rules.episode import onset
 from ops.selectors.telemetry import SeriesData
 from ops.selectors.timerange import TimeRange
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from ops.costs import lambda_cost
-from ops.selectors.function import function_data, rightsizing, suggested_memory_mb
+from ops.rules.rightsizing import suggested_memory_mb
+from ops.selectors.function import function_data, rightsizing
 from ops.selectors.inventory import function_header
 from ops.selectors.timerange import TimeRange
 from tests.dashboard.factories import AliasChangeFactory, ErrorGroupFactory, function_series, minutes

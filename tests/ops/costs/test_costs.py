@@ -7,14 +7,12 @@ explicit rather than hidden.
 """
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ops.costs import ephemeral_gb_seconds, gb_seconds, lambda_cost, monthly_bill
+from ops.costs import ephemeral_gb_seconds, lambda_cost, monthly_bill
 from ops.costs import pricing
-from ops.costs.functions import function_cost, rightsizing_hint
-from ops.models import MinuteStat, Series
+from ops.rules.cost import gb_seconds
 
 US = "us-east-1"
 
@@ -90,33 +88,3 @@ def test_lambda_cost_keeps_its_signature():
     assert lambda_cost(region=US, architecture="x86_64", requests=1_000_000, gb_seconds=0) == pytest.approx(0.20)
     assert lambda_cost(region=US, architecture="arm64", requests=0, gb_seconds=1_000_000) == pytest.approx(13.3334)
     assert lambda_cost(region="eu-west-1", architecture="mips", requests=0, gb_seconds=1) == pytest.approx(0.0000166667)
-
-
-@pytest.mark.django_db
-def test_function_cost_prefers_billed_duration_and_rightsizing_hint():
-    from tests.factories import FunctionFactory
-
-    fn = FunctionFactory(memory_mb=1024, architecture="x86_64")
-    s = Series.objects.create(function=fn, kind="function", qualifier="")
-    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-    rows = []
-    for d in range(7):
-        ts = now - timedelta(days=d, hours=1)
-        # 1,000 invocations seen by metrics; 1,000 REPORT lines, 200 ms billed each at 1 GB
-        rows.append(MinuteStat(series=s, ts=ts, invocations=1000, duration_avg=150.0, reports=1000, billed_gb_s=200.0, memory_used_max_mb=180, memory_size_mb=1024))
-    # one minute with invocations but no REPORT lines: Duration avg × invocations × memory
-    rows.append(MinuteStat(series=s, ts=now - timedelta(minutes=5), invocations=100, duration_avg=500.0))
-    MinuteStat.objects.bulk_create(rows)
-
-    cost = function_cost(function=fn, since=now - timedelta(days=7), until=now)
-    assert cost.invocations == 7100 and not cost.from_reports
-    assert cost.gb_seconds == pytest.approx(7 * 200.0 + 100 * 0.5 * 1.0)
-    assert cost.usd == pytest.approx(7100 * 0.2e-6 + 1450 * 0.0000166667)
-    assert cost.usd_per_million == pytest.approx(cost.usd / 7100 * 1e6)
-
-    hint = rightsizing_hint(function=fn, now=now)
-    assert (hint.configured_mb, hint.max_used_mb, hint.suggested_mb) == (1024, 180, 256)
-    # 1,400 GB-s a week × (1 − 256/1024) × 30/7 × $0.0000166667
-    assert hint.monthly_saving_usd == round(1400 * 0.75 * 30 / 7 * 0.0000166667, 2)
-    MinuteStat.objects.filter(series=s).update(memory_used_max_mb=700)
-    assert rightsizing_hint(function=fn, now=now) is None
