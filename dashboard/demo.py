@@ -98,7 +98,7 @@ def main() -> None:
     start("worker", sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", "pollers,alerts,actions", "-c", "2", "-l", "INFO")
     start("beat", sys.executable, "-m", "celery", "-A", "dashboard", "beat", "-l", "INFO", "-s", "/tmp/lambdaops-celerybeat-schedule")
     _wait_port(WEB_PORT, "the web server")
-    _manage(env, "shell", "-c", "from ops.tasks import poll_inventory_all; poll_inventory_all.delay()")
+    _manage(env, "shell", "-c", "from ops.tasks.pollers import poll_inventory_all; poll_inventory_all.delay()")
 
     print(
         f"\nLambda Ops is running: http://127.0.0.1:{WEB_PORT}/\n"
