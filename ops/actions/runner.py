@@ -76,6 +76,11 @@ def job_kind_spec(*, kind: str) -> JobKindSpec | None:
     return _KINDS.get(kind)
 
 
+def _label(kind: str) -> str:
+    spec = job_kind_spec(kind=kind)
+    return spec.label if spec else kind
+
+
 @dataclass(frozen=True)
 class JobRequestResult:
     job: Job
@@ -155,7 +160,7 @@ def job_request(
         return JobRequestResult(
             active,
             False,
-            f"{active.get_kind_display()} of {active.target_label or active.resource_arn} is already "
+            f"{_label(active.kind)} of {active.target_label or active.resource_arn} is already "
             f"{active.status} (job #{active.pk}, asked for by {active.actor_name}); not started twice.",
         )
     _log(job.pk, f"requested by {job.actor_name}", data={"parameters": job.parameters})
