@@ -36,3 +36,24 @@ def test_every_beat_entry_names_a_real_task_and_expires_after_its_period():
     for name, entry in schedule.items():
         assert entry["task"] in tasks, name
         assert entry["options"]["expires"] == entry["schedule"], name
+
+
+def test_compose_and_the_demo_run_one_worker_per_queue():
+    from pathlib import Path
+
+    import yaml
+
+    from dashboard import demo
+
+    compose = yaml.safe_load((Path(__file__).resolve().parents[3] / "docker-compose.yml").read_text())
+    workers = {name: svc["command"] for name, svc in compose["services"].items() if "worker" in svc.get("command", [])}
+    queues = {name: cmd[cmd.index("-Q") + 1] for name, cmd in workers.items()}
+    assert sorted(queues.values()) == ["actions", "alerts", "pollers"]  # one queue each, every queue served
+    concurrency = {queues[name]: cmd[cmd.index("-c") + 1] for name, cmd in workers.items()}
+    assert concurrency == {"pollers": "2", "alerts": "1", "actions": "1"}
+    nodes = {cmd[cmd.index("-n") + 1] for cmd in workers.values()}
+    assert nodes == {"pollers@%h", "alerts@%h", "actions@%h"}
+    for name, svc in compose["services"].items():
+        if name in workers:
+            assert svc["healthcheck"]["test"][1].startswith(f"celery -A dashboard inspect ping -d {queues[name]}@$$HOSTNAME")
+    assert dict(demo.WORKERS) == {"pollers": 2, "alerts": 1, "actions": 1}
