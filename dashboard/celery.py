@@ -16,10 +16,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("lambdaops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Routed by module: a task's name is its module path (ops/tasks/<queue>.py), so where a task
+# is defined decides which worker runs it. Compose and `make demo` run one worker per queue.
 app.conf.task_routes = {
-    "ops.tasks.poll_*": {"queue": "pollers"},
-    "ops.tasks.alerts_*": {"queue": "alerts"},
-    "ops.tasks.action_*": {"queue": "actions"},
+    "ops.tasks.pollers.*": {"queue": "pollers"},
+    "ops.tasks.alerts.*": {"queue": "alerts"},
+    "ops.tasks.actions.*": {"queue": "actions"},
 }
 
 

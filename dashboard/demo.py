@@ -5,7 +5,7 @@ Steps:
 2. create the demo operator login (printed at the end);
 3. start the sandbox (a simulated AWS estate on 127.0.0.1) and wait until it answers;
 4. register the sandbox's accounts as monitored accounts (the same way an admin would);
-5. start the web server (gunicorn), a Celery worker (all queues) and Celery beat;
+5. start the web server (gunicorn), one Celery worker per queue (pollers, alerts, actions) and Celery beat;
 6. queue a first inventory poll so the pages fill in at once;
 7. wait; Ctrl-C (or SIGTERM) stops every process it started.
 """
@@ -25,6 +25,8 @@ SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5055"))
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
 DEMO_USER = os.environ.get("DEMO_USER", "demo")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "lambda-ops-demo")
+# (queue, concurrency): pollers do the volume; alerts and actions need only be free when asked.
+WORKERS = (("pollers", 2), ("alerts", 1), ("actions", 1))
 
 
 def _wait_port(port: int, what: str, timeout: float = 60) -> None:
@@ -93,12 +95,15 @@ def main() -> None:
     _wait_port(SANDBOX_PORT, "the sandbox")
     _accounts_import(env)
 
-    print(f"• starting web on 127.0.0.1:{WEB_PORT}, a Celery worker and Celery beat")
+    print(f"• starting web on 127.0.0.1:{WEB_PORT}, a Celery worker per queue and Celery beat")
     start("web", sys.executable, "-m", "gunicorn", "dashboard.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-w", "2", "--timeout", "60")
-    start("worker", sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", "pollers,alerts,actions", "-c", "2", "-l", "INFO")
+    # One worker per queue, as in compose: alerts and actions never wait behind a polling backlog.
+    for queue, concurrency in WORKERS:
+        start(f"worker-{queue}", sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", queue,
+              "-c", str(concurrency), "-n", f"{queue}@%h", "-l", "INFO")
     start("beat", sys.executable, "-m", "celery", "-A", "dashboard", "beat", "-l", "INFO", "-s", "/tmp/lambdaops-celerybeat-schedule")
     _wait_port(WEB_PORT, "the web server")
-    _manage(env, "shell", "-c", "from ops.tasks import poll_inventory_all; poll_inventory_all.delay()")
+    _manage(env, "shell", "-c", "from ops.tasks.pollers import poll_inventory_all; poll_inventory_all.delay()")
 
     print(
         f"\nLambda Ops is running: http://127.0.0.1:{WEB_PORT}/\n"

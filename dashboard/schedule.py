@@ -1,4 +1,9 @@
-"""Celery beat schedule, in code. Each entry says why it runs when it does."""
+"""Celery beat schedule, in code. Each entry says why it runs when it does.
+
+Every entry expires after its own period: a tick still queued when the next one is due is
+dropped by the worker instead of running late on top of it (a backlog of stale polls would
+only delay the fresh one).
+"""
 
 from django.conf import settings
 
@@ -8,30 +13,42 @@ def beat_schedule() -> dict:
         # Inventory changes with deploys; a few minutes' lag is fine and keeps Lambda's
         # control-plane API (15 rps) far from its limit.
         "inventory": {
-            "task": "ops.tasks.poll_inventory_all",
+            "task": "ops.tasks.pollers.poll_inventory_all",
             "schedule": float(settings.INVENTORY_POLL_SECONDS),
+            "options": {"expires": float(settings.INVENTORY_POLL_SECONDS)},
         },
         # Lambda publishes 1-minute points; each run decides per function whether it is due
         # (busy every run, idle every METRICS_IDLE_POLL_SECONDS, within the daily budget).
         "metrics": {
-            "task": "ops.tasks.poll_metrics_all",
+            "task": "ops.tasks.pollers.poll_metrics_all",
             "schedule": float(settings.METRICS_POLL_SECONDS),
+            "options": {"expires": float(settings.METRICS_POLL_SECONDS)},
         },
         # Log lines land 5-10 min late and each run re-reads that much; per function the run
         # decides whether it is due, like metrics.
         "logs": {
-            "task": "ops.tasks.poll_logs_all",
+            "task": "ops.tasks.pollers.poll_logs_all",
             "schedule": float(settings.LOGS_POLL_SECONDS),
+            "options": {"expires": float(settings.LOGS_POLL_SECONDS)},
         },
         # A 5-minute bucket is complete once its minutes are; re-rolling every 5 minutes keeps
         # the 7- and 30-day charts at most one bucket behind.
         "rollups": {
-            "task": "ops.tasks.poll_rollups",
+            "task": "ops.tasks.pollers.poll_rollups",
             "schedule": 300.0,
+            "options": {"expires": 300.0},
         },
         # Retention is counted in days; hourly keeps each delete small.
         "retention": {
-            "task": "ops.tasks.poll_retention",
+            "task": "ops.tasks.pollers.poll_retention",
             "schedule": 3600.0,
+            "options": {"expires": 3600.0},
+        },
+        # A lost worker's job should be resumed or failed within a minute or so; a sweep is a
+        # few indexed UPDATEs, so running it this often costs nothing.
+        "jobs-sweep": {
+            "task": "ops.tasks.alerts.jobs_sweep",
+            "schedule": float(settings.JOB_SWEEP_SECONDS),
+            "options": {"expires": float(settings.JOB_SWEEP_SECONDS)},
         },
     }

@@ -127,14 +127,24 @@ CELERY_RESULT_BACKEND = None  # tasks record their outcome in Postgres (poll sta
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_TASK_ACKS_LATE = True  # every task is idempotent, so a redelivery after a crash is safe
+# acks_late is set per task (ops/tasks/*): pollers are idempotent and ack late, actions ack
+# early because the job runner and its sweeper own crash recovery. A late-acked task whose
+# worker died is requeued rather than acknowledged.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=5)
 CELERY_TASK_DEFAULT_QUEUE = "pollers"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- Jobs (ops/actions/runner.py) ---
+# A running job's worker touches heartbeat_at this often; the sweeper presumes the worker lost
+# when the heartbeat is older than JOB_STALE_SECONDS (several beats, so one slow UPDATE is not
+# a death), and runs every JOB_SWEEP_SECONDS.
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 10.0, minimum=0.1)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 60, minimum=1)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=10)  # claims of a resumable job
 
 # --- AWS ---
 AWS_REGIONS = env_list("AWS_REGIONS", "us-east-1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -10,13 +11,16 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.forms import PollNowForm
 from dashboard.permissions import operator_required
-from ops.models import Account
+from ops.actions.runner import JobRequestError
+from ops.models import JobKind
 from ops.selectors.inventory import accounts_without_status, poll_statuses
+from ops.selectors.jobs import jobs_recent
 from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
 
@@ -24,6 +28,8 @@ from ops.services.polling import poll_request
 def status_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     context = {
+        "poll_jobs": jobs_recent(kind=JobKind.POLL_INVENTORY),
+        "request_key": uuid.uuid4().hex,
         "statuses": poll_statuses(),
         "never_polled": accounts_without_status(),
         "now": now,
@@ -36,14 +42,22 @@ def status_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 @operator_required
 def poll_now(request: HttpRequest) -> HttpResponse:
-    """Queue an inventory poll for one account×region now (operators; audited)."""
-    account = get_object_or_404(Account, pk=request.POST.get("account"))
-    region = request.POST.get("region", "")
-    if region not in account.regions:
-        messages.error(request, f"{region or '(no region)'} is not a region of {account.name}.")
+    """Ask for an inventory poll of one account×region now, as a job (operators; audited)."""
+    form = PollNowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.first_error())
         return redirect("status")
-    poll_request(account=account, region=region, user=request.user)
-    messages.success(request, f"Inventory poll of {account.name}/{region} queued.")
+    try:
+        outcome = poll_request(
+            account_id=form.cleaned_data["account"],
+            region=form.cleaned_data["region"],
+            user=request.user,
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except JobRequestError as err:
+        messages.error(request, str(err))
+        return redirect("status")
+    (messages.success if outcome.created else messages.info)(request, outcome.message)
     return redirect("status")
 
 

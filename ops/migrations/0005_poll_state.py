@@ -76,7 +76,7 @@ def cursor_facts_in(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ops", "0003_merge_0002_api_tokens_0002_telemetry_usage"),
+        ("ops", "0004_jobs"),
     ]
 
     operations = [

@@ -4,6 +4,11 @@ from ops.models.choices import (
     AliasChangeSource,
     Architecture,
     AuditResult,
+    JOB_ACTIVE,
+    JOB_TERMINAL,
+    JobKind,
+    JobLogLevel,
+    JobStatus,
     PollSource,
     QueueRole,
     Role,
@@ -20,6 +25,7 @@ from ops.models.inventory import (
     PollStatus,
     Queue,
 )
+from ops.models.jobs import Job, JobLogEntry
 from ops.models.telemetry import (
     ApiUsage,
     ErrorGroup,
@@ -52,6 +58,13 @@ __all__ = [
     "FunctionQueue",
     "FunctionVersion",
     "HourStat",
+    "JOB_ACTIVE",
+    "JOB_TERMINAL",
+    "Job",
+    "JobKind",
+    "JobLogEntry",
+    "JobLogLevel",
+    "JobStatus",
     "LogLine",
     "MetricsCadence",
     "MinuteStat",

@@ -47,3 +47,35 @@ class Role(models.TextChoices):
 
     VIEWER = "viewer", "Viewer"
     OPERATOR = "operator", "Operator"
+
+
+class JobStatus(models.TextChoices):
+    """A job's lifecycle: pending → running → succeeded | failed | cancelled.
+
+    A running job may also go back to pending once, when the sweeper resumes it after its
+    worker was lost (only for kinds that declare themselves resumable).
+    """
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Named groups of JobStatus. ACTIVE is what the one-active-per-target constraint counts;
+# TERMINAL states are never left.
+JOB_ACTIVE: tuple[str, ...] = (JobStatus.PENDING, JobStatus.RUNNING)
+JOB_TERMINAL: tuple[str, ...] = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobKind(models.TextChoices):
+    """What a job does; each kind's work is registered in ops.actions.runner."""
+
+    POLL_INVENTORY = "poll.inventory", "Inventory poll"
+
+
+class JobLogLevel(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"

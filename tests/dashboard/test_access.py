@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from ops.models import AuditEntry, Role
+from ops.models import AuditEntry, Job, Role
 from tests.factories import AccountFactory, make_user
 
 pytestmark = pytest.mark.django_db
@@ -39,30 +39,48 @@ def test_viewer_cannot_post_an_operator_endpoint(client):
     assert not AuditEntry.objects.exists()
 
 
-def test_operator_poll_now_is_queued_and_audited(client, django_capture_on_commit_callbacks, monkeypatch):
-    from ops import tasks
+def test_operator_poll_now_becomes_a_job_queued_and_audited(client, django_capture_on_commit_callbacks, monkeypatch):
+    from ops.tasks import actions
 
     queued = []
-    monkeypatch.setattr(tasks.poll_inventory, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(actions.job_run, "delay", lambda *args: queued.append(args))
     account = AccountFactory(regions=["us-east-1"])
     operator = make_user(Role.OPERATOR, "olga")
     client.force_login(operator)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("poll_now"), {"account": account.pk, "region": "us-east-1"})
     assert response.status_code == 302
-    assert queued == [(account.pk, "us-east-1")]
+    job = Job.objects.get()
+    assert (job.kind, job.account, job.region, job.status, job.actor) == (
+        "poll.inventory", account, "us-east-1", "pending", operator
+    )
+    assert queued == [(job.pk,)]
     entry = AuditEntry.objects.get()
-    assert (entry.actor, entry.action, entry.target_id) == (operator, "poll.request", account.account_id)
+    assert (entry.actor, entry.action, entry.target_id, entry.result) == (
+        operator, "poll.inventory", account.account_id, "requested"
+    )
 
 
-def test_operator_poll_now_rejects_a_region_the_account_does_not_have(client, monkeypatch):
-    from ops import tasks
+@pytest.mark.parametrize("form,message", [
+    ({"account": "abc", "region": "us-east-1"}, "The account must be a whole number"),
+    ({"account": "1.5", "region": "us-east-1"}, "The account must be a whole number"),
+    ({"region": "us-east-1"}, "No account was given."),
+    ({"account": "999999", "region": "us-east-1"}, "No account with id 999999."),
+    ({"account": "{pk}", "region": "mars-1"}, "Not an AWS region name"),
+    ({"account": "{pk}", "region": "eu-west-1"}, "eu-west-1 is not a region of"),
+    ({"account": "{pk}", "region": "us-east-1", "idempotency_key": "<script>"}, "The request key is malformed"),
+])
+def test_operator_poll_now_explains_a_bad_form_value(client, monkeypatch, form, message):
+    from ops.tasks import actions
 
-    monkeypatch.setattr(tasks.poll_inventory, "delay", lambda *a: pytest.fail("must not queue"))
+    monkeypatch.setattr(actions.job_run, "delay", lambda *a: pytest.fail("must not queue"))
     account = AccountFactory(regions=["us-east-1"])
     client.force_login(make_user(Role.OPERATOR))
-    response = client.post(reverse("poll_now"), {"account": account.pk, "region": "mars-1"}, follow=True)
-    assert "is not a region of" in response.content.decode()
+    data = {k: v.replace("{pk}", str(account.pk)) for k, v in form.items()}
+    response = client.post(reverse("poll_now"), data, follow=True)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Job.objects.exists() and not AuditEntry.objects.exists()
 
 
 def test_csrf_is_enforced_on_posts():

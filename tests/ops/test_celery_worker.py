@@ -38,7 +38,7 @@ def test_inventory_poll_runs_in_a_real_worker(aws):
         text=True,
     )
     try:
-        app.send_task("ops.tasks.poll_inventory", args=[account.pk, "us-east-1"], queue=queue)
+        app.send_task("ops.tasks.pollers.poll_inventory", args=[account.pk, "us-east-1"], queue=queue)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not PollStatus.objects.filter(last_success_at__isnull=False).exists():
             time.sleep(0.5)

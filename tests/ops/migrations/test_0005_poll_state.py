@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("ops", "0003_merge_0002_api_tokens_0002_telemetry_usage")]
+BEFORE = [("ops", "0004_jobs")]
 AFTER = [("ops", "0005_poll_state")]
 
 

@@ -306,7 +306,7 @@ def test_function_listing_follows_pagination(aws, monkeypatch):
 def test_a_role_that_cannot_be_assumed_is_recorded_and_other_accounts_keep_polling(aws, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from ops import tasks
+    from ops.tasks import pollers as tasks
     from ops.aws import client as aws_client
     from ops.aws.errors import classify
 

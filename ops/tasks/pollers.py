@@ -1,4 +1,9 @@
-"""Celery tasks are interfaces: ids in, load, call a service. Retries only for transient errors.
+"""The ``pollers`` queue: AWS polling and telemetry housekeeping.
+
+Celery tasks are interfaces: ids in, load, call a service. Retries only for transient errors.
+Every task here is idempotent (upserts on AWS's natural keys, one run per scope under an
+advisory lock), so each acknowledges late: a worker killed mid-poll has its task redelivered,
+and running the same window twice changes nothing.
 
 Every task that calls AWS flushes this process's API-call counters into ApiUsage when it ends
 (the counters are per process; the status page shows the product's own AWS spend from them).
@@ -6,7 +11,10 @@ Every task that calls AWS flushes this process's API-call counters into ApiUsage
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from django.conf import settings
 
 from ops.models import Account, PollSource
 from ops.pollers import rollup
@@ -16,16 +24,25 @@ from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
 from ops.services.usage import api_usage_flush
 
+log = logging.getLogger(__name__)
+
 RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
+# A poll of one scope: the configured limits (CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT).
+POLL = {
+    "acks_late": True,
+    "ignore_result": True,
+    "soft_time_limit": settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.CELERY_TASK_TIME_LIMIT,
+}
+# A fan-out only reads the enabled scopes and sends one message each.
+FAN_OUT = {"acks_late": True, "ignore_result": True, "soft_time_limit": 30, "time_limit": 60}
 
 
 def _flush_quietly() -> None:
     try:
         api_usage_flush()
     except Exception:  # noqa: BLE001 - losing a few counts must never fail a poll
-        import logging
-
-        logging.getLogger(__name__).exception("could not persist API usage counts")
+        log.exception("could not persist API usage counts")
 
 
 def _poll(source: str, account_id: int, region: str, work, *, swallow_transient: bool) -> int:
@@ -42,7 +59,7 @@ def _poll(source: str, account_id: int, region: str, work, *, swallow_transient:
         _flush_quietly()
 
 
-@shared_task(name="ops.tasks.poll_inventory_all", ignore_result=True)
+@shared_task(**FAN_OUT)
 def poll_inventory_all() -> int:
     """Fan out one inventory task per enabled account×region."""
     scopes = enabled_scopes()
@@ -51,12 +68,12 @@ def poll_inventory_all() -> int:
     return len(scopes)
 
 
-@shared_task(name="ops.tasks.poll_inventory", ignore_result=True, **RETRY)
+@shared_task(**POLL, **RETRY)
 def poll_inventory(account_id: int, region: str) -> int:
     return _poll(PollSource.INVENTORY, account_id, region, inventory_poll, swallow_transient=False)
 
 
-@shared_task(name="ops.tasks.poll_metrics_all", ignore_result=True)
+@shared_task(**FAN_OUT)
 def poll_metrics_all() -> int:
     """Fan out one metrics task per enabled account×region."""
     scopes = enabled_scopes()
@@ -67,12 +84,12 @@ def poll_metrics_all() -> int:
 
 # No autoretry for metrics and logs: a run that fails transiently keeps its cursors, and the
 # next beat tick (a minute later) re-reads the same window; a retry on top would only add calls.
-@shared_task(name="ops.tasks.poll_metrics", ignore_result=True)
+@shared_task(**POLL)
 def poll_metrics(account_id: int, region: str) -> int:
     return _poll(PollSource.METRICS, account_id, region, metrics_poll, swallow_transient=True)
 
 
-@shared_task(name="ops.tasks.poll_logs_all", ignore_result=True)
+@shared_task(**FAN_OUT)
 def poll_logs_all() -> int:
     """Fan out one logs task per enabled account×region."""
     scopes = enabled_scopes()
@@ -81,18 +98,18 @@ def poll_logs_all() -> int:
     return len(scopes)
 
 
-@shared_task(name="ops.tasks.poll_logs", ignore_result=True)
+@shared_task(**POLL)
 def poll_logs(account_id: int, region: str) -> int:
     return _poll(PollSource.LOGS, account_id, region, logs_poll, swallow_transient=True)
 
 
-@shared_task(name="ops.tasks.poll_rollups", ignore_result=True)
+@shared_task(**POLL)
 def poll_rollups() -> int:
     """Re-roll the trailing window into the 5-minute and hourly tables."""
     return rollup.rollup_recent()
 
 
-@shared_task(name="ops.tasks.poll_retention", ignore_result=True)
+@shared_task(**POLL)
 def poll_retention() -> dict:
     """Delete telemetry past its retention."""
     return rollup.retention_apply()

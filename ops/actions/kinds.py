@@ -1,0 +1,45 @@
+"""The product's job kinds: each one's work, registered with the runner."""
+
+from __future__ import annotations
+
+import logging
+
+from ops.actions.runner import JobContext, JobFailed, job_kind_register
+from ops.models import JobKind, JobLogLevel, PollSource
+from ops.pollers.base import TransientPollError, poll_run
+from ops.pollers.inventory import inventory_poll
+from ops.services.usage import api_usage_flush
+
+log = logging.getLogger(__name__)
+
+
+def _flush_quietly() -> None:
+    try:
+        api_usage_flush()
+    except Exception:  # noqa: BLE001 - losing a few call counts must never fail the job
+        log.exception("could not persist API usage counts")
+
+
+def inventory_poll_job(ctx: JobContext) -> dict:
+    """"Poll now": one inventory run of the job's account×region, under the poller's own lock."""
+    job = ctx.job
+    ctx.log(f"inventory poll of {job.account.name}/{job.region}")
+    try:
+        outcome = poll_run(source=PollSource.INVENTORY, account=job.account, region=job.region, work=inventory_poll)
+    except TransientPollError as err:
+        raise JobFailed(f"AWS did not answer this time (transient): {err}") from err
+    finally:
+        _flush_quietly()
+    if not outcome.ran:
+        ctx.log("a scheduled inventory poll of this scope was running; its result stands for this one")
+        return {"ran": False, "items": 0}
+    if not outcome.ok:
+        raise JobFailed(f"inventory poll failed: {outcome.error_code}")
+    ctx.progress(done=outcome.items, total=outcome.items)
+    for warning in outcome.warnings:
+        ctx.log(warning, level=JobLogLevel.WARNING)
+    return {"ran": True, "items": outcome.items, "warnings": len(outcome.warnings)}
+
+
+# An inventory poll upserts on AWS's keys, so running it again after a lost worker is safe.
+job_kind_register(kind=JobKind.POLL_INVENTORY, work=inventory_poll_job, resumable=True, label="Inventory poll")
