@@ -59,13 +59,17 @@ def _poll(source: str, account_id: int, region: str, work, *, swallow_transient:
         _flush_quietly()
 
 
+def _fan_out(task) -> int:
+    scopes = enabled_scopes()
+    for account, region in scopes:
+        task.delay(account.pk, region)
+    return len(scopes)
+
+
 @shared_task(**FAN_OUT)
 def poll_inventory_all() -> int:
     """Fan out one inventory task per enabled account×region."""
-    scopes = enabled_scopes()
-    for account, region in scopes:
-        poll_inventory.delay(account.pk, region)
-    return len(scopes)
+    return _fan_out(poll_inventory)
 
 
 @shared_task(**POLL, **RETRY)
@@ -76,10 +80,7 @@ def poll_inventory(account_id: int, region: str) -> int:
 @shared_task(**FAN_OUT)
 def poll_metrics_all() -> int:
     """Fan out one metrics task per enabled account×region."""
-    scopes = enabled_scopes()
-    for account, region in scopes:
-        poll_metrics.delay(account.pk, region)
-    return len(scopes)
+    return _fan_out(poll_metrics)
 
 
 # No autoretry for metrics and logs: a run that fails transiently keeps its cursors, and the
@@ -92,10 +93,7 @@ def poll_metrics(account_id: int, region: str) -> int:
 @shared_task(**FAN_OUT)
 def poll_logs_all() -> int:
     """Fan out one logs task per enabled account×region."""
-    scopes = enabled_scopes()
-    for account, region in scopes:
-        poll_logs.delay(account.pk, region)
-    return len(scopes)
+    return _fan_out(poll_logs)
 
 
 @shared_task(**POLL)
