@@ -14,6 +14,7 @@ from ops.models import Function
 from ops.selectors.function import function_data, last_deploy, minute_lines
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import function_header
+from ops.selectors.jobs import jobs_for_function
 from ops.selectors.telemetry import reads_without_jit, step_label
 from ops.selectors.timerange import TimeRange, parse_instant
 
@@ -60,6 +61,7 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
     context = _context(request, fn)
     context["last_deploy"] = last_deploy(function=fn)
+    context["jobs"] = jobs_for_function(function=fn, limit=10)
     return render(request, "dashboard/function.html", context)
 
 

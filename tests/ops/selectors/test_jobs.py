@@ -46,3 +46,21 @@ def test_the_status_page_lists_the_last_poll_jobs_with_their_state(client):
     section = body[body.index('id="poll-jobs"'):]
     assert "12 functions" in section and "worker lost: no heartbeat for 75 s" in section
     assert ">succeeded<" in section and ">failed<" in section
+
+
+def test_the_function_page_shows_its_jobs_and_says_when_there_are_none(client):
+    fn = FunctionFactory(name="checkout-api")
+    client.force_login(make_user(Role.VIEWER))
+    url = reverse("function", args=[fn.pk])
+    empty = client.get(url).content.decode()
+    assert "No operator action has run on this function or its aliases yet." in empty
+    _job(fn.account, "rb", kind="poll.inventory", arn=f"{fn.arn}:live", target_label="live", status=JobStatus.FAILED,
+         error="alias moved since the confirm page was rendered", progress_done=0)
+    _job(fn.account, "rd", arn=fn.arn, progress_done=40, progress_total=50, progress_failed=2)
+    body = client.get(url).content.decode()
+    section = body[body.index('aria-labelledby="jobs-h"'):body.index("<h2>Configuration</h2>")]
+    assert "alias moved since the confirm page was rendered" in section and ">failed<" in section
+    assert "40 of 50 · 2 failed" in section and ">succeeded<" in section
+    assert section.index("#%d" % Job.objects.get(idempotency_key="rd").pk) < section.index(
+        "#%d" % Job.objects.get(idempotency_key="rb").pk
+    )  # newest first
