@@ -7,7 +7,7 @@ explicit rather than hidden.
 """
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from ops.costs import ephemeral_gb_seconds, gb_seconds, lambda_cost, monthly_bil
 from ops.costs import pricing
 from ops.costs.functions import function_cost, rightsizing_hint
 from ops.models import MinuteStat, Series
+from tests.clock import hours_ago
 
 US = "us-east-1"
 
@@ -98,7 +99,7 @@ def test_function_cost_prefers_billed_duration_and_rightsizing_hint():
 
     fn = FunctionFactory(memory_mb=1024, architecture="x86_64")
     s = Series.objects.create(function=fn, kind="function", qualifier="")
-    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    now = hours_ago(0)
     rows = []
     for d in range(7):
         ts = now - timedelta(days=d, hours=1)
