@@ -23,15 +23,15 @@ def hours_ago(hours: int = 0, *, days: int = 0) -> datetime:
 
 
 def iso_ms(ts: datetime) -> str:
-    """``2026-11-20T10:01:04.001Z``: how Lambda stamps its log lines."""
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``: how Lambda stamps its log lines."""
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def iso_s(ts: datetime) -> str:
-    """``2026-11-20T10:01:04Z``."""
+    """``YYYY-MM-DDTHH:MM:SSZ``."""
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stream_day(ts: datetime) -> str:
-    """``2026/11/20``: the date prefix of a Lambda log stream name."""
+    """``YYYY/MM/DD``: the date prefix of a Lambda log stream name."""
     return ts.astimezone(timezone.utc).strftime("%Y/%m/%d")

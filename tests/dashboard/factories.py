@@ -101,7 +101,7 @@ class LogLineFactory(factory.django.DjangoModelFactory):
     function = factory.SubFactory(FunctionFactory)
     ts = factory.LazyFunction(timezone.now)
     request_id = factory.Sequence(lambda n: f"req-{n:06d}")
-    stream = "2026/11/23/[$LATEST]abc"
+    stream = factory.LazyAttribute(lambda line: f"{line.ts:%Y/%m/%d}/[$LATEST]abc")
     event_id = factory.Sequence(lambda n: f"ev{n}")
     message = "[ERROR] KeyError: 'id'"
 

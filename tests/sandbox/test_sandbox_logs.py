@@ -16,7 +16,7 @@ STREAM = f"{stream_day(START)}/[1]abc"
 
 
 def insights_ts(seconds: float) -> str:
-    """How Logs Insights prints ``@timestamp`` and ``bin()``: ``2026-11-20 10:01:00.000``."""
+    """How Logs Insights prints ``@timestamp`` and ``bin()``: ``YYYY-MM-DD HH:MM:SS.mmm``."""
     return iso_ms(START + timedelta(seconds=seconds)).replace("T", " ").rstrip("Z")
 GROUP = "/aws/lambda/orders"
 
