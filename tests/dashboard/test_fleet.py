@@ -100,7 +100,7 @@ def test_onset_finds_the_latest_episode_and_its_baseline():
 
 def test_a_dlq_is_on_fire_when_it_fills_up_not_for_old_messages(estate):
     from ops.models import FunctionQueue, QueueStat
-    from tests.dashboard.factories import QueueFactory, QueueStatFactory
+    from tests.factories import QueueFactory, QueueStatFactory
 
     rng = TimeRange.preset("6h", now=estate.now)
     # payments-api's DLQ already held 380 messages before the range: old, not filling up.

@@ -10,8 +10,7 @@ from ops.costs import lambda_cost
 from ops.selectors.function import function_data, rightsizing, suggested_memory_mb
 from ops.selectors.inventory import function_header
 from ops.selectors.timerange import TimeRange
-from tests.dashboard.factories import AliasChangeFactory, ErrorGroupFactory, function_series, minutes
-from tests.factories import FunctionFactory
+from tests.factories import AliasChangeFactory, ErrorGroupFactory, FunctionFactory, function_series, minutes
 
 pytestmark = pytest.mark.django_db
 

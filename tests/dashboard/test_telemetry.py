@@ -10,8 +10,7 @@ from ops.models import FiveMinuteStat, HourStat
 from ops.selectors.telemetry import MAX_POINTS, bucket_step, chart_tiers, series_buckets, series_totals
 from ops.selectors.timerange import RANGES, TimeRange
 from tests.clock import hours_ago, iso_s
-from tests.dashboard.factories import function_series, minutes
-from tests.factories import FunctionFactory
+from tests.factories import FunctionFactory, function_series, minutes
 
 NOW = hours_ago(1) + timedelta(seconds=30)  # half a minute into a whole hour
 HOUR = NOW.replace(second=0)
