@@ -19,7 +19,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.dashboard.conftest import _build
+from tests.estate import _build
 
 pytestmark = pytest.mark.django_db
 
