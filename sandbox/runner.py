@@ -47,6 +47,9 @@ class Target:
     def scenario(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def scenario_changed(self) -> None:
+        """This process just switched the server's scenario: the next ``scenario()`` must see it."""
+
     def estate(self) -> Estate | None:
         raise NotImplementedError
 
@@ -117,6 +120,9 @@ class HttpTarget(Target):
             sc = _get(self.endpoint, "/_sandbox/scenario")
             self._scenario = (time.monotonic(), sc)
         return sc
+
+    def scenario_changed(self) -> None:
+        self._scenario = (float("-inf"), self._scenario[1])
 
     def estate(self) -> Estate | None:
         return fetch_estate(self.endpoint)
@@ -205,6 +211,7 @@ def generate(endpoint_or_server: Any, *, start: datetime, minutes: int, scenario
         from .scenarios import activate
 
         activate(target.endpoint, scenario, function=function)
+        target.scenario_changed()  # else the check above keeps serving the old one for its cache's life
     if start.tzinfo is None:
         start = start.replace(tzinfo=timezone.utc)
     t0 = int(start.timestamp()) // slice_seconds * slice_seconds

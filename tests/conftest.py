@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+from tests.estate import client_in, estate, viewer  # noqa: F401  (the known estate's fixtures, for every test)
+
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

@@ -1,12 +1,33 @@
-"""factory_boy factories for the inventory (telemetry factories live beside their tests)."""
+"""factory_boy factories for every model the tests write (inventory, telemetry, polls, queues), and
+helpers that write whole runs of minutes: the suite's one factories module."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 import factory
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from ops.models import Account, Alias, Function, FunctionVersion, Role
+from ops.models import (
+    Account,
+    Alias,
+    AliasChange,
+    ErrorGroup,
+    ErrorMinute,
+    FiveMinuteStat,
+    Function,
+    FunctionVersion,
+    HourStat,
+    LogLine,
+    MinuteStat,
+    PollStatus,
+    Queue,
+    QueueStat,
+    RegionStat,
+    Role,
+    Series,
+)
 from ops.services.users import user_create
 
 
@@ -58,3 +79,141 @@ class AliasFactory(factory.django.DjangoModelFactory):
 
 def make_user(role: str = Role.VIEWER, username: str | None = None) -> User:
     return user_create(username=username or f"{role}-user", password="correct-horse-42", role=role)
+
+
+class SeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Series
+        django_get_or_create = ("function", "kind", "qualifier")
+
+    function = factory.SubFactory(FunctionFactory)
+    kind = "function"
+    qualifier = ""
+
+
+class MinuteStatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MinuteStat
+
+    series = factory.SubFactory(SeriesFactory)
+    ts = factory.LazyFunction(lambda: timezone.now().replace(second=0, microsecond=0))
+    invocations = 100
+    errors = 0
+    duration_avg = 50.0
+    duration_p50 = 40.0
+    duration_p90 = 80.0
+    duration_p99 = 120.0
+    duration_max = 150.0
+    concurrency_max = 3.0
+
+
+class FiveMinuteStatFactory(MinuteStatFactory):
+    class Meta:
+        model = FiveMinuteStat
+
+
+class HourStatFactory(MinuteStatFactory):
+    class Meta:
+        model = HourStat
+
+
+class AliasChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AliasChange
+
+    alias = factory.SubFactory(AliasFactory)
+    function = factory.SelfAttribute("alias.function")
+    at = factory.LazyFunction(timezone.now)
+    from_version = "1"
+    to_version = "2"
+    source = "observed"
+
+
+class ErrorGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ErrorGroup
+
+    function = factory.SubFactory(FunctionFactory)
+    signature = factory.Sequence(lambda n: f"{n:040x}")
+    error_type = "KeyError"
+    message = "'id'"
+    count = 1
+    first_seen = factory.LazyFunction(timezone.now)
+    last_seen = factory.LazyFunction(timezone.now)
+
+
+class ErrorMinuteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ErrorMinute
+
+    group = factory.SubFactory(ErrorGroupFactory)
+    ts = factory.LazyFunction(lambda: timezone.now().replace(second=0, microsecond=0))
+    count = 1
+
+
+class LogLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LogLine
+
+    function = factory.SubFactory(FunctionFactory)
+    ts = factory.LazyFunction(timezone.now)
+    request_id = factory.Sequence(lambda n: f"req-{n:06d}")
+    stream = factory.LazyAttribute(lambda line: f"{line.ts:%Y/%m/%d}/[$LATEST]abc")
+    event_id = factory.Sequence(lambda n: f"ev{n}")
+    message = "[ERROR] KeyError: 'id'"
+
+
+class PollStatusFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PollStatus
+        django_get_or_create = ("source", "account", "region")
+
+    source = "metrics"
+    account = factory.SubFactory(AccountFactory)
+    region = "us-east-1"
+    last_success_at = factory.LazyFunction(timezone.now)
+
+
+class QueueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Queue
+
+    account = factory.SubFactory(AccountFactory)
+    region = "us-east-1"
+    name = factory.Sequence(lambda n: f"dlq-{n}")
+    arn = factory.LazyAttribute(lambda o: f"arn:aws:sqs:{o.region}:{o.account.account_id}:{o.name}")
+    last_seen = factory.LazyFunction(timezone.now)
+
+
+class QueueStatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QueueStat
+
+    queue = factory.SubFactory(QueueFactory)
+    ts = factory.LazyFunction(lambda: timezone.now().replace(second=0, microsecond=0))
+    visible_max = 0
+
+
+class RegionStatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegionStat
+
+    account = factory.SubFactory(AccountFactory)
+    region = "us-east-1"
+    ts = factory.LazyFunction(lambda: timezone.now().replace(second=0, microsecond=0))
+    claimed_concurrency_max = 100
+
+
+def minutes(
+    series: Series, *, start: datetime, count: int, model=MinuteStat, step_s: int = 60, **columns
+) -> list:
+    """``count`` rows every ``step_s`` from ``start``; a callable column gets the row index."""
+    rows = []
+    for i in range(count):
+        values = {k: (v(i) if callable(v) else v) for k, v in columns.items()}
+        rows.append(model(series=series, ts=start + timedelta(seconds=i * step_s), **values))
+    return model.objects.bulk_create(rows)
+
+
+def function_series(function, kind: str = "function", qualifier: str = "") -> Series:
+    return SeriesFactory(function=function, kind=kind, qualifier=qualifier)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -11,8 +11,13 @@ from dashboard import charts
 from ops.costs import lambda_cost
 from ops.selectors.telemetry import ALL_COLUMNS, SUM_COLUMNS, SeriesData
 from ops.selectors.timerange import TimeRange
+from tests.clock import hours_ago, iso_s
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+NOW = hours_ago(1)
+
+
+def axis_time(ts) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def series(n=60, step=60, **cols) -> SeriesData:
@@ -46,7 +51,7 @@ def test_every_chart_has_axis_titles_with_units_and_the_shared_time_axis():
     for f in figs:
         layout = f["figure"]["layout"]
         assert layout["xaxis"]["title"]["text"] == "time (UTC)"
-        assert layout["xaxis"]["range"] == ["2026-11-23 11:00:00", "2026-11-23 12:00:00"]
+        assert layout["xaxis"]["range"] == [axis_time(NOW - timedelta(hours=1)), axis_time(NOW)]
         y = layout["yaxis"]["title"]["text"]
         assert any(u in y for u in ("per minute", "%", "(ms)", "(MB)", "USD", "executions", "(s)")), y
         for trace in f["figure"]["data"]:
@@ -78,7 +83,8 @@ def test_deploy_markers_on_every_chart_with_versions_and_a_link():
         assert len(layout["shapes"]) == 2
         texts = [a["text"] for a in layout["annotations"]]
         assert "live → v43" in texts[0] and "/functions/7/?range=custom&amp;" not in texts[0]
-        assert 'href="/functions/7/?range=custom&start=2026-11-23T11:10:00Z&end=2026-11-23T12:10:00Z"' in texts[0]
+        around = iso_s(NOW - timedelta(minutes=50)), iso_s(NOW + timedelta(minutes=10))  # the deploy ± 30 min
+        assert f'href="/functions/7/?range=custom&start={around[0]}&end={around[1]}"' in texts[0]
         assert "↩ live → v42" in texts[1]
     assert figs[0]["figure"]["layout"]["shapes"][1]["line"]["dash"] == "dot"
 

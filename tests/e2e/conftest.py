@@ -56,7 +56,7 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def e2e_estate(transactional_db):
-    from tests.dashboard.conftest import _build
+    from tests.estate import _build
     from tests.factories import make_user
 
     estate = _build(timezone.now())

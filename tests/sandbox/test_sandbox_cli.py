@@ -37,7 +37,7 @@ def test_demo_then_deploy_regression_shows_errors(tmp_path):
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path / "demo.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "sandbox", "demo", "--port", str(port), "--small",
                                  "--days", "0.02", "--speed", "4"], cwd=ROOT, env=env, stdout=out,

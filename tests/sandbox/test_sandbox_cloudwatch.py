@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+from tests.clock import hours_ago
+
+T0 = hours_ago(days=2)  # the 500-query test stores a whole day from T0
 FN = [{"Name": "FunctionName", "Value": "orders"}]
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.estate import STAGING_ACCOUNT_ID
 from sandbox.testing import add_fault, clear_faults
+from tests.clock import hours_ago
 
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+T0 = hours_ago(2)
 
 
 @pytest.fixture()
@@ -30,11 +31,11 @@ def expect(call, code, status):
 @pytest.mark.parametrize("service,operation,error,status,call", [
     ("lambda", "ListFunctions", "TooManyRequestsException", 429, lambda c: c("lambda").list_functions()),
     ("cloudwatch", "GetMetricData", "Throttling", 400, lambda c: c("cloudwatch").get_metric_data(
-        StartTime=T0, EndTime=T0.replace(hour=11), MetricDataQueries=[{"Id": "a", "Expression": "1"}])),
+        StartTime=T0, EndTime=T0 + timedelta(hours=1), MetricDataQueries=[{"Id": "a", "Expression": "1"}])),
     ("sqs", "ListQueues", "AWS.SimpleQueueService.RequestThrottled", 400, lambda c: c("sqs").list_queues()),
     ("logs", "DescribeLogGroups", "ThrottlingException", 400, lambda c: c("logs").describe_log_groups()),
     ("xray", "GetTraceSummaries", "ThrottledException", 429, lambda c: c("xray").get_trace_summaries(
-        StartTime=T0, EndTime=T0.replace(hour=11))),
+        StartTime=T0, EndTime=T0 + timedelta(hours=1))),
     ("sts", "GetCallerIdentity", "Throttling", 400, lambda c: c("sts").get_caller_identity()),
     ("lambda", "*", "InternalFailure", 500, lambda c: c("lambda").list_functions()),
     ("cloudwatch", "*", "InternalServiceError", 500, lambda c: c("cloudwatch").list_metrics()),

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-T0 = int(datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc).timestamp())
+from tests.clock import hours_ago, iso_ms, stream_day
+
+START = hours_ago(2)
+T0 = int(START.timestamp())
+STREAM = f"{stream_day(START)}/[1]abc"
+
+
+def insights_ts(seconds: float) -> str:
+    """How Logs Insights prints ``@timestamp`` and ``bin()``: ``YYYY-MM-DD HH:MM:SS.mmm``."""
+    return iso_ms(START + timedelta(seconds=seconds)).replace("T", " ").rstrip("Z")
 GROUP = "/aws/lambda/orders"
 
 
@@ -24,7 +33,7 @@ def report(rid, dur, billed, mem, used, init=None):
 def logs(clean, aws):
     client = aws("logs")
     client.create_log_group(logGroupName=GROUP)
-    client.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/20/[1]abc")
+    client.create_log_stream(logGroupName=GROUP, logStreamName=STREAM)
     events = []
     for i in range(6):  # minute 0: 3 invocations, minute 1: 3 invocations
         ts = (T0 + (i // 3) * 60 + i) * 1000
@@ -33,15 +42,15 @@ def logs(clean, aws):
         if i == 2:
             events.append({"timestamp": ts + 1, "message": "[ERROR] KeyError: 'id'\nTraceback (most recent call last):"})
         if i == 4:
-            events.append({"timestamp": ts + 1, "message": f"2026-11-20T10:01:04.001Z {rid} Task timed out after 3.00 seconds"})
+            events.append({"timestamp": ts + 1, "message": f"{iso_ms(START + timedelta(seconds=64.001))} {rid} Task timed out after 3.00 seconds"})
         events.append({"timestamp": ts + 2, "message": f"END RequestId: {rid}"})
         events.append({"timestamp": ts + 2, "message": report(rid, 10.5 * (i + 1), int(10.5 * (i + 1)) + 1 + (200 if i == 0 else 0),
                                                                512, 60 + i, 199.5 if i == 0 else None)})
     events.append({"timestamp": (T0 + 90) * 1000, "message": json.dumps({
-        "time": "2026-11-20T10:01:30.000Z", "type": "platform.report",
+        "time": iso_ms(START + timedelta(seconds=90)), "type": "platform.report",
         "record": {"requestId": "json-1", "metrics": {"durationMs": 5.0, "billedDurationMs": 6,
                                                       "memorySizeMB": 512, "maxMemoryUsedMB": 70}}})})
-    client.put_log_events(logGroupName=GROUP, logStreamName="2026/11/20/[1]abc", logEvents=events)
+    client.put_log_events(logGroupName=GROUP, logStreamName=STREAM, logEvents=events)
     return client
 
 
@@ -59,19 +68,19 @@ def test_stats_by_bin_over_report_lines(logs):
     rows, stats = run(logs, 'filter @type = "REPORT" | stats count(*) as n, sum(@billedDuration) as billed, '
                             'max(@maxMemoryUsed), count(@initDuration) as cold by bin(1m)')
     by = {r["bin(1m)"]: r for r in rows}
-    assert set(by) == {"2026-11-20 10:00:00.000", "2026-11-20 10:01:00.000"}
-    m0 = by["2026-11-20 10:00:00.000"]
+    assert set(by) == {insights_ts(0), insights_ts(60)}
+    m0 = by[insights_ts(0)]
     assert m0["n"] == "3" and m0["cold"] == "1"
     assert m0["billed"] == str((11 + 200) + (22) + (32))
-    assert by["2026-11-20 10:01:00.000"]["n"] == "4"  # three text REPORTs + one JSON platform.report
-    assert by["2026-11-20 10:01:00.000"]["max(@maxMemoryUsed)"] == "70"
+    assert by[insights_ts(60)]["n"] == "4"  # three text REPORTs + one JSON platform.report
+    assert by[insights_ts(60)]["max(@maxMemoryUsed)"] == "70"
     assert stats["recordsMatched"] == 7.0
 
 
 def test_filter_like_and_fields(logs):
     rows, _ = run(logs, "fields @timestamp, @message | filter @message like /REPORT/ | sort @timestamp asc | limit 2")
     assert len(rows) == 2 and all(r["@message"].startswith("REPORT") for r in rows)
-    assert rows[0]["@timestamp"] == "2026-11-20 10:00:00.002"
+    assert rows[0]["@timestamp"] == insights_ts(0.002)
     errors, _ = run(logs, "filter @message like /ERROR|Task timed out/ | stats count(*) as n")
     assert errors == [{"n": "2"}]
     avg, _ = run(logs, "filter @message like /REPORT/ | stats avg(@duration) as a, pct(@duration, 50) as p50")

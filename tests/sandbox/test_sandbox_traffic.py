@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from sandbox_aws import make_client
+from tests.clock import hours_ago
 from sandbox.estate import PROD_ACCOUNT_ID, STAGING_ACCOUNT_ID
 from sandbox.testing import generate, ledger, ledger_totals, seed_estate
 
-START = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+START = hours_ago(2)
 MINUTES = 60
 
 

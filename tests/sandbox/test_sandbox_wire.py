@@ -12,9 +12,12 @@ import botocore.session
 from botocore.parsers import create_parser
 
 from sandbox.fills.metrics import encode_cbor, encode_json
+from tests.clock import hours_ago
+
+T = int(hours_ago(1).timestamp())
 
 OUT = {"MetricDataResults": [
-    {"Id": "a", "Label": "Invocations", "Timestamps": [1795435200, 1795435260], "Values": [3.0, 4.5],
+    {"Id": "a", "Label": "Invocations", "Timestamps": [T, T + 60], "Values": [3.0, 4.5],
      "StatusCode": "Complete"},
     {"Id": "b", "Label": "Duration", "Timestamps": [], "Values": [], "StatusCode": "PartialData"}],
     "Messages": [], "NextToken": "abc"}
@@ -29,7 +32,7 @@ def _check(parsed):
     first, second = parsed["MetricDataResults"]
     assert first["Values"] == [3.0, 4.5]
     assert [t.astimezone(timezone.utc) for t in first["Timestamps"]] == [
-        datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc), datetime(2026, 11, 23, 12, 1, tzinfo=timezone.utc)]
+        datetime.fromtimestamp(T, timezone.utc), datetime.fromtimestamp(T + 60, timezone.utc)]
     assert second["StatusCode"] == "PartialData" and second["Values"] == []
     assert parsed["NextToken"] == "abc"
 

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc).timestamp()
+from tests.clock import hours_ago
+
+T0 = hours_ago(2).timestamp()
 
 
 def seg(trace_no, name, start, dur, *, error=False, fault=False, annotations=None, cold=False, status=200):

@@ -1,13 +1,14 @@
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from ops.aws import cloudwatch
 from ops.aws.cloudwatch import DatapointBucket, MetricQuery
 from ops.pollers.metrics import plan
+from tests.clock import hours_ago
 
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+T0 = hours_ago(2)
 
 
 def _queries(n):

@@ -333,11 +333,13 @@ def test_a_role_that_cannot_be_assumed_is_recorded_and_other_accounts_keep_polli
 
 
 def test_repeated_warnings_are_kept_once_with_their_latest_time():
-    from datetime import datetime, timezone
+    from datetime import timedelta
 
     from ops.pollers.base import _merge_warnings
+    from tests.clock import hours_ago
 
-    t1, t2 = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)
+    t1 = hours_ago(days=2)
+    t2 = t1 + timedelta(days=1)
     first = _merge_warnings([], ["insights truncated", "bad line", "insights truncated"], t1)
     assert [w["message"] for w in first] == ["insights truncated", "bad line"]
     second = _merge_warnings(first, ["insights truncated"], t2)

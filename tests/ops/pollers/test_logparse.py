@@ -2,8 +2,11 @@ import pytest
 
 from ops.pollers.logs import parse as logparse
 from ops.pollers.logs.parse import BadLine, ErrorLine, Report
+from tests.clock import hours_ago, iso_ms, iso_s
 
 RID = "6f1c2a3b-1111-4a2b-9c3d-0123456789ab"
+T = hours_ago(2)  # the stamps Lambda writes into its lines; parsing must not depend on which day
+TS, TS_S = iso_ms(T), iso_s(T)
 
 
 def test_plain_report_with_init_and_extra_fields():
@@ -26,9 +29,9 @@ def test_report_missing_fields_is_read_with_what_it_has():
 
 def test_json_report_and_json_timeout():
     line = (
-        '{"time":"2026-11-23T10:00:00.000Z","type":"platform.report","record":{"requestId":"%s","status":"timeout",'
+        '{"time":"%s","type":"platform.report","record":{"requestId":"%s","status":"timeout",'
         '"metrics":{"durationMs":3000.5,"billedDurationMs":3001,"memorySizeMB":128,"maxMemoryUsedMB":60,"initDurationMs":150.2}}}'
-    ) % RID
+    ) % (TS, RID)
     assert logparse.parse_line(line) == Report(RID, 3000.5, 3001.0, 128, 60, 150.2)
     err = logparse.json_error_of_report(line)
     assert (err.error_type, err.request_id) == ("Task timed out", RID)
@@ -36,21 +39,21 @@ def test_json_report_and_json_timeout():
 
 def test_a_json_line_that_is_not_json():
     with pytest.raises(BadLine):
-        logparse.parse_line('{"time":"2026-11-23T10:00:00Z","type":"platform.report","record":{"requestId":')
+        logparse.parse_line('{"time":"%s","type":"platform.report","record":{"requestId":' % TS_S)
     assert logparse.parse_line("{curly but plain text}") is None
 
 
 def test_error_messages_with_different_ids_share_a_signature():
-    a = logparse.parse_line(f"[ERROR]\t2026-11-23T10:00:00.123Z\t{RID}\tOrderNotFoundError: order 1234 not found (trace 0xdeadbeef)")
+    a = logparse.parse_line(f"[ERROR]\t{iso_ms(T.replace(microsecond=123000))}\t{RID}\tOrderNotFoundError: order 1234 not found (trace 0xdeadbeef)")
     b = logparse.parse_line(
-        "[ERROR]\t2026-11-23T10:05:00.999Z\t11111111-2222-3333-4444-555555555555\tOrderNotFoundError: order 98 not found (trace 0xabc)"
+        f"[ERROR]\t{iso_ms(T.replace(minute=5, microsecond=999000))}\t11111111-2222-3333-4444-555555555555\tOrderNotFoundError: order 98 not found (trace 0xabc)"
     )
     assert a.error_type == "OrderNotFoundError" and a.message == "order <n> not found (trace <hex>)"
     assert a.request_id == RID and a.signature == b.signature
 
 
 def test_normalise_strips_uuids_timestamps_hex_long_ids_and_numbers():
-    text = f"user {RID} at 2026-11-23T10:00:00Z hash a3f9c2e1d4 key AKIAXYZ123456789 took 12.5 ms\nstack line"
+    text = f"user {RID} at {TS_S} hash a3f9c2e1d4 key AKIAXYZ123456789 took 12.5 ms\nstack line"
     assert logparse.normalise(text) == "user <uuid> at <ts> hash <hex> key <id> took <n> ms"
 
 
@@ -59,13 +62,13 @@ def test_normalise_strips_uuids_timestamps_hex_long_ids_and_numbers():
     [
         ("[ERROR] KeyError: 'sku-42'\nTraceback (most recent call last):\n  File x", "KeyError", "'sku-<n>'"),
         (
-            f"2026-11-23T10:00:00.000Z\t{RID}\tERROR\tInvoke Error \t"
+            f"{TS}\t{RID}\tERROR\tInvoke Error \t"
             '{"errorType":"TypeError","errorMessage":"Cannot read properties of undefined (reading \'id\')","stack":[]}',
             "TypeError",
             "Cannot read properties of undefined (reading 'id')",
         ),
-        (f"2026-11-23T10:00:00.000Z\t{RID}\tERROR\tpayment gateway said 502", "ERROR", "payment gateway said <n>"),
-        (f"2026-11-23T10:00:03.000Z {RID} Task timed out after 3.00 seconds", "Task timed out", "Task timed out after <n> seconds"),
+        (f"{TS}\t{RID}\tERROR\tpayment gateway said 502", "ERROR", "payment gateway said <n>"),
+        (f"{iso_ms(T.replace(second=3))} {RID} Task timed out after 3.00 seconds", "Task timed out", "Task timed out after <n> seconds"),
         (
             f"RequestId: {RID} Error: Runtime exited with error: exit status 1\nRuntime.ExitError",
             "Runtime.ExitError",
@@ -76,7 +79,7 @@ def test_normalise_strips_uuids_timestamps_hex_long_ids_and_numbers():
             "Runtime.ImportModuleError",
             "Unable to import module 'app': No module named 'requests'",
         ),
-        ('{"timestamp":"2026-11-23T10:00:00Z","level":"ERROR","message":"db down","requestId":"r1"}', "ERROR", "db down"),
+        ('{"timestamp":"%s","level":"ERROR","message":"db down","requestId":"r1"}' % TS_S, "ERROR", "db down"),
         (
             '{"level":"ERROR","message":{"errorMessage":"boom 7","errorType":"ValueError","requestId":"r2","stackTrace":[]}}',
             "ValueError",

@@ -8,11 +8,12 @@ from ops.aws import logs as aws_logs
 from ops.models import ErrorGroup, ErrorMinute, LogLine, MinuteStat
 from ops.pollers.logs import poll as logs
 from ops.pollers.metrics import poll as metrics
+from tests.clock import stream_day, this_hour
 from tests.factories import AccountFactory, FunctionFactory
 from tests.ops.pollers.telemetry_helpers import ACCOUNT_ID, FAST, REGION, at_clock, now_minute, put_points, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-STREAM = "2026/11/23/[$LATEST]0123456789abcdef"
+STREAM = f"{stream_day(this_hour())}/[$LATEST]0123456789abcdef"
 
 
 def _rid(n: int) -> str:

@@ -1,13 +1,14 @@
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from ops.models import ApiUsage, ErrorGroup, FiveMinuteStat, HourStat, LogLine, MinuteStat, Series
 from ops.pollers import rollup
+from tests.clock import hours_ago
 from tests.factories import FunctionFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+T0 = hours_ago(3)
 
 
 def _series():

@@ -18,7 +18,7 @@ from ops.selectors.function import function_data, function_metric_series, functi
 from ops.selectors.inventory import FunctionFilters, function_header
 from ops.selectors.telemetry import series_buckets
 from ops.selectors.timerange import TimeRange
-from tests.dashboard.factories import function_series, minutes
+from tests.factories import function_series, minutes
 from tests.factories import FunctionFactory
 
 US = "us-east-1"

@@ -8,6 +8,7 @@ from ops.models import ApiUsage
 from ops.pollers.metrics import poll as metrics
 from ops.selectors.usage import api_spend
 from ops.services.usage import api_usage_flush
+from tests.clock import hours_ago
 from tests.factories import AccountFactory, FunctionFactory, make_user
 from tests.ops.pollers.telemetry_helpers import ACCOUNT_ID, REGION, run
 
@@ -53,7 +54,7 @@ def test_the_metrics_poll_is_counted_priced_and_shown_on_the_status_page(aws, se
 
 
 def test_spend_outside_the_day_is_not_today():
-    now = datetime(2026, 11, 23, 1, 30, tzinfo=timezone.utc)
+    now = hours_ago(days=1).replace(hour=1, minute=30)  # 01:30: three hours back is today, thirty is not
     ApiUsage.objects.create(hour=now - timedelta(hours=3), service="cloudwatch", operation="GetMetricData", account_id="1", region="r", cost_usd=1.0)
     ApiUsage.objects.create(hour=now - timedelta(hours=30), service="cloudwatch", operation="GetMetricData", account_id="1", region="r", cost_usd=5.0)
     spend = api_spend(now=now)

@@ -86,9 +86,9 @@ def test_region_headroom(estate, settings):
 
 
 def test_onset_finds_the_latest_episode_and_its_baseline():
-    from datetime import UTC, datetime
+    from tests.clock import hours_ago
 
-    t0 = datetime(2026, 11, 23, tzinfo=UTC)
+    t0 = hours_ago(days=1)
     ts = [t0 + timedelta(minutes=i) for i in range(10)]
     errors = [1, 0, 0, 0, 0, 9, 0, 9, 9, 9]  # an old blip, then an episode with one quiet minute inside
     data = SeriesData(step_s=60, ts=ts, values={"invocations": [100] * 10, "errors": errors, "throttles": [0] * 10})
@@ -100,7 +100,7 @@ def test_onset_finds_the_latest_episode_and_its_baseline():
 
 def test_a_dlq_is_on_fire_when_it_fills_up_not_for_old_messages(estate):
     from ops.models import FunctionQueue, QueueStat
-    from tests.dashboard.factories import QueueFactory, QueueStatFactory
+    from tests.factories import QueueFactory, QueueStatFactory
 
     rng = TimeRange.preset("6h", now=estate.now)
     # payments-api's DLQ already held 380 messages before the range: old, not filling up.

@@ -10,8 +10,7 @@ import pytest
 from django.urls import reverse
 
 from ops.models import PollStatus
-from tests.dashboard.factories import LogLineFactory, PollStatusFactory, function_series, minutes
-from tests.factories import FunctionFactory
+from tests.factories import FunctionFactory, LogLineFactory, PollStatusFactory, function_series, minutes
 
 pytestmark = pytest.mark.django_db
 

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from ops.models import FiveMinuteStat, HourStat
 from ops.selectors.telemetry import MAX_POINTS, bucket_step, chart_tiers, series_buckets, series_totals
 from ops.selectors.timerange import RANGES, TimeRange
-from tests.dashboard.factories import function_series, minutes
-from tests.factories import FunctionFactory
+from tests.clock import hours_ago, iso_s
+from tests.factories import FunctionFactory, function_series, minutes
 
-NOW = datetime(2026, 11, 23, 12, 0, 30, tzinfo=UTC)
+NOW = hours_ago(1) + timedelta(seconds=30)  # half a minute into a whole hour
+HOUR = NOW.replace(second=0)
 
 
 def test_presets_and_custom_ranges_parse():
     r = TimeRange.from_query({"range": "6h"}, now=NOW)
-    assert r.key == "6h" and r.seconds == 6 * 3600 and r.end == datetime(2026, 11, 23, 12, 1, tzinfo=UTC)
+    assert r.key == "6h" and r.seconds == 6 * 3600 and r.end == HOUR + timedelta(minutes=1)
     assert TimeRange.from_query({}, default="24h", now=NOW).key == "24h"
     assert TimeRange.from_query({"range": "bogus"}, default="6h", now=NOW).key == "6h"
-    c = TimeRange.from_query({"range": "custom", "start": "2026-11-20T10:00:00Z", "end": "2026-11-20T12:00:00Z"}, now=NOW)
+    start = HOUR - timedelta(days=3, hours=2)
+    c = TimeRange.from_query({"range": "custom", "start": iso_s(start), "end": iso_s(start + timedelta(hours=2))}, now=NOW)
     assert (c.key, c.seconds) == ("custom", 7200)
     assert TimeRange.from_query(c.as_query(), now=NOW) == c
-    ms = TimeRange.from_query({"start": "1763892000000", "end": "1763895600000"}, now=NOW)
+    epoch_ms = int((HOUR - timedelta(days=365, hours=2)).timestamp() * 1000)
+    ms = TimeRange.from_query({"start": str(epoch_ms), "end": str(epoch_ms + 3600_000)}, now=NOW)
     assert ms.seconds == 3600
     # a custom end in the future is clamped to now
-    assert TimeRange.from_query({"start": "2026-11-23T11:00:00Z", "end": "2027-01-01T00:00:00Z"}, now=NOW).end <= NOW + timedelta(minutes=1)
+    future = {"start": iso_s(HOUR - timedelta(hours=1)), "end": iso_s(HOUR + timedelta(days=39, hours=12))}
+    assert TimeRange.from_query(future, now=NOW).end <= NOW + timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("key", list(RANGES))
@@ -50,7 +54,7 @@ def test_single_minute_spike_survives_a_30_day_chart():
     rng = TimeRange.preset("30d", now=NOW)
     # one quiet minute per hour for 30 days, and one minute with 500 errors
     minutes(s, start=rng.start, count=720, step_s=3600, invocations=60, errors=1)
-    spike_at = datetime(2026, 11, 10, 7, 13, tzinfo=UTC)
+    spike_at = HOUR - timedelta(days=13, hours=4, minutes=47)
     minutes(s, start=spike_at, count=1, invocations=600, errors=500, duration_p99=2900.0)
     data = series_buckets(series_ids=[s.id], time_range=rng)[s.id]
     assert len(data) <= MAX_POINTS
@@ -64,7 +68,7 @@ def test_single_minute_spike_survives_a_30_day_chart():
 def test_percentiles_take_the_max_within_a_bucket_never_the_mean():
     s = function_series(FunctionFactory())
     rng = TimeRange.preset("30d", now=NOW)
-    start = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    start = HOUR - timedelta(days=3, hours=9)
     p99 = [100.0, 100.0, 900.0, 100.0, 100.0]
     minutes(s, start=start, count=5, duration_p99=lambda i: p99[i], invocations=lambda i: 10 * (i + 1),
             duration_avg=lambda i: [10.0, 10.0, 100.0, 10.0, 10.0][i])
@@ -80,7 +84,7 @@ def test_percentiles_take_the_max_within_a_bucket_never_the_mean():
 def test_rollups_are_used_where_present_and_minutes_fill_the_rest_without_double_counting():
     s = function_series(FunctionFactory())
     rng = TimeRange.preset("30d", now=NOW)
-    start = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    start = HOUR - timedelta(hours=36)
     # minute rows for 36 hours (still retained), hour roll-ups for the first 24 of them
     minutes(s, start=start, count=36 * 60, invocations=1, errors=0)
     minutes(s, start=start, count=24, model=HourStat, step_s=3600, invocations=60, errors=0)
@@ -94,7 +98,7 @@ def test_rollups_are_used_where_present_and_minutes_fill_the_rest_without_double
 @pytest.mark.django_db
 def test_totals_are_exact_at_unaligned_edges_with_all_three_tables():
     s = function_series(FunctionFactory())
-    start = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+    start = HOUR - timedelta(hours=36)
     minutes(s, start=start, count=6 * 60, invocations=1)
     minutes(s, start=start, count=4 * 12, model=FiveMinuteStat, step_s=300, invocations=5)
     minutes(s, start=start, count=3, model=HourStat, step_s=3600, invocations=60)
@@ -107,7 +111,7 @@ def test_totals_are_exact_at_unaligned_edges_with_all_three_tables():
 def test_five_minute_rollups_fill_a_7_day_gap_when_hours_are_missing():
     s = function_series(FunctionFactory())
     rng = TimeRange.preset("7d", now=NOW)
-    start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    start = HOUR - timedelta(days=3, hours=12)
     minutes(s, start=start, count=12, model=FiveMinuteStat, step_s=300, invocations=5, errors=lambda i: 7 if i == 4 else 0)
     data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations", "errors"))[s.id]
     assert sum(data["invocations"]) == 60 and sum(data["errors"]) == 7

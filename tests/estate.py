@@ -9,19 +9,22 @@ import pytest
 from django.utils import timezone
 
 from ops.models import Function, FunctionQueue
-from tests.dashboard.factories import (
+from tests.factories import (
+    AccountFactory,
     AliasChangeFactory,
+    AliasFactory,
     ErrorGroupFactory,
     ErrorMinuteFactory,
+    FunctionFactory,
     LogLineFactory,
     PollStatusFactory,
     QueueFactory,
     QueueStatFactory,
     RegionStatFactory,
     function_series,
+    make_user,
     minutes,
 )
-from tests.factories import AccountFactory, AliasFactory, FunctionFactory, make_user
 
 
 @dataclass

@@ -11,8 +11,7 @@ from ops.rules.rightsizing import suggested_memory_mb
 from ops.selectors.function import function_data, rightsizing
 from ops.selectors.inventory import function_header
 from ops.selectors.timerange import TimeRange
-from tests.dashboard.factories import AliasChangeFactory, ErrorGroupFactory, function_series, minutes
-from tests.factories import FunctionFactory
+from tests.factories import AliasChangeFactory, ErrorGroupFactory, FunctionFactory, function_series, minutes
 
 pytestmark = pytest.mark.django_db
 

@@ -1,10 +1,11 @@
 """The JSON API's answers for a fixed estate, compared with answers recorded before a refactor.
 
-The estate (``tests/dashboard/conftest.py``) is written relative to now; every timestamp in an
+The estate (``tests/estate.py``) is written relative to now; every timestamp in an
 answer is turned into its offset from the estate's minute ("now-35m") and every id into a
 name, so the recorded answers hold whatever the date. A refactor that changes one number, one
 reason's wording or one on-fire verdict fails here. To record new answers after a change that
-is meant to change them: ``LAMBDAOPS_RECORD_GOLDEN=1 make test PYTEST_ARGS=tests/dashboard/test_api_golden.py``.
+is meant to change them:
+``LAMBDAOPS_RECORD_GOLDEN=1 .venv/bin/python -m pytest tests/dashboard/views/test_api_golden.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.dashboard.conftest import _build
+from tests.estate import _build
 
 pytestmark = pytest.mark.django_db
 
