@@ -24,6 +24,11 @@ browser:
 faketime:
 	@bash scripts/faketime.sh
 
+# manage.py and the benchmarks run with DEBUG off, so they need a SECRET_KEY: one made for this
+# checkout on first use, kept in var/ (git ignores it), unless the environment sets its own.
+LOCAL_SECRET_KEY = $(shell test -s var/secret_key || { mkdir -p var && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key; }; cat var/secret_key)
+migrate bench: export SECRET_KEY ?= $(LOCAL_SECRET_KEY)
+
 migrate: venv services
 	$(BIN)/python manage.py migrate --noinput
 
