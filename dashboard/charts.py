@@ -102,7 +102,7 @@ def deploy_link(*, function_id: int, at: datetime, minutes: int = 30) -> str:
 
 
 def deploy_label(change) -> str:
-    arrow = "↩ " if change.source == "rollback" else ""
+    arrow = "↩ " if change.is_rollback else ""
     weights = "".join(f" +v{v} {round(float(w) * 100)}%" for v, w in sorted((change.to_weights or {}).items()))
     return f"{arrow}{change.alias.name} → v{change.to_version}{weights}"
 
@@ -114,7 +114,7 @@ def with_deploys(fig: dict, deploys: Sequence, *, function_id: int, time_range: 
     span = time_range.seconds if time_range else 0
     for i, ch in enumerate(deploys):
         x = ts_str(ch.at)
-        rollback = ch.source == "rollback"
+        rollback = ch.is_rollback
         shapes.append(
             {
                 "type": "line",

@@ -1,6 +1,7 @@
 from ops.models.api import ApiToken
 from ops.models.audit import AuditEntry
 from ops.models.choices import (
+    DLQ_ROLES,
     AliasChangeSource,
     Architecture,
     AuditResult,
@@ -41,6 +42,7 @@ from ops.models.telemetry import (
 )
 
 __all__ = [
+    "DLQ_ROLES",
     "Account",
     "ApiToken",
     "ApiUsage",

@@ -23,6 +23,10 @@ class QueueRole(models.TextChoices):
     SOURCE_DLQ = "source_dlq", "DLQ of an event source queue"
 
 
+# Queues that hold a function's failed events (its DLQs), as opposed to the queue it reads from.
+DLQ_ROLES = (QueueRole.LAMBDA_DLQ, QueueRole.ON_FAILURE, QueueRole.SOURCE_DLQ)
+
+
 class AliasChangeSource(models.TextChoices):
     OBSERVED = "observed", "Seen by the inventory poller"
     CREATED = "created", "Alias first seen"

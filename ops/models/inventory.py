@@ -162,6 +162,10 @@ class AliasChange(models.Model):
             models.Index(fields=["alias", "-at"], name="aliaschange_alias_at_idx"),
         ]
 
+    @property
+    def is_rollback(self) -> bool:
+        return self.source == AliasChangeSource.ROLLBACK
+
     def __str__(self) -> str:
         return f"{self.alias} {self.from_version or '∅'} → {self.to_version}"
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from ops.costs import lambda_cost
-from ops.models import AliasChange, Function
+from ops.models import DLQ_ROLES, AliasChange, AliasChangeSource, Function, SeriesKind
 from ops.rules.cost import cost_usd_sql
 from ops.rules.episode import onset
 from ops.rules.evaluate import Finding, Record, page_findings
@@ -211,7 +211,7 @@ WITH fn AS MATERIALIZED (
          f.reserved_concurrency, s.id AS sid
   FROM ops_function f
   JOIN ops_account a ON a.id = f.account_id
-  LEFT JOIN ops_series s ON s.function_id = f.id AND s.kind = 'function' AND s.qualifier = ''
+  LEFT JOIN ops_series s ON s.function_id = f.id AND s.kind = %(series_kind)s AND s.qualifier = ''
   WHERE {where}
 ),
 tot AS MATERIALIZED ({stat_sql}),
@@ -227,7 +227,7 @@ dlq AS (
   LEFT JOIN LATERAL (
     SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
   ) b ON true
-  WHERE fq.role IN ('lambda_dlq', 'source_dlq', 'on_failure') AND fq.function_id IN (SELECT id FROM fn)
+  WHERE fq.role = ANY(%(dlq_roles)s) AND fq.function_id IN (SELECT id FROM fn)
   GROUP BY 1
 ),
 price AS ({prices_sql}),
@@ -267,6 +267,8 @@ ORDER BY rn
     params |= totals_params(series_ids=[], start=time_range.start, end=time_range.end)
     params.pop("ids")
     params |= {
+        "series_kind": SeriesKind.FUNCTION.value,
+        "dlq_roles": [r.value for r in DLQ_ROLES],
         "limit": limit,
         "offset": (page - 1) * per_page,
         "per_page": per_page,
@@ -362,7 +364,7 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
         for ch in (
             AliasChange.objects.filter(function_id__in=fire_ids, at__gte=time_range.start - timedelta(hours=1))
             .filter(at__lt=time_range.end)
-            .exclude(source="created")
+            .exclude(source=AliasChangeSource.CREATED)
             .select_related("alias")
             .order_by("at")
         ):

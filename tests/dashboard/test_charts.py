@@ -37,7 +37,7 @@ def fn(**kw):
 def change(at, *, source="observed", to="43", frm="42"):
     return SimpleNamespace(
         at=at, source=source, to_version=to, from_version=frm, to_weights={}, alias=SimpleNamespace(name="live"),
-        actor=None, get_source_display=lambda: source,
+        actor=None, get_source_display=lambda: source, is_rollback=source == "rollback",
     )
 
 

@@ -7,12 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ops.aws.cloudwatch import MetricQuery
-from ops.models import Alias, Function, FunctionQueue, QueueRole, Series, SeriesKind
+from ops.models import DLQ_ROLES, Alias, Function, FunctionQueue, Series, SeriesKind
 from ops.pollers.base import PollContext
 from ops.pollers.metrics import plan
 
 SCOPE_KEY = "scope"
-DLQ_ROLES = (QueueRole.LAMBDA_DLQ, QueueRole.ON_FAILURE, QueueRole.SOURCE_DLQ)
 
 
 @dataclass(frozen=True)
