@@ -12,8 +12,26 @@ from ops.services.accounts import account_delete, account_save
 from ops.services.users import user_delete, user_save
 
 
+class WritesThroughServices:
+    """Saves and deletes (one or a selection) go to the subclass's audited service calls."""
+
+    def write_save(self, obj, actor): ...
+
+    def write_delete(self, obj, actor): ...
+
+    def save_model(self, request, obj, form, change):
+        self.write_save(obj, request.user)
+
+    def delete_model(self, request, obj):
+        self.write_delete(obj, request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.write_delete(obj, request.user)
+
+
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(WritesThroughServices, admin.ModelAdmin):
     list_display = ("name", "account_id", "region_list", "role_arn", "enabled")
     list_filter = ("enabled",)
     search_fields = ("name", "account_id")
@@ -22,31 +40,23 @@ class AccountAdmin(admin.ModelAdmin):
     def region_list(self, obj: Account) -> str:
         return ", ".join(obj.regions)
 
-    def save_model(self, request, obj, form, change):
-        account_save(account=obj, actor=request.user)
+    def write_save(self, obj, actor):
+        account_save(account=obj, actor=actor)
 
-    def delete_model(self, request, obj):
-        account_delete(account=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for account in queryset:
-            account_delete(account=account, actor=request.user)
+    def write_delete(self, obj, actor):
+        account_delete(account=obj, actor=actor)
 
 
 admin.site.unregister(User)
 
 
 @admin.register(User)
-class AuditedUserAdmin(UserAdmin):
-    def save_model(self, request, obj, form, change):
-        user_save(user=obj, actor=request.user)
+class AuditedUserAdmin(WritesThroughServices, UserAdmin):
+    def write_save(self, obj, actor):
+        user_save(user=obj, actor=actor)
 
-    def delete_model(self, request, obj):
-        user_delete(user=obj, actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for user in queryset:
-            user_delete(user=user, actor=request.user)
+    def write_delete(self, obj, actor):
+        user_delete(user=obj, actor=actor)
 
 
 @admin.register(AuditEntry)
