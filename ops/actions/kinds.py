@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from ops.actions.runner import JobContext, JobFailed, job_kind_register
 from ops.models import JobKind, JobLogLevel, PollSource
 from ops.pollers.base import TransientPollError, poll_run
 from ops.pollers.inventory import inventory_poll
-from ops.services.usage import api_usage_flush
-
-log = logging.getLogger(__name__)
-
-
-def _flush_quietly() -> None:
-    try:
-        api_usage_flush()
-    except Exception:  # noqa: BLE001 - losing a few call counts must never fail the job
-        log.exception("could not persist API usage counts")
+from ops.services.usage import api_usage_flush_quietly
 
 
 def inventory_poll_job(ctx: JobContext) -> dict:
@@ -29,7 +18,7 @@ def inventory_poll_job(ctx: JobContext) -> dict:
     except TransientPollError as err:
         raise JobFailed(f"AWS did not answer this time (transient): {err}") from err
     finally:
-        _flush_quietly()
+        api_usage_flush_quietly()
     if not outcome.ran:
         ctx.log("a scheduled inventory poll of this scope was running; its result stands for this one")
         return {"ran": False, "items": 0}

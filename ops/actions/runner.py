@@ -163,7 +163,7 @@ def job_request(
             f"{_label(active.kind)} of {active.target_label or active.resource_arn} is already "
             f"{active.status} (job #{active.pk}, asked for by {active.actor_name}); not started twice.",
         )
-    _log(job.pk, f"requested by {job.actor_name}", data={"parameters": job.parameters})
+    job_log_write(job.pk, f"requested by {job.actor_name}", data={"parameters": job.parameters})
     audit_record(
         actor=user,
         action=kind,
@@ -195,7 +195,7 @@ def _owned(job_id: int, attempt: int):
     return Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
 
 
-def _log(job_id: int, message: str, *, level: str = JobLogLevel.INFO, data: dict | None = None) -> None:
+def job_log_write(job_id: int, message: str, *, level: str = JobLogLevel.INFO, data: dict | None = None) -> None:
     JobLogEntry.objects.create(job_id=job_id, level=level, message=message[:4000], data=data or {})
 
 
@@ -207,7 +207,7 @@ class JobContext:
         self.attempt = attempt
 
     def log(self, message: str, *, level: str = JobLogLevel.INFO, **data) -> None:
-        _log(self.job.pk, message, level=level, data=data)
+        job_log_write(self.job.pk, message, level=level, data=data)
 
     def progress(self, *, done: int | None = None, total: int | None = None, failed: int | None = None) -> None:
         """Set the counters (absolute values). Raises JobLost when this worker no longer owns the job.
@@ -260,7 +260,7 @@ def _finish(job: Job, attempt: int, status: str, *, result: dict | None = None, 
     return done == 1
 
 
-def _audit_outcome(job: Job, result: str, message: str) -> None:
+def job_audit_outcome(job: Job, result: str, message: str) -> None:
     audit_record(
         actor=job.actor or job.actor_name,
         action=job.kind,
@@ -286,9 +286,9 @@ def job_run(*, job_id: int) -> str | None:
     job.refresh_from_db()
     if spec is None:
         _finish(job, attempt, JobStatus.FAILED, error=f"no worker code for job kind {job.kind!r}")
-        _audit_outcome(job, AuditResult.FAILED, f"no worker code for job kind {job.kind!r}")
+        job_audit_outcome(job, AuditResult.FAILED, f"no worker code for job kind {job.kind!r}")
         return JobStatus.FAILED
-    _log(job.pk, f"started (attempt {attempt})" + (f", resuming after {job.progress_done} done" if attempt > 1 else ""))
+    job_log_write(job.pk, f"started (attempt {attempt})" + (f", resuming after {job.progress_done} done" if attempt > 1 else ""))
     beat = _Heartbeat(job.pk, attempt, settings.JOB_HEARTBEAT_SECONDS)
     beat.start()
     try:
@@ -310,9 +310,9 @@ def job_run(*, job_id: int) -> str | None:
     if not _finish(job, attempt, status, result=result, error=message):
         log.warning("job #%s attempt %s lost ownership before it could record %s", job.pk, attempt, status)
         return None
-    _log(job.pk, status if not message else f"{status}: {message}",
+    job_log_write(job.pk, status if not message else f"{status}: {message}",
          level=JobLogLevel.INFO if status == JobStatus.SUCCEEDED else JobLogLevel.ERROR)
-    _audit_outcome(job, AuditResult.SUCCEEDED if status == JobStatus.SUCCEEDED else AuditResult.FAILED, message)
+    job_audit_outcome(job, AuditResult.SUCCEEDED if status == JobStatus.SUCCEEDED else AuditResult.FAILED, message)
     return status
 
 
@@ -323,14 +323,14 @@ def job_cancel(*, job: Job, user) -> str:
     if Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
         status=JobStatus.CANCELLED, finished_at=now, cancel_requested_at=now, error=f"cancelled by {name}"
     ):
-        _log(job.pk, f"cancelled by {name} before it started")
+        job_log_write(job.pk, f"cancelled by {name} before it started")
         job.refresh_from_db()
-        _audit_outcome(job, AuditResult.FAILED, f"cancelled by {name} before it started")
+        job_audit_outcome(job, AuditResult.FAILED, f"cancelled by {name} before it started")
         return f"Job #{job.pk} cancelled."
     if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, cancel_requested_at__isnull=True).update(
         cancel_requested_at=now
     ):
-        _log(job.pk, f"cancel requested by {name}")
+        job_log_write(job.pk, f"cancel requested by {name}")
         return f"Job #{job.pk} will stop at its next step."
     job.refresh_from_db()
     return f"Job #{job.pk} is already {job.status}; nothing to cancel."

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ops.actions.runner import _audit_outcome, _log, job_enqueue, job_kind_spec
+from ops.actions.runner import job_audit_outcome, job_enqueue, job_kind_spec, job_log_write
 from ops.models import AuditResult, Job, JobLogLevel, JobStatus
 
 
@@ -49,7 +49,7 @@ def jobs_sweep(*, stale_after_s: int | None = None, max_attempts: int | None = N
         with transaction.atomic():
             if spec is not None and spec.resumable and job.attempts < max_attempts:
                 if seen.update(status=JobStatus.PENDING) == 1:
-                    _log(job.pk, f"{reason}; resumed (attempt {job.attempts + 1} of {max_attempts} next)",
+                    job_log_write(job.pk, f"{reason}; resumed (attempt {job.attempts + 1} of {max_attempts} next)",
                          level=JobLogLevel.WARNING)
                     job_enqueue(job=job)
                     out.resumed.append(job.pk)
@@ -57,8 +57,8 @@ def jobs_sweep(*, stale_after_s: int | None = None, max_attempts: int | None = N
             if spec is not None and spec.resumable:
                 reason += f" (after {job.attempts} attempts)"
             if seen.update(status=JobStatus.FAILED, error=reason, finished_at=now) == 1:
-                _log(job.pk, reason, level=JobLogLevel.ERROR)
-                _audit_outcome(job, AuditResult.FAILED, reason)
+                job_log_write(job.pk, reason, level=JobLogLevel.ERROR)
+                job_audit_outcome(job, AuditResult.FAILED, reason)
                 out.failed.append(job.pk)
     lost_tasks = Job.objects.filter(status=JobStatus.PENDING).filter(
         Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -9,6 +10,8 @@ from django.utils import timezone
 
 from ops.aws import usage
 from ops.costs.api import api_call_cost
+
+log = logging.getLogger(__name__)
 
 _SQL = """
 INSERT INTO ops_apiusage (hour, service, operation, account_id, region, calls, units, bytes_scanned, cost_usd)
@@ -48,3 +51,11 @@ def api_usage_flush(*, now: datetime | None = None) -> int:
     with transaction.atomic(), connection.cursor() as cur:
         cur.executemany(_SQL, params)
     return len(params)
+
+
+def api_usage_flush_quietly() -> None:
+    """``api_usage_flush`` at the end of a poll or a job: losing a few counts must never fail it."""
+    try:
+        api_usage_flush()
+    except Exception:  # noqa: BLE001 - logged; the work it follows has succeeded or failed on its own
+        log.exception("could not persist API usage counts")

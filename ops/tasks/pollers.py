@@ -11,8 +11,6 @@ Every task that calls AWS flushes this process's API-call counters into ApiUsage
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from django.conf import settings
 
@@ -22,9 +20,7 @@ from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
-from ops.services.usage import api_usage_flush
-
-log = logging.getLogger(__name__)
+from ops.services.usage import api_usage_flush_quietly
 
 RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
 # A poll of one scope: the configured limits (CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT).
@@ -38,12 +34,6 @@ POLL = {
 FAN_OUT = {"acks_late": True, "ignore_result": True, "soft_time_limit": 30, "time_limit": 60}
 
 
-def _flush_quietly() -> None:
-    try:
-        api_usage_flush()
-    except Exception:  # noqa: BLE001 - losing a few counts must never fail a poll
-        log.exception("could not persist API usage counts")
-
 
 def _poll(source: str, account_id: int, region: str, work, *, swallow_transient: bool) -> int:
     account = Account.objects.filter(pk=account_id, enabled=True).first()
@@ -56,7 +46,7 @@ def _poll(source: str, account_id: int, region: str, work, *, swallow_transient:
             return 0
         raise
     finally:
-        _flush_quietly()
+        api_usage_flush_quietly()
 
 
 def _fan_out(task) -> int:
