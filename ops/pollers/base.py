@@ -92,9 +92,17 @@ def poll_run(*, source: str, account: Account, region: str, work: Callable[[Poll
         started = timezone.now()
         status.last_started_at = started
         status.save(update_fields=["last_started_at"])
+        stored = status.cursor
         ctx = PollContext(
-            account=account, region=region, status=status, scope=account_scope(account, region), cursor=dict(status.cursor)
+            account=account,
+            region=region,
+            status=status,
+            scope=account_scope(account, region),
+            # The poller's codec checks the shape inside; only an object can even be handed to it.
+            cursor=dict(stored) if isinstance(stored, dict) else {},
         )
+        if not isinstance(stored, dict) and stored not in (None, ""):
+            ctx.warn(f"stored cursor was a {type(stored).__name__}, not an object; this run starts afresh")
         t0 = time.monotonic()
         try:
             work(ctx)

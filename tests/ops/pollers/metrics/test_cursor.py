@@ -74,6 +74,22 @@ def test_a_poll_with_a_damaged_cursor_warns_reads_afresh_and_writes_a_sound_one(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("stored", [["not", "an", "object"], "x", 5])
+def test_a_poll_whose_whole_stored_cursor_is_not_an_object_runs_and_says_so(moto_metrics, monkeypatch, stored):
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    fn = FunctionFactory(account=account, name="orders", timeout_s=30)
+    PollStatus.objects.create(source=PollSource.METRICS, account=account, region=REGION, cursor=stored)
+    end = now_minute()
+    put_points("Invocations", {"FunctionName": "orders"}, {end - timedelta(minutes=4): 3})
+    at_clock(monkeypatch, metrics, end + timedelta(seconds=20))
+
+    outcome = run("metrics", account, metrics.metrics_poll)
+    assert outcome.ok and outcome.error_code == ""
+    assert f"stored cursor was a {type(stored).__name__}, not an object; this run starts afresh" in outcome.warnings
+    assert PollStatus.objects.get(source=PollSource.METRICS, account=account).cursor["until"][str(fn.pk)] == end.isoformat()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_poll_records_the_last_invoked_minute_and_its_cadence_outside_the_cursor(moto_metrics, monkeypatch):
     account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
     busy = FunctionFactory(account=account, name="orders", timeout_s=30)
