@@ -12,6 +12,8 @@ from ops.services.usage import api_usage_flush_quietly
 def inventory_poll_job(ctx: JobContext) -> dict:
     """"Poll now": one inventory run of the job's account×region, under the poller's own lock."""
     job = ctx.job
+    if not job.account.enabled:  # disabled after the request: its credentials may be gone
+        raise JobFailed(f"{job.account.name} was disabled before the poll ran; nothing was read")
     ctx.log(f"inventory poll of {job.account.name}/{job.region}")
     try:
         outcome = poll_run(source=PollSource.INVENTORY, account=job.account, region=job.region, work=inventory_poll)

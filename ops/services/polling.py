@@ -15,6 +15,8 @@ def poll_request(*, account_id: int, region: str, user, idempotency_key: str = "
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
         raise JobRequestError(f"No account with id {account_id}.")
+    if not account.enabled:
+        raise JobRequestError(f"{account.name} is disabled; an admin must enable it before it is polled.")
     if region not in account.regions:
         raise JobRequestError(f"{region or '(no region)'} is not a region of {account.name}.")
     return job_request(

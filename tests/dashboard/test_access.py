@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from ops.models import AuditEntry, Job, Role
+from ops.models import AuditEntry, Job, PollStatus, Role
 from tests.factories import AccountFactory, make_user
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,26 @@ def test_csrf_is_enforced_on_posts():
 def test_get_is_not_allowed_on_operator_endpoint(client):
     client.force_login(make_user(Role.OPERATOR))
     assert client.get(reverse("poll_now")).status_code == 405
+
+
+def test_poll_now_refuses_a_disabled_account_and_a_job_for_one_disabled_meanwhile_reads_nothing(client, monkeypatch):
+    from ops.actions.runner import job_run
+    from ops.tasks import actions
+
+    monkeypatch.setattr(actions.job_run, "delay", lambda *a: None)
+    account = AccountFactory(name="retired", regions=["us-east-1"], enabled=False)
+    client.force_login(make_user(Role.OPERATOR))
+    response = client.post(reverse("poll_now"), {"account": account.pk, "region": "us-east-1"}, follow=True)
+    assert "retired is disabled; an admin must enable it before it is polled." in response.content.decode()
+    assert not Job.objects.exists()
+    # Asked while enabled, disabled before a worker picked it up: failed with the reason, no AWS call.
+    account.enabled = True
+    account.save(update_fields=["enabled"])
+    client.post(reverse("poll_now"), {"account": account.pk, "region": "us-east-1"})
+    job = Job.objects.get()
+    account.enabled = False
+    account.save(update_fields=["enabled"])
+    job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", "retired was disabled before the poll ran; nothing was read")
+    assert not PollStatus.objects.filter(account=account).exists()
