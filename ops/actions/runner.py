@@ -39,6 +39,11 @@ from ops.services.audit import audit_record
 
 log = logging.getLogger(__name__)
 
+# How long one run of a job may take (the actions task's Celery limits): long enough for a
+# large redrive; a job that needs longer should checkpoint and resume.
+JOB_SOFT_TIME_LIMIT = 1800
+JOB_TIME_LIMIT = 1860
+
 
 class JobFailed(Exception):
     """The work failed for a reason worth showing the operator as is."""
@@ -310,8 +315,11 @@ def job_run(*, job_id: int) -> str | None:
     if not _finish(job, attempt, status, result=result, error=message):
         log.warning("job #%s attempt %s lost ownership before it could record %s", job.pk, attempt, status)
         return None
-    job_log_write(job.pk, status if not message else f"{status}: {message}",
-         level=JobLogLevel.INFO if status == JobStatus.SUCCEEDED else JobLogLevel.ERROR)
+    job_log_write(
+        job.pk,
+        status if not message else f"{status}: {message}",
+        level=JobLogLevel.INFO if status == JobStatus.SUCCEEDED else JobLogLevel.ERROR,
+    )
     job_audit_outcome(job, AuditResult.SUCCEEDED if status == JobStatus.SUCCEEDED else AuditResult.FAILED, message)
     return status
 

@@ -3,14 +3,17 @@
 A worker killed mid-job (OOM, SIGKILL, a host gone) leaves its job running with a heartbeat
 that no longer moves. Each sweep:
 1. finds running jobs whose heartbeat is older than ``stale_after_s``;
-2. resumable kinds with attempts left go back to pending (claimed by conditional UPDATE on
+2. a job an operator asked to cancel is cancelled (its worker is gone, so nothing is left to
+   stop at a checkpoint); otherwise resumable kinds with attempts left go back to pending (claimed by conditional UPDATE on
    the very heartbeat and attempt it saw, so a worker that beat meanwhile keeps its job) and
    are re-enqueued; the next claim's attempt number fences the old worker out;
 3. every other one is failed with a readable reason ("worker lost: no heartbeat for 75 s")
    and the failure is audited;
 4. pending jobs whose task was sent more than ``stale_after_s`` ago are sent again: a task
    acknowledged early by a worker that died before claiming it is otherwise lost (the claim
-   makes a duplicate message a no-op).
+   makes a duplicate message a no-op). While some job is running with a live heartbeat, a
+   pending one is most likely queued behind it (the actions worker runs one job at a time), so
+   it is sent again only once it has waited longer than a job may run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ops.actions.runner import job_audit_outcome, job_enqueue, job_kind_spec, job_log_write
+from ops.actions.runner import JOB_TIME_LIMIT, job_audit_outcome, job_enqueue, job_kind_spec, job_log_write
 from ops.models import AuditResult, Job, JobLogLevel, JobStatus
 
 
@@ -32,6 +35,7 @@ class SweepResult:
     resumed: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
 
 
 def jobs_sweep(*, stale_after_s: int | None = None, max_attempts: int | None = None) -> SweepResult:
@@ -47,10 +51,20 @@ def jobs_sweep(*, stale_after_s: int | None = None, max_attempts: int | None = N
         seen = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts, heartbeat_at=job.heartbeat_at)
         spec = job_kind_spec(kind=job.kind)
         with transaction.atomic():
+            if job.cancel_requested_at is not None:
+                message = f"{reason}; it had been asked to stop, so it is cancelled, not resumed"
+                if seen.update(status=JobStatus.CANCELLED, error=message, finished_at=now) == 1:
+                    job_log_write(job.pk, message, level=JobLogLevel.WARNING)
+                    job_audit_outcome(job, AuditResult.FAILED, message)
+                    out.cancelled.append(job.pk)
+                continue
             if spec is not None and spec.resumable and job.attempts < max_attempts:
                 if seen.update(status=JobStatus.PENDING) == 1:
-                    job_log_write(job.pk, f"{reason}; resumed (attempt {job.attempts + 1} of {max_attempts} next)",
-                         level=JobLogLevel.WARNING)
+                    job_log_write(
+                        job.pk,
+                        f"{reason}; resumed (attempt {job.attempts + 1} of {max_attempts} next)",
+                        level=JobLogLevel.WARNING,
+                    )
                     job_enqueue(job=job)
                     out.resumed.append(job.pk)
                 continue
@@ -60,8 +74,10 @@ def jobs_sweep(*, stale_after_s: int | None = None, max_attempts: int | None = N
                 job_log_write(job.pk, reason, level=JobLogLevel.ERROR)
                 job_audit_outcome(job, AuditResult.FAILED, reason)
                 out.failed.append(job.pk)
+    busy = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__gte=cutoff).exists()
+    sent_before = now - timedelta(seconds=JOB_TIME_LIMIT) if busy else cutoff
     lost_tasks = Job.objects.filter(status=JobStatus.PENDING).filter(
-        Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff)
+        Q(enqueued_at__lt=sent_before) | Q(enqueued_at__isnull=True, created_at__lt=sent_before)
     )
     for job in lost_tasks:
         with transaction.atomic():

@@ -12,12 +12,9 @@ from celery import shared_task
 
 from ops.actions import runner
 
-# Long enough for a large redrive; a job that needs longer should checkpoint and resume.
-JOB_SOFT_TIME_LIMIT = 1800
-JOB_TIME_LIMIT = 1860
-
-
-@shared_task(acks_late=False, ignore_result=True, soft_time_limit=JOB_SOFT_TIME_LIMIT, time_limit=JOB_TIME_LIMIT)
+@shared_task(
+    acks_late=False, ignore_result=True, soft_time_limit=runner.JOB_SOFT_TIME_LIMIT, time_limit=runner.JOB_TIME_LIMIT
+)
 def job_run(job_id: int) -> str | None:
     """Claim and run one job; a message for a job already claimed, finished or cancelled does nothing."""
     return runner.job_run(job_id=job_id)

@@ -67,3 +67,33 @@ def test_a_pending_job_whose_task_was_lost_is_sent_again(django_capture_on_commi
         assert jobs_sweep(stale_after_s=60).requeued == [job.pk]
     assert no_enqueue == [job.pk]
     assert Job.objects.get(pk=job.pk).enqueued_at > timezone.now() - timedelta(seconds=5)
+
+
+def test_a_lost_job_an_operator_asked_to_stop_is_cancelled_not_resumed(django_capture_on_commit_callbacks, no_enqueue):
+    job = _running(SLOW_RESUMABLE, silent_s=90)
+    Job.objects.filter(pk=job.pk).update(cancel_requested_at=timezone.now() - timedelta(seconds=100))
+    with django_capture_on_commit_callbacks(execute=True):
+        result = jobs_sweep(stale_after_s=60)
+    job.refresh_from_db()
+    assert (result.cancelled, result.resumed, result.failed) == ([job.pk], [], [])
+    assert job.status == JobStatus.CANCELLED and job.finished_at is not None
+    assert job.error.endswith("; it had been asked to stop, so it is cancelled, not resumed")
+    assert no_enqueue == []  # nothing re-sent
+
+
+def test_a_pending_job_queued_behind_a_live_one_is_not_sent_again_until_it_waited_longer_than_a_run(
+    django_capture_on_commit_callbacks, no_enqueue
+):
+    from ops.actions.runner import JOB_TIME_LIMIT
+
+    busy = _running(SLOW, silent_s=5, region="eu-west-1")  # a job running with a live heartbeat
+    waiting = job_request(kind=SLOW, account=busy.account, region="us-east-1", user="system",
+                          parameters={"items": 1}, idempotency_key="queued-1").job
+    no_enqueue.clear()
+    Job.objects.filter(pk=waiting.pk).update(enqueued_at=timezone.now() - timedelta(seconds=300))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep(stale_after_s=60).requeued == []
+    Job.objects.filter(pk=waiting.pk).update(enqueued_at=timezone.now() - timedelta(seconds=JOB_TIME_LIMIT + 10))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep(stale_after_s=60).requeued == [waiting.pk]
+    assert no_enqueue == [waiting.pk]
