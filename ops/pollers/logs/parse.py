@@ -23,6 +23,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from ops.rules.cost import gb_seconds
+
 UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 ISO_TS = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
 HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")
@@ -54,8 +56,7 @@ class Report:
         """Billed seconds × memory GB; falls back to Duration rounded up to the ms (AWS's
         rounding) and the function's configured memory when the line lacks them."""
         billed = self.billed_ms if self.billed_ms is not None else math.ceil(self.duration_ms)
-        mem = self.memory_mb or memory_mb or 0
-        return billed / 1000.0 * mem / 1024.0
+        return gb_seconds(memory_mb=self.memory_mb or memory_mb or 0, billed_ms=billed)
 
 
 @dataclass(frozen=True)
