@@ -4,23 +4,24 @@ Every change made here goes through ops.services, which writes the audit log.
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from ops.models import Account, AuditEntry, PollStatus
+from ops.models import Account, AuditEntry, PollStatus, Role
 from ops.services.accounts import account_delete, account_save
-from ops.services.users import user_delete, user_save
+from ops.services.users import user_delete, user_password_changed, user_save
 
 
 class WritesThroughServices:
     """Saves and deletes (one or a selection) go to the subclass's audited service calls."""
 
-    def write_save(self, obj, actor): ...
+    def write_save(self, obj, actor, form): ...
 
     def write_delete(self, obj, actor): ...
 
     def save_model(self, request, obj, form, change):
-        self.write_save(obj, request.user)
+        self.write_save(obj, request.user, form)
 
     def delete_model(self, request, obj):
         self.write_delete(obj, request.user)
@@ -40,7 +41,7 @@ class AccountAdmin(WritesThroughServices, admin.ModelAdmin):
     def region_list(self, obj: Account) -> str:
         return ", ".join(obj.regions)
 
-    def write_save(self, obj, actor):
+    def write_save(self, obj, actor, form):
         account_save(account=obj, actor=actor)
 
     def write_delete(self, obj, actor):
@@ -52,11 +53,21 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class AuditedUserAdmin(WritesThroughServices, UserAdmin):
-    def write_save(self, obj, actor):
-        user_save(user=obj, actor=actor)
+    def write_save(self, obj, actor, form):
+        # The form saves the groups after this; the audit entry names the role they give.
+        groups = form.cleaned_data.get("groups") or []
+        role = next((g.name for g in groups if g.name in Role.values), "")
+        user_save(user=obj, actor=actor, role=role)
 
     def write_delete(self, obj, actor):
         user_delete(user=obj, actor=actor)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's own password view, audited when it changed the password (it then redirects)."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user_password_changed(user=self.get_object(request, unquote(id)), actor=request.user)
+        return response
 
 
 @admin.register(AuditEntry)

@@ -57,12 +57,19 @@ def _audit(user: User, *, action: str, actor, role: str = "") -> None:
 
 
 @transaction.atomic
-def user_save(*, user: User, actor) -> User:
-    """Save a user edited in the admin's validated form (its groups are saved by the form)."""
+def user_save(*, user: User, actor, role: str = "") -> User:
+    """Save a user edited in the admin's validated form (its groups, hence ``role``, are saved
+    by the form right after)."""
     created = user.pk is None
     user.save()
-    _audit(user, action="user.create" if created else "user.update", actor=actor)
+    _audit(user, action="user.create" if created else "user.update", actor=actor, role=role)
     return user
+
+
+def user_password_changed(*, user: User, actor) -> None:
+    """Audit a password change made through Django's own form (which saved it); the password
+    itself is never recorded."""
+    _audit(user, action="user.password", actor=actor, role=next(iter(user.groups.values_list("name", flat=True)), ""))
 
 
 @transaction.atomic

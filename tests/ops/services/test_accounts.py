@@ -53,6 +53,29 @@ def test_the_admin_audits_user_changes(admin_client):
     assert _entries() == [("root-admin", "user.update", "user", "vera"), ("root-admin", "user.delete", "user", "vera")]
 
 
+def test_the_admin_audits_the_role_a_change_gives_and_a_password_change_without_the_password(admin_client):
+    from django.contrib.auth.models import Group
+
+    vera = user_create(username="vera", password="correct-horse-42", role=Role.VIEWER)
+    operator = Group.objects.get(name=Role.OPERATOR)
+    form = {"username": "vera", "first_name": "", "last_name": "", "email": "", "is_active": "on",
+            "groups": [operator.pk], "date_joined_0": "2020-01-01", "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2020-01-01", "initial-date_joined_1": "00:00:00"}
+    assert admin_client.post(f"/admin/auth/user/{vera.pk}/change/", form).status_code == 302
+    assert list(User.objects.get(pk=vera.pk).groups.values_list("name", flat=True)) == [Role.OPERATOR]
+    secret = "a-new-long-passphrase-77"
+    response = admin_client.post(f"/admin/auth/user/{vera.pk}/password/",
+                                 {"password1": secret, "password2": secret, "usable_password": "true"})
+    assert response.status_code == 302
+    assert User.objects.get(pk=vera.pk).check_password(secret)
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [(e.action, e.parameters["role"]) for e in entries] == [("user.update", "operator"), ("user.password", "operator")]
+    assert all(secret not in str(e.parameters) + e.message for e in entries)
+    # a refused change (passwords differ) writes nothing
+    admin_client.post(f"/admin/auth/user/{vera.pk}/password/", {"password1": secret, "password2": "other-one-123456"})
+    assert AuditEntry.objects.count() == 2
+
+
 def test_poll_statuses_are_read_only_in_the_admin(admin_client):
     assert admin_client.get("/admin/ops/pollstatus/add/").status_code == 403
 
