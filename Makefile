@@ -39,6 +39,8 @@ demo: venv services
 # clock moved 60 days ahead (libfaketime; Postgres and Redis keep the real time), so a test that
 # only passes near the date it was written fails on the day it is written. That second run
 # writes its own junit file (junit.xml -> junit-later.xml) when PYTEST_ARGS names one.
+# PYTEST_ARGS goes to both runs, so keep it to options (-x, -k …); to run chosen test files,
+# call pytest directly (.venv/bin/python -m pytest tests/…).
 LATER := +60 days
 LATER_TESTS ?= tests/test_clock.py tests/sandbox tests/ops tests/integration tests/dashboard
 LATER_ARGS = $(patsubst --junitxml=%.xml,--junitxml=%-later.xml,$(PYTEST_ARGS))

@@ -145,6 +145,12 @@ JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 10.0, minimum=0.1)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 60, minimum=1)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=10)  # claims of a resumable job
+if JOB_STALE_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
+    # Fewer than three missed beats would have the sweeper resume or fail jobs that are alive.
+    raise ImproperlyConfigured(
+        f"JOB_STALE_SECONDS ({JOB_STALE_SECONDS}) must be at least three heartbeats"
+        f" (3 × JOB_HEARTBEAT_SECONDS = {3 * JOB_HEARTBEAT_SECONDS:g})"
+    )
 
 # --- AWS ---
 AWS_REGIONS = env_list("AWS_REGIONS", "us-east-1")

@@ -105,8 +105,11 @@ def _enqueue(job_id: int) -> None:
 
 
 def job_enqueue(*, job: Job) -> None:
-    """Send the job to the actions queue once the transaction that made it commits."""
-    transaction.on_commit(lambda: _enqueue(job.pk))
+    """Send the job to the actions queue once the transaction that made it commits.
+
+    Robust: with the broker down the request still answers (the job is saved), and the
+    sweeper sends the pending job again later."""
+    transaction.on_commit(lambda: _enqueue(job.pk), robust=True)
 
 
 def _same_request(job: Job, *, kind: str, account: Account, region: str, resource_arn: str) -> JobRequestResult:

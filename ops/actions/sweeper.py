@@ -7,7 +7,7 @@ that no longer moves. Each sweep:
    stop at a checkpoint); otherwise resumable kinds with attempts left go back to pending (claimed by conditional UPDATE on
    the very heartbeat and attempt it saw, so a worker that beat meanwhile keeps its job) and
    are re-enqueued; the next claim's attempt number fences the old worker out;
-3. every other one is failed with a readable reason ("worker lost: no heartbeat for 75 s")
+3. every other one is failed with a readable reason ("worker lost: no heartbeat for 64 s")
    and the failure is audited;
 4. pending jobs whose task was sent more than ``stale_after_s`` ago are sent again: a task
    acknowledged early by a worker that died before claiming it is otherwise lost (the claim

@@ -56,8 +56,8 @@ class Role(models.TextChoices):
 class JobStatus(models.TextChoices):
     """A job's lifecycle: pending → running → succeeded | failed | cancelled.
 
-    A running job may also go back to pending once, when the sweeper resumes it after its
-    worker was lost (only for kinds that declare themselves resumable).
+    A running job may also go back to pending when the sweeper resumes it after its worker was
+    lost (only kinds that declare themselves resumable, up to JOB_MAX_ATTEMPTS claims).
     """
 
     PENDING = "pending", "Pending"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from ops.models import Function, Job, JobLogEntry
+from ops.models import Function, Job
 
 
 def jobs_recent(*, kind: str, limit: int = 10) -> list[Job]:
@@ -23,8 +23,3 @@ def jobs_for_function(*, function: Function, limit: int = 20) -> list[Job]:
     (its aliases and versions, ``arn:…:function:name:live``), newest first."""
     qs: QuerySet[Job] = Job.objects.filter(Q(resource_arn=function.arn) | Q(resource_arn__startswith=f"{function.arn}:"))
     return list(qs.select_related("account").order_by("-created_at", "-id")[:limit])
-
-
-def job_log(*, job: Job) -> list[JobLogEntry]:
-    """A job's steps in the order they were written."""
-    return list(JobLogEntry.objects.filter(job=job).order_by("id"))

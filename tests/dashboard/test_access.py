@@ -118,3 +118,23 @@ def test_poll_now_refuses_a_disabled_account_and_a_job_for_one_disabled_meanwhil
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", "retired was disabled before the poll ran; nothing was read")
     assert not PollStatus.objects.filter(account=account).exists()
+
+
+def test_poll_now_answers_when_the_broker_is_down_and_the_job_waits_for_the_sweeper(
+    client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from ops.tasks import actions
+
+    def down(*args):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(actions.job_run, "delay", down)
+    account = AccountFactory(regions=["us-east-1"])
+    client.force_login(make_user(Role.OPERATOR))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("poll_now"), {"account": account.pk, "region": "us-east-1"})
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.status == "pending" and job.enqueued_at is not None  # the sweeper re-sends it once stale

@@ -75,3 +75,10 @@ def test_secret_key_is_required_when_debug_is_off():
     assert debugging.returncode == 0, debugging.stderr
     given = _boot(SECRET_KEY="a-long-random-string-for-this-test", DEBUG="false")
     assert given.returncode == 0, given.stderr
+
+
+def test_a_stale_threshold_shorter_than_three_heartbeats_is_refused():
+    short = _boot(JOB_HEARTBEAT_SECONDS="10", JOB_STALE_SECONDS="25")
+    assert short.returncode != 0
+    assert "JOB_STALE_SECONDS (25) must be at least three heartbeats (3 × JOB_HEARTBEAT_SECONDS = 30)" in short.stderr
+    assert _boot(JOB_HEARTBEAT_SECONDS="10", JOB_STALE_SECONDS="30").returncode == 0

@@ -32,7 +32,8 @@ def test_the_metrics_poll_is_counted_priced_and_shown_on_the_status_page(aws, se
     FunctionFactory(account=account, name="orders")
     FunctionFactory(account=account, name="mailer")
     assert run("metrics", account, metrics.metrics_poll).ok
-    assert api_usage_flush() >= 1
+    at = datetime.now(timezone.utc)  # one instant for the flushes and the read, so no midnight falls between
+    assert api_usage_flush(now=at) >= 1
     row = ApiUsage.objects.get(service="cloudwatch", operation="GetMetricData")
     per_fn = 12  # core 5 + concurrency + async 6, no percentiles
     assert (row.calls, row.units) == (1, 2 * per_fn + 3)
@@ -41,8 +42,8 @@ def test_the_metrics_poll_is_counted_priced_and_shown_on_the_status_page(aws, se
 
     # a second flush in the same hour adds to the row
     usage.record_units(service="logs", operation="StartQuery", account_id=ACCOUNT_ID, region=REGION, units=1e9)
-    api_usage_flush()
-    spend = api_spend(now=datetime.now(timezone.utc))
+    api_usage_flush(now=at)
+    spend = api_spend(now=at)
     assert spend.today_usd == pytest.approx(row.cost_usd + 0.005)
     assert [o.operation for o in spend.by_operation][:2] == ["StartQuery", "GetMetricData"]
     assert spend.cadences and spend.cadences[0].busy_s == 60
@@ -54,8 +55,11 @@ def test_the_metrics_poll_is_counted_priced_and_shown_on_the_status_page(aws, se
 
 
 def test_spend_outside_the_day_is_not_today():
-    now = hours_ago(days=1).replace(hour=1, minute=30)  # 01:30: three hours back is today, thirty is not
+    # 01:30: one hour back is today; three hours back is yesterday but within the last 24 h;
+    # thirty hours back is neither
+    now = hours_ago(days=1).replace(hour=1, minute=30)
+    ApiUsage.objects.create(hour=now - timedelta(hours=1), service="cloudwatch", operation="GetMetricData", account_id="1", region="r", cost_usd=0.5)
     ApiUsage.objects.create(hour=now - timedelta(hours=3), service="cloudwatch", operation="GetMetricData", account_id="1", region="r", cost_usd=1.0)
     ApiUsage.objects.create(hour=now - timedelta(hours=30), service="cloudwatch", operation="GetMetricData", account_id="1", region="r", cost_usd=5.0)
     spend = api_spend(now=now)
-    assert (spend.today_usd, spend.last_24h_usd) == (0.0, 1.0)
+    assert (spend.today_usd, spend.last_24h_usd) == (0.5, 1.5)
