@@ -70,36 +70,31 @@ class AuditedUserAdmin(WritesThroughServices, UserAdmin):
         return response
 
 
+class ReadOnly:
+    """Shown, never written from the admin: the application appends these rows."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("at", "actor_name", "action", "target_label", "target_id", "result")
     list_filter = ("action", "result")
     search_fields = ("target_id", "target_label", "actor_name")
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PollStatus)
-class PollStatusAdmin(admin.ModelAdmin):
+class PollStatusAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: the pollers own these rows."""
 
     list_display = ("source", "account", "region", "last_success_at", "last_error_code", "consecutive_failures")
     list_filter = ("source", "region")
     readonly_fields = [f.name for f in PollStatus._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

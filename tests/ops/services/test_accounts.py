@@ -78,6 +78,8 @@ def test_the_admin_audits_the_role_a_change_gives_and_a_password_change_without_
 
 def test_poll_statuses_are_read_only_in_the_admin(admin_client):
     assert admin_client.get("/admin/ops/pollstatus/add/").status_code == 403
+    assert admin_client.get("/admin/ops/auditentry/add/").status_code == 403
+    assert admin_client.get("/admin/ops/auditentry/").status_code == 200  # read, never written
 
 
 def test_the_commands_write_through_services_that_audit():
