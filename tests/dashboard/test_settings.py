@@ -99,6 +99,8 @@ def _check_deploy(**overrides) -> subprocess.CompletedProcess:
         "HSTS_PRELOAD": "true",
     }
     environment = {**os.environ, **production, **overrides}
+    # Set by the browser tests' conftest for Playwright; no deployment has it (check --deploy warns).
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
