@@ -77,3 +77,18 @@ def test_each_copy_keeps_its_own_beat_schedule_and_control_socket():
     assert demo.run_dir(8102) != demo.run_dir(8112)
     # A Unix socket path may have at most 107 bytes; relative to the checkout it stays short.
     assert len(str(demo.run_dir(65535) / "gunicorn.ctl")) < 40
+
+
+def test_the_demo_runs_with_debug_off_and_a_key_of_the_checkouts_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "ROOT", tmp_path)
+    for name in ("DEBUG", "SECRET_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    env = demo._env()
+    assert "DEBUG" not in env  # the settings' default: off, as the README says
+    key = (tmp_path / "var" / "secret_key").read_text().strip()
+    assert env["SECRET_KEY"] == key and len(key) >= 50
+    assert demo._env()["SECRET_KEY"] == key  # kept across restarts
+    assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{demo.SANDBOX_PORT}"
+    assert env["SANDBOX_PORT"] == str(demo.SANDBOX_PORT)
+    monkeypatch.setenv("SECRET_KEY", "set-by-the-user-" + "x" * 40)
+    assert demo._env()["SECRET_KEY"] == "set-by-the-user-" + "x" * 40
