@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -52,3 +54,17 @@ def test_the_favicon_loads_without_a_404(logged_in, live_server):
     assert "immutable" in response.headers["cache-control"]
     assert page.request.get(f"{live_server.url}/favicon.ico").status == 200  # follows the redirect
     assert failed == []
+
+
+def test_the_lockout_page_says_why_and_when_in_the_products_look(page, live_server, e2e_estate, artifacts, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.goto(f"{live_server.url}/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "not-her-password")
+        page.click("button[type=submit]")
+    lockout = page.locator("#lockout")
+    expect(lockout).to_contain_text(f"{settings.AXES_FAILURE_LIMIT} wrong passwords in a row")
+    expect(lockout).to_contain_text(re.compile(r"try again at \d\d:\d\d UTC"))
+    expect(page.locator(".topbar .brand")).to_have_text("λ Lambda Ops")
+    assert page.evaluate("getComputedStyle(document.querySelector('#lockout')).borderTopStyle") == "solid"  # app.css loaded
+    page.screenshot(path=str(artifacts / "lockout.png"), full_page=True)
