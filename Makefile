@@ -26,6 +26,7 @@ faketime:
 
 # manage.py and the benchmarks run with DEBUG off, so they need a SECRET_KEY: one made for this
 # checkout on first use, kept in var/ (git ignores it), unless the environment sets its own.
+# `make demo` reads the same file (dashboard/demo.py).
 LOCAL_SECRET_KEY = $(shell test -s var/secret_key || { mkdir -p var && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key; }; cat var/secret_key)
 migrate bench: export SECRET_KEY ?= $(LOCAL_SECRET_KEY)
 
@@ -50,7 +51,9 @@ test: venv services browser faketime
 	FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH="$(CURDIR)/scripts/faketime$${PYTHONPATH:+:$$PYTHONPATH}" \
 		faketime '$(LATER)' $(BIN)/python -m pytest $(LATER_ARGS) $(LATER_TESTS)
 
+# The page benchmarks render templates with DEBUG off: {% static %} needs the collected manifest.
 bench: venv services
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python -m bench.run
 
 clean:

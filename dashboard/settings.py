@@ -6,6 +6,7 @@ the variables (see the configuration table in README.md).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -47,11 +48,16 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "ops",
     "dashboard",
+    # Login throttling (per username and client address); brings its own migrations.
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware: static files get the security headers and nothing else.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so it sees every dynamic answer and never a static file.
+    "dashboard.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -60,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every page needs a login, except the few views marked login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -101,10 +109,51 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+
+# --- HTTPS and security headers (the Content-Security-Policy is set with the scripts) ---
+# HTTPS=true says users reach the product over HTTPS (directly or through a proxy that
+# terminates TLS): cookies become Secure, plain HTTP is redirected, and browsers are told to
+# use HTTPS only (HSTS). Off by default because `make demo` serves plain HTTP on 127.0.0.1.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# Load balancers and compose probe /healthz over plain HTTP inside the network; a redirect
+# would hide its 503.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# A TLS-terminating proxy tells Django the original scheme in X-Forwarded-Proto. Trust it only
+# behind such a proxy (which must overwrite the header): anyone can send it otherwise.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+# HSTS: a year once HTTPS is on. includeSubDomains covers only names under the product's own
+# host. Preload is opt-in: once a domain is on browsers' preload list it cannot quickly leave it.
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Links out (the AWS console, runbooks) must not carry our URLs, which name functions and filters.
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Login throttling (django-axes) ---
+# A username tried from one address is locked after LOGIN_FAILURE_LIMIT wrong passwords for
+# LOGIN_LOCKOUT_MINUTES; the same user from another address, and other users, still log in.
+# A wrong try during the lockout starts the wait again.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.views.auth.lockout"
+# Behind proxies, the client address is the one the nearest TRUSTED_PROXIES hops put in
+# X-Forwarded-For; with none, the socket's address (X-Forwarded-For would be the client's word).
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=5)
+AXES_CLIENT_IP_CALLABLE = "dashboard.views.auth.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -112,14 +161,21 @@ USE_I18N = False
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = False
 
+# --- Static files: collected, hashed, compressed, served by WhiteNoise ---
+# `manage.py collectstatic` (the demo, the Dockerfile, the test session) writes each file under
+# a content-hashed name with .gz and .br beside it; WhiteNoise serves those names with a
+# far-future immutable Cache-Control, so a browser fetches each version once. A template that
+# names a file that was never collected fails loudly (manifest_strict), in tests too.
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Serving straight from static/ is for development only: those names are not hashed.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Celery (names read by dashboard.celery through config_from_object namespace="CELERY") ---
 CELERY_BROKER_URL = env_redis_url("CELERY_BROKER_URL", REDIS_URL)

@@ -1,4 +1,9 @@
-"""Command line: ``python -m sandbox {serve,seed,backfill,run,scenario,faults,accounts,ledger,demo}``."""
+"""Command line: ``python -m sandbox {serve,seed,backfill,run,scenario,faults,accounts,ledger,demo}``.
+
+Where the sandbox is: ``--endpoint``, else ``$AWS_ENDPOINT_URL`` (what the product itself uses),
+else ``http://127.0.0.1:$SANDBOX_PORT`` (the port ``make demo`` starts it on; 5055 by default).
+``serve`` and ``demo`` listen on ``$SANDBOX_PORT`` unless ``--port`` says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,34 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
 from typing import Any
 
-from .estate import ACCOUNTS, DEFAULT_ENDPOINT, REGIONS, default_endpoint
+from .estate import ACCOUNTS, REGIONS, default_endpoint
+
+DEFAULT_PORT = 5055
+
+
+def _port_default() -> int:
+    raw = os.environ.get("SANDBOX_PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SystemExit(f"SANDBOX_PORT: expected a port number, got {raw!r}")
+    return int(raw)
+
+
+def _defaults_endpoint() -> None:
+    # The sandbox's own modules read AWS_ENDPOINT_URL (estate.default_endpoint); a demo on
+    # another port is found through SANDBOX_PORT, as `make demo` prints it.
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{_port_default()}"
 
 
 def _client_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint", default=None,
-                   help=f"sandbox URL (default: $AWS_ENDPOINT_URL or {DEFAULT_ENDPOINT})")
+                   help="sandbox URL (default: $AWS_ENDPOINT_URL, else http://127.0.0.1:$SANDBOX_PORT, "
+                        f"port {DEFAULT_PORT} unless set)")
 
 
 def _defaults_env() -> None:
@@ -156,7 +181,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
             t = time.monotonic()
             counts = backfill(server, days=a.days, seed=a.seed, progress=progress)
             print(f"backfilled {a.days} day(s) in {time.monotonic() - t:.1f}s: {counts}", flush=True)
-        print("live traffic running; switch scenarios with `python -m sandbox scenario NAME` (Ctrl-C stops)",
+        print(f"live traffic running; switch scenarios with `{scenario_hint(server.endpoint)}` (Ctrl-C stops)",
               flush=True)
         run_live(server, speed=a.speed, seed=a.seed, stop=stop.is_set,
                  log=(lambda m: print(m, flush=True)) if a.verbose else None,
@@ -167,14 +192,30 @@ def cmd_demo(a: argparse.Namespace) -> None:
         server.stop()
 
 
+def scenario_hint(endpoint: str, name: str = "NAME") -> str:
+    """A scenario command that works as printed, from the checkout, for a sandbox at ``endpoint``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    python = Path(sys.executable)
+    try:
+        shown = str(python.relative_to(root))  # .venv/bin/python, run from the checkout
+    except ValueError:
+        shown = str(python)
+    port = endpoint.rstrip("/").rsplit(":", 1)[-1]
+    prefix = "" if port == str(DEFAULT_PORT) else f"SANDBOX_PORT={port} "
+    return f"{prefix}{shown} -m sandbox scenario {name}"
+
+
 def main(argv: list[str] | None = None) -> None:
     _defaults_env()
+    _defaults_endpoint()
     p = argparse.ArgumentParser(prog="python -m sandbox", description="Simulated AWS Lambda estate")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("serve", help="run the sandbox server in the foreground")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=5055)
+    s.add_argument("--port", type=int, default=_port_default(), help="default: $SANDBOX_PORT, else 5055")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("seed", help="create the estate (accounts, functions, aliases, queues)")
@@ -237,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
 
     s = sub.add_parser("demo", help="serve + seed + backfill + live traffic in one process")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=5055)
+    s.add_argument("--port", type=int, default=_port_default(), help="default: $SANDBOX_PORT, else 5055")
     s.add_argument("--days", type=float, default=1.0)
     s.add_argument("--speed", type=float, default=1.0)
     s.add_argument("--seed", type=int, default=1)
@@ -248,7 +289,19 @@ def main(argv: list[str] | None = None) -> None:
     s.set_defaults(func=cmd_demo)
 
     args = p.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except urllib.error.HTTPError:
+        raise  # the sandbox answered; its error is the message
+    except (urllib.error.URLError, ConnectionError) as exc:
+        # Nobody answers there: say where we looked and how to point elsewhere, not a traceback.
+        endpoint = getattr(args, "endpoint", None) or default_endpoint()
+        reason = getattr(exc, "reason", exc)
+        raise SystemExit(
+            f"no sandbox answers at {endpoint} ({reason}).\n"
+            "Start one with `make demo` (or `python -m sandbox demo --port N`), and point this command at it with "
+            "SANDBOX_PORT=N, AWS_ENDPOINT_URL=http://127.0.0.1:N or --endpoint."
+        ) from None
 
 
 if __name__ == "__main__":

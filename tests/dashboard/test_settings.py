@@ -1,11 +1,15 @@
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard import env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _boot(**overrides) -> subprocess.CompletedProcess:
@@ -82,3 +86,60 @@ def test_a_stale_threshold_shorter_than_three_heartbeats_is_refused():
     assert short.returncode != 0
     assert "JOB_STALE_SECONDS (25) must be at least three heartbeats (3 × JOB_HEARTBEAT_SECONDS = 30)" in short.stderr
     assert _boot(JOB_HEARTBEAT_SECONDS="10", JOB_STALE_SECONDS="30").returncode == 0
+
+
+def _check_deploy(**overrides) -> subprocess.CompletedProcess:
+    production = {
+        "DEBUG": "false",
+        "SECRET_KEY": "k7Vq2xN9pL4mR8sT1wY6zB3cF5hJ0dG-aEuIoPnMbVcXlKjHgQwErTy_UiOp",
+        "ALLOWED_HOSTS": "ops.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://ops.example.com",
+        "HTTPS": "true",
+        "TRUST_X_FORWARDED_PROTO": "true",
+        "HSTS_PRELOAD": "true",
+    }
+    environment = {**os.environ, **production, **overrides}
+    # Set by the browser tests' conftest for Playwright; no deployment has it (check --deploy warns).
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = _check_deploy()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_names_what_plain_http_and_no_preload_leave_out():
+    # HSTS preload is the owner's choice for their domain (hard to undo), so it is opt-in and
+    # the check says so; plain HTTP (the demo's loopback setup) misses every HTTPS setting.
+    no_preload = _check_deploy(HSTS_PRELOAD="false")
+    assert no_preload.returncode != 0
+    assert re.findall(r"\(security\.(W\d+)\)", no_preload.stderr) == ["W021"]
+    plain = _check_deploy(HTTPS="false", TRUST_X_FORWARDED_PROTO="false")
+    assert sorted(re.findall(r"\(security\.(W\d+)\)", plain.stderr)) == ["W004", "W008", "W012", "W016"]
+
+
+def test_https_turns_on_secure_cookies_redirect_and_hsts():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+        "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD, s.SECURE_PROXY_SSL_HEADER)"
+    )
+    def settings_with(**overrides):
+        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **overrides}, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert settings_with(HTTPS="false") == "False False False 0 True False None"
+    assert settings_with(HTTPS="true") == "True True True 31536000 True False None"
+    assert settings_with(HTTPS="true", TRUST_X_FORWARDED_PROTO="true", HSTS_SECONDS="600") == (
+        "True True True 600 True False ('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
+    bad = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HTTPS": "sometimes"}, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "HTTPS: expected true/false" in bad.stderr

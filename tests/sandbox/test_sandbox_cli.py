@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,19 +35,25 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen, timeout: float = 60
 
 
 def test_demo_then_deploy_regression_shows_errors(tmp_path):
+    """SANDBOX_PORT alone places the demo and finds it; the printed scenario command works as printed."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path / "demo.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "SANDBOX_PORT": str(port)}
+    env.pop("AWS_ENDPOINT_URL", None)
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sandbox", "demo", "--port", str(port), "--small",
+        proc = subprocess.Popen([sys.executable, "-m", "sandbox", "demo", "--small",
                                  "--days", "0.02", "--speed", "4"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
         _wait_for(log, "live traffic running", proc)
-        res = subprocess.run([sys.executable, "-m", "sandbox", "scenario", "deploy-regression", "--function",
-                              "orders-api", "--account", "123456789012", "--endpoint", endpoint],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+        assert f"sandbox listening on {endpoint}" in log.read_text()
+        hint = re.search(r"switch scenarios with `([^`]+)`", log.read_text()).group(1)
+        assert hint.startswith(f"SANDBOX_PORT={port} ") and hint.endswith(" -m sandbox scenario NAME")
+        command = hint.replace("NAME", "deploy-regression --function orders-api --account 123456789012")
+        res = subprocess.run(["bash", "-c", command], cwd=ROOT, env={k: v for k, v in env.items() if k != "SANDBOX_PORT"},
+                             capture_output=True, text=True, timeout=60, check=True)
         version = json.loads(res.stdout)["version"]
         cw = make_client(endpoint, "cloudwatch")
         dims = [{"Name": "FunctionName", "Value": "orders-api"}, {"Name": "Resource", "Value": "orders-api:live"},
@@ -63,10 +70,36 @@ def test_demo_then_deploy_regression_shows_errors(tmp_path):
             time.sleep(1)
         assert errors > 0
         ledger = subprocess.run([sys.executable, "-m", "sandbox", "ledger", "--function", "orders-api",
-                                 "--by-version", "--endpoint", endpoint], cwd=ROOT, env=env, capture_output=True,
+                                 "--by-version"], cwd=ROOT, env=env, capture_output=True,
                                 text=True, timeout=60, check=True)
         assert any(r["version"] == version and r["errors"] for r in json.loads(ledger.stdout))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_a_command_with_no_sandbox_there_says_where_it_looked_without_a_traceback():
+    port = _free_port()  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    res = subprocess.run([sys.executable, "-m", "sandbox", "scenario", "deploy-regression"], cwd=ROOT,
+                         env={**env, "SANDBOX_PORT": str(port)}, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert f"no sandbox answers at http://127.0.0.1:{port}" in res.stderr and "SANDBOX_PORT=N" in res.stderr
+    assert "Traceback" not in res.stderr
+    explicit = subprocess.run([sys.executable, "-m", "sandbox", "faults", "list"], cwd=ROOT,
+                              env={**env, "SANDBOX_PORT": str(port), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port + 1}"},
+                              capture_output=True, text=True, timeout=60)
+    assert f"no sandbox answers at http://127.0.0.1:{port + 1}" in explicit.stderr  # AWS_ENDPOINT_URL wins
+    bad = subprocess.run([sys.executable, "-m", "sandbox", "faults", "list"], cwd=ROOT,
+                         env={**env, "SANDBOX_PORT": "eighty"}, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "SANDBOX_PORT: expected a port number, got 'eighty'" in bad.stderr
+
+
+def test_the_scenario_hint_names_the_port_only_when_it_is_not_the_default():
+    from sandbox.__main__ import scenario_hint
+
+    python = Path(sys.executable)
+    shown = str(python.relative_to(ROOT)) if python.is_relative_to(ROOT) else str(python)
+    assert scenario_hint("http://127.0.0.1:5055", "steady") == f"{shown} -m sandbox scenario steady"
+    assert scenario_hint("http://127.0.0.1:5102/", "steady") == f"SANDBOX_PORT=5102 {shown} -m sandbox scenario steady"

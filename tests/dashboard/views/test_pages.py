@@ -100,7 +100,9 @@ def test_function_page_emits_every_figure_as_json(client_in, estate):
     assert fig["layout"]["yaxis"]["title"]["text"] == "count per minute"
     assert len(fig["data"][0]["x"]) <= 1500
     assert any("live → v43" in a["text"] for a in fig["layout"]["annotations"])
-    assert 'src="/static/js/charts.js"' in html and 'src="/static/vendor/plotly.min.js"' in html
+    # Collected names carry a content hash (far-future caching), e.g. /static/js/charts.a153c711016a.js.
+    assert re.search(r'src="/static/js/charts\.[0-9a-f]{12}\.js"', html)
+    assert re.search(r'src="/static/vendor/plotly\.min\.[0-9a-f]{12}\.js"', html)
 
 
 def test_function_page_query_count_is_fixed(client_in, estate, django_assert_num_queries):
