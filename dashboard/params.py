@@ -42,9 +42,12 @@ MIN_YEAR, MAX_YEAR = 1970, 2200
 class ParamError(ValueError):
     """A query or form value that is not acceptable; the message names the parameter."""
 
-    def __init__(self, name: str, message: str):
+    def __init__(self, name: str, message: str, *, drop: tuple[str, ...] = ()):
         self.name = name
         self.message = message
+        # What a page drops to recover: the parameter itself, or (when the fault is one that
+        # is missing) the ones that asked for it.
+        self.drop = drop or (name,)
         super().__init__(f"{name}: {message}")
 
 
@@ -114,12 +117,13 @@ def time_range(params: Mapping, *, default: str, now: datetime | None = None) ->
     start, end = instant(params, "start"), instant(params, "end")
     if key == "" and start is None and end is None:
         return TimeRange.preset(default, now=now)
+    given = ("range", "start", "end")
     if start is None:
-        raise ParamError("start", "a custom range needs both start and end")
+        raise ParamError("start", "is required: a custom range needs both start and end", drop=given)
     if end is None:
-        raise ParamError("end", "a custom range needs both start and end")
+        raise ParamError("end", "is required: a custom range needs both start and end", drop=given)
     if end <= start:
-        raise ParamError("end", "must be after start")
+        raise ParamError("end", "must be after start", drop=given)
     return TimeRange.custom(start, end, now=now)
 
 
@@ -159,11 +163,13 @@ def page_view(view):
             try:
                 response = view(request, *args, **kwargs)
             except ParamError as err:
-                if err.name not in request.GET:
+                present = [name for name in err.drop if name in request.GET]
+                if not present:
                     raise
                 refused.append(err)
                 query = request.GET.copy()
-                del query[err.name]
+                for name in present:
+                    del query[name]
                 request.GET = query
                 messages.warning(request, f"Ignored {_describe(err.name)}: {err.message}.")
                 continue

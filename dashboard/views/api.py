@@ -230,7 +230,8 @@ def function_series(request: HttpRequest, pk: int) -> JsonResponse:
     metric = params.text(request.GET, "metric", max_length=64)
     if metric not in ALL_COLUMNS and metric not in DERIVED_METRICS:
         choices = ", ".join(sorted(set(ALL_COLUMNS) | set(DERIVED_METRICS)))
-        return json_error(400, f"metric: must be one of {choices}", param="metric")
+        problem = "must be one of" if metric else "is required; one of"
+        return json_error(400, f"metric: {problem} {choices}", param="metric")
     tr = params.time_range(request.GET, default="6h")
     fn_series, _ = function_series_map(function=fn)
     if fn_series is None:

@@ -79,7 +79,7 @@ def function_minute(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
     start = clean.instant(request.GET, "ts")
     if start is None:
-        return HttpResponse("ts is required (ISO 8601 UTC or epoch milliseconds)", status=400)
+        raise clean.ParamError("ts", "is required (ISO 8601 UTC or epoch milliseconds)")
     start = start.astimezone(UTC).replace(second=0, microsecond=0)
     seconds = clean.integer(request.GET, "step", default=60, minimum=60, maximum=86400)
     detail = minute_lines(function=fn, start=start, seconds=seconds)
