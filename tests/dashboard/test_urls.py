@@ -21,7 +21,10 @@ from django.urls.exceptions import Resolver404
 from django.utils.regex_helper import normalize
 
 from ops.models import Role
+from tests.clock import hours_ago, iso_s
 from tests.factories import make_user
+
+LATER, EARLIER = iso_s(hours_ago(3)), iso_s(hours_ago(4))  # computed from now, as every test date
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +44,10 @@ HOSTILE = [
 RAW_QUERIES = ["q=%FF%FE", "range", "%00=1", "range=1h&range=%00", "q=%C0%80", "start=%ED%A0%80&end=1"]
 # Custom ranges: swapped, empty, one-sided, before the epoch, absurd epoch milliseconds.
 RANGES = [
-    {"range": "custom", "start": "2026-11-23T14:00:00Z", "end": "2026-11-23T13:00:00Z"},
-    {"range": "custom", "start": "2026-11-23T14:00:00Z", "end": "2026-11-23T14:00:00Z"},
-    {"range": "custom", "start": "2026-11-23T14:00:00Z"},
-    {"end": "2026-11-23T14:00:00Z"},
+    {"range": "custom", "start": LATER, "end": EARLIER},
+    {"range": "custom", "start": LATER, "end": LATER},
+    {"range": "custom", "start": LATER},
+    {"end": LATER},
     {"range": "custom", "start": "0001-01-01T00:00:00Z", "end": "0001-01-02T00:00:00Z"},
     {"start": "1", "end": "99999999999999999999"},
     {"range": "6h", "start": "\x00", "end": "nope"},

@@ -13,6 +13,9 @@ from ops.selectors.fleet import fleet_page
 from ops.selectors.inventory import FunctionFilters
 from ops.selectors.timerange import TimeRange
 from ops.services.api_tokens import api_token_create, api_token_revoke
+from tests.clock import hours_ago, iso_s
+
+LATER, EARLIER = iso_s(hours_ago(3)), iso_s(hours_ago(4))  # computed from now, as every test date
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +136,7 @@ def test_every_api_error_is_json(estate, viewer, monkeypatch):
         (client.get(reverse("api-fleet"), {"range": "2d"}, **auth), 400, "range: must be one of 1h, 6h, 24h, 7d, 30d, custom"),
         (client.get(reverse("api-fleet"), {"per_page": "5000"}, **auth), 400, "per_page: must be between 1 and 500"),
         (client.get(reverse("api-fleet"), {"q": "a\x00b"}, **auth), 400, "q: must not contain NUL or control characters"),
-        (client.get(reverse("api-fleet"), {"range": "custom", "start": "2026-11-23T14:00:00Z", "end": "2026-11-23T13:00:00Z"},
+        (client.get(reverse("api-fleet"), {"range": "custom", "start": LATER, "end": EARLIER},
                     **auth), 400, "end: must be after start"),
         (client.get(reverse("api-fleet")), 401, "authentication required"),
         (client.get(reverse("api-function", args=[999999]), **auth), 404, "no function 999999"),
