@@ -81,7 +81,8 @@ def function_minute(request: HttpRequest, pk: int) -> HttpResponse:
     if start is None:
         raise clean.ParamError("ts", "is required (ISO 8601 UTC or epoch milliseconds)")
     start = start.astimezone(UTC).replace(second=0, microsecond=0)
-    seconds = clean.integer(request.GET, "step", default=60, minimum=60, maximum=86400)
+    # any chart bucket size (up to 7 days; minute_lines reads at most a day of it)
+    seconds = clean.integer(request.GET, "step", default=60, minimum=60, maximum=7 * 86400)
     detail = minute_lines(function=fn, start=start, seconds=seconds)
     return render(request, "dashboard/partials/_minute.html", {"fn": fn, "detail": detail})
 
