@@ -173,3 +173,20 @@ def test_every_route_answers_hostile_form_posts_without_a_server_error(client, r
             for value in HOSTILE if app_route else HOSTILE[::4]:
                 _check(_request(client, user, "POST", path, data={p: value for p in PARAMS}), path)
             _check(_request(client, user, "POST", path, query="q=%00", data={}), path)
+
+
+def test_the_admin_answers_hostile_queries_to_an_admin_without_a_server_error(client, routes):
+    """Django's admin reads its own parameters (search, filters, ordering, paging): walked as a
+    superuser with every other corpus value, GET only (a POST there would change data)."""
+    from ops.services.users import user_create
+
+    admin = user_create(username="walker-admin", password="correct-horse-42", role=Role.OPERATOR, admin=True)
+    client.force_login(admin)
+    admin_params = PARAMS + ["action__exact", "result__exact", "enabled__exact", "revoked_at__isnull", "_changelist_filters"]
+    for label, paths in routes:
+        if not paths[0].startswith("/admin/"):
+            continue
+        for path in paths[:2]:
+            for value in HOSTILE[::2]:
+                _check(_request(client, admin, "GET", path, urlencode({p: value for p in admin_params})), path)
+            _check(_request(client, admin, "GET", path, "q=%00"), path)
