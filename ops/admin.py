@@ -118,7 +118,7 @@ class ApiTokenAdmin(WritesThroughServices, admin.ModelAdmin):
 
     @admin.display(description="state")
     def state(self, obj: ApiToken) -> str:
-        return obj.state(now=timezone.now())
+        return obj.state(now=timezone.now()).label
 
     def has_add_permission(self, request):
         return False

@@ -7,6 +7,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 
+from ops.models.choices import ApiTokenState
+
 
 class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
@@ -28,13 +30,12 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
-    def state(self, *, now: datetime) -> str:
-        """"active", "revoked" or "expired" at ``now`` (what lists and the admin show)."""
+    def state(self, *, now: datetime) -> ApiTokenState:
         if self.revoked_at is not None:
-            return "revoked"
+            return ApiTokenState.REVOKED
         if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
+            return ApiTokenState.EXPIRED
+        return ApiTokenState.ACTIVE
 
 
 __all__ = ["ApiToken"]

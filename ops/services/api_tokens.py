@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ops.models.api import ApiToken
+from ops.models.choices import ApiTokenState
 from ops.services.audit import audit_record
 
 TOKEN_PREFIX = "lops_"
@@ -72,9 +73,9 @@ def api_token_authenticate(*, raw: str) -> ApiToken:
         raise TokenRefused("unknown API token")
     now = timezone.now()
     state = token.state(now=now)
-    if state == "revoked":
+    if state == ApiTokenState.REVOKED:
         raise TokenRefused(f"API token {token.prefix}… was revoked")
-    if state == "expired":
+    if state == ApiTokenState.EXPIRED:
         raise TokenRefused(f"API token {token.prefix}… expired at {_iso(token.expires_at)}")
     if not token.user.is_active:
         raise TokenRefused(f"API token {token.prefix}… belongs to an inactive user")
