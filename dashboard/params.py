@@ -7,9 +7,9 @@ page drops the value, renders as its defaults give it with a notice, and answers
 (``page_view``); an htmx fragment answers a short 400 (``fragment_view``). Nothing unchecked
 reaches a query: Postgres refuses text holding NUL, and that refusal used to be a 500.
 
-``EdgeMiddleware`` is the net under all of it: a NUL or control character in any query or
-form value of any route (the admin's, and routes added later, included) is a 400 before a
-view runs. The POST forms (dashboard/forms.py) bound their own values with Django's fields.
+``EdgeMiddleware`` is the net under all of it: a NUL or control character in any form value,
+or in a query value of a route that does not clean its own (the admin's, and routes added
+later), is a 400 before the view runs. The POST forms (dashboard/forms.py) bound their own values with Django's fields.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def page_view(view):
             return response
         raise refused[-1]
 
-    return wrapper
+    return cleans_query(wrapper)
 
 
 def fragment_view(view):
@@ -191,7 +191,7 @@ def fragment_view(view):
         except ParamError as err:
             return HttpResponse(f"{_describe(err.name)}: {err.message}", status=400, content_type="text/plain")
 
-    return wrapper
+    return cleans_query(wrapper)
 
 
 def _values_refused(data, pattern: re.Pattern) -> str | None:
@@ -202,21 +202,34 @@ def _values_refused(data, pattern: re.Pattern) -> str | None:
     return None
 
 
+def cleans_query(view):
+    """Mark a view that cleans its own query values through this module, so the middleware
+    leaves them to it (the page then shows its notice, the API its JSON 400)."""
+    view.cleans_query = True
+    return view
+
+
 class EdgeMiddleware:
-    """NUL or control characters in any query or form value: 400 before any view or query runs."""
+    """NUL or control characters in a query value (of a view that does not clean its own) or in
+    any form value: 400 before the view, and so any query, runs."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        bad = _values_refused(request.GET, _CONTROL)
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        bad = None
+        if not getattr(view_func, "cleans_query", False):
+            bad = _values_refused(request.GET, _CONTROL)
         if bad is None and request.method == "POST" and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
             bad = _values_refused(request.POST, _FORM_CONTROL)
         if bad is None:
-            return self.get_response(request)
+            return None
         message = f"{_describe(bad)}: must not contain NUL or control characters"
         if request.path.startswith("/api/"):
             return JsonResponse({"error": message, "param": _describe(bad)}, status=400)
@@ -227,6 +240,7 @@ __all__ = [
     "EdgeMiddleware",
     "ParamError",
     "choice",
+    "cleans_query",
     "fleet_sort",
     "fragment_view",
     "function_filters",

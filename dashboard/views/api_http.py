@@ -23,7 +23,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from dashboard.params import ParamError
+from dashboard.params import ParamError, cleans_query
 from ops.selectors.telemetry import reads_without_jit
 from ops.services.api_tokens import TokenRefused, api_token_authenticate
 
@@ -88,6 +88,7 @@ def _authenticate(request: HttpRequest) -> JsonResponse | None:
 def api_view(view):
     """Auth (bearer or session), GET/HEAD only, JSON errors, finite numbers."""
 
+    @cleans_query
     @login_not_required
     @csrf_exempt
     @wraps(view)

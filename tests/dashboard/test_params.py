@@ -139,8 +139,14 @@ def test_the_middleware_refuses_nul_anywhere_even_in_the_admin(client):
     # a textarea's line breaks are fine in a form body
     resp = client.post("/admin/ops/account/add/", {"name": "prod", "account_id": "1\r\n2"})
     assert resp.status_code == 200  # the form's own validation answers
-    # under /api/ the same refusal is JSON, and a hostile parameter name is not echoed
-    resp = client.get("/api/v1/fleet?%00%1b=1")
+    # a hostile parameter name is not echoed
+    resp = client.get("/status/?%00%1b=1")
+    assert resp.status_code == 400 and "a parameter name: must not contain NUL" in resp.content.decode()
+    # views that clean their own query answer it themselves: the API in JSON, a page with its notice
+    resp = client.get("/api/v1/fleet?q=%00")
     assert resp.status_code == 400 and resp.json() == {
-        "error": "a parameter name: must not contain NUL or control characters", "param": "a parameter name"
+        "error": "q: must not contain NUL or control characters", "param": "q"
     }
+    resp = client.get("/functions/?q=%00&region=us-east-1")
+    assert resp.status_code == 400 and resp.context["filters"].region == "us-east-1"
+    assert "Ignored q: must not contain NUL or control characters." in resp.content.decode()
