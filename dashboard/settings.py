@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A NUL or control character in any query or form value is a 400 before a view runs.
+    "dashboard.params.EdgeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every page needs a login, except the few views marked login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",

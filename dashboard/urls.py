@@ -22,3 +22,9 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("", include("dashboard.views.urls")),
 ]
+
+# JSON under /api/, Django's own error pages elsewhere.
+handler400 = "dashboard.views.api_http.bad_request"
+handler403 = "dashboard.views.api_http.permission_denied"
+handler404 = "dashboard.views.api_http.page_not_found"
+handler500 = "dashboard.views.api_http.server_error"

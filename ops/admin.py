@@ -1,15 +1,17 @@
-"""Django admin: where an admin manages monitored accounts and users and reads the audit log.
+"""Django admin: where an admin manages monitored accounts, users and API tokens and reads the audit log.
 
 Every change made here goes through ops.services, which writes the audit log.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from ops.models import Account, AuditEntry, PollStatus, Role
+from ops.models import Account, ApiToken, AuditEntry, PollStatus, Role
 from ops.services.accounts import account_delete, account_save
+from ops.services.api_tokens import api_token_delete, api_token_revoke, api_token_update
 from ops.services.users import user_delete, user_password_changed, user_save
 
 
@@ -98,3 +100,36 @@ class PollStatusAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("source", "account", "region", "last_success_at", "last_error_code", "consecutive_failures")
     list_filter = ("source", "region")
     readonly_fields = [f.name for f in PollStatus._meta.fields]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(WritesThroughServices, admin.ModelAdmin):
+    """Tokens are listed and revoked here; only their hash is stored, so no secret can be shown.
+
+    New tokens come from ``manage.py token create`` (the one place that prints the secret, once).
+    """
+
+    list_display = ("prefix", "user", "name", "state", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("prefix", "name", "user__username")
+    fields = ("user", "name", "prefix", "token_hash", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = ("user", "prefix", "token_hash", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    @admin.display(description="state")
+    def state(self, obj: ApiToken) -> str:
+        return obj.state(now=timezone.now()).label
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = sum(api_token_revoke(token=t, actor=request.user) for t in queryset.select_related("user"))
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+
+    def write_save(self, obj, actor, form):
+        api_token_update(token=obj, actor=actor)
+
+    def write_delete(self, obj, actor):
+        api_token_delete(token=obj, actor=actor)

@@ -1,29 +1,25 @@
 """Read-only JSON API: the numbers the pages show, from the same selectors.
 
-Auth: the browser session, or ``Authorization: Bearer <token>`` (``manage.py createtoken USER``).
+Auth, methods, errors and number encoding: dashboard/views/api_http.py. Parameters are
+cleaned by dashboard/params.py (a bad one is a 400 naming it).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import wraps
 
-from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
 
+from dashboard import params
 from dashboard.charts import deploy_label
-from dashboard.views.overview import page_number
+from dashboard.views.api_http import api_view, json_error, json_response
 from ops.models import Function
-from ops.selectors.fleet import PAGE_SIZE, fleet_page, parse_sort
+from ops.selectors.fleet import PAGE_SIZE, fleet_page
 from ops.selectors.function import DERIVED_METRICS, function_data, function_metric_series, function_series_map
 from ops.selectors.headroom import region_headroom
-from ops.selectors.inventory import FunctionFilters, function_header
-from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, reads_without_jit, step_label
+from ops.selectors.inventory import function_header
+from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, step_label
 from ops.selectors.timerange import TimeRange
-from ops.services.api_tokens import api_token_user
-
-MAX_PER_PAGE = 500
 
 # metric → (unit, how a bucket aggregates it)
 UNITS = {
@@ -55,36 +51,6 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
 
 
-def _error(status: int, message: str) -> JsonResponse:
-    resp = JsonResponse({"error": message}, status=status)
-    if status == 401:
-        resp["WWW-Authenticate"] = 'Bearer realm="lambda-ops"'
-    return resp
-
-
-def api_view(view):
-    """Session or bearer-token auth, GET only, JSON errors (no login redirects)."""
-
-    @login_not_required
-    @require_GET
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            header = request.headers.get("Authorization", "")
-            scheme, _, raw = header.partition(" ")
-            user = api_token_user(raw=raw.strip()) if scheme.lower() == "bearer" else None
-            if user is None:
-                return _error(401, "authentication required: a session or 'Authorization: Bearer <token>'")
-            request.user = user
-        try:
-            with reads_without_jit():
-                return view(request, *args, **kwargs)
-        except Http404 as exc:
-            return _error(404, str(exc) or "not found")
-
-    return wrapper
-
-
 def _range_json(tr: TimeRange) -> dict:
     return {"key": tr.key, "start": _iso(tr.start), "end": _iso(tr.end), "label": tr.label}
 
@@ -98,17 +64,14 @@ def _function_or_404(pk: int) -> Function:
 
 @api_view
 def fleet(request: HttpRequest) -> JsonResponse:
-    tr = TimeRange.from_query(request.GET, default="24h")
-    try:
-        per_page = max(1, min(int(request.GET.get("per_page") or PAGE_SIZE), MAX_PER_PAGE))
-    except ValueError:
-        per_page = PAGE_SIZE
+    q = request.GET
+    tr = params.time_range(q, default="24h")
     page = fleet_page(
         time_range=tr,
-        filters=FunctionFilters.from_query(request.GET),
-        sort=parse_sort(request.GET.get("sort")),
-        page=page_number(request.GET.get("page")),
-        per_page=per_page,
+        filters=params.function_filters(q),
+        sort=params.fleet_sort(q),
+        page=params.page(q),
+        per_page=params.per_page(q, default=PAGE_SIZE),
     )
 
     def row(r) -> dict:
@@ -134,7 +97,7 @@ def fleet(request: HttpRequest) -> JsonResponse:
             "on_fire": r.on_fire,
         }
 
-    return JsonResponse(
+    return json_response(
         {
             "range": _range_json(tr),
             "sort": page.sort,
@@ -173,7 +136,7 @@ def fleet(request: HttpRequest) -> JsonResponse:
 @api_view
 def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
     fn = _function_or_404(pk)
-    tr = TimeRange.from_query(request.GET, default="6h")
+    tr = params.time_range(request.GET, default="6h")
     fd = function_data(function=fn, time_range=tr)
     t, wc, rs = fd.totals, fd.what_changed, fd.rightsizing
 
@@ -258,20 +221,21 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
             else None
         ),
     }
-    return JsonResponse(body)
+    return json_response(body)
 
 
 @api_view
 def function_series(request: HttpRequest, pk: int) -> JsonResponse:
     fn = _function_or_404(pk)
-    metric = (request.GET.get("metric") or "").strip()
+    metric = params.text(request.GET, "metric", max_length=64)
     if metric not in ALL_COLUMNS and metric not in DERIVED_METRICS:
         choices = ", ".join(sorted(set(ALL_COLUMNS) | set(DERIVED_METRICS)))
-        return _error(400, f"metric must be one of: {choices}")
-    tr = TimeRange.from_query(request.GET, default="6h")
+        problem = "must be one of" if metric else "is required; one of"
+        return json_error(400, f"metric: {problem} {choices}", param="metric")
+    tr = params.time_range(request.GET, default="6h")
     fn_series, _ = function_series_map(function=fn)
     if fn_series is None:
-        return JsonResponse({"range": _range_json(tr), "metric": metric, "polled": False, "points": []})
+        return json_response({"range": _range_json(tr), "metric": metric, "polled": False, "points": []})
     data = function_metric_series(function=fn, series=fn_series, metric=metric, time_range=tr)
     if metric == "error_rate":
         aggregation = "errors / invocations within the bucket"
@@ -281,7 +245,7 @@ def function_series(request: HttpRequest, pk: int) -> JsonResponse:
         aggregation = "max of the stored 1-minute values within the bucket"
     else:
         aggregation = "invocation-weighted mean within the bucket"
-    return JsonResponse(
+    return json_response(
         {
             "range": _range_json(tr),
             "metric": metric,

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from dashboard import params as clean
 from dashboard.charts import deploy_link, function_figures
 from dashboard.views.overview import range_links
 from ops.models import Function
@@ -16,7 +17,6 @@ from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import function_header
 from ops.selectors.jobs import jobs_for_function
 from ops.selectors.telemetry import reads_without_jit, step_label
-from ops.selectors.timerange import TimeRange, parse_instant
 
 
 def _function_or_404(pk: int) -> Function:
@@ -27,7 +27,7 @@ def _function_or_404(pk: int) -> Function:
 
 
 def _context(request: HttpRequest, fn: Function) -> dict:
-    time_range = TimeRange.from_query(request.GET, default="6h")
+    time_range = clean.time_range(request.GET, default="6h")
     fd = function_data(function=fn, time_range=time_range)
     charts = []
     if fd.data is not None:
@@ -56,6 +56,7 @@ def _context(request: HttpRequest, fn: Function) -> dict:
     }
 
 
+@clean.page_view
 @reads_without_jit()
 def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
@@ -65,6 +66,7 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dashboard/function.html", context)
 
 
+@clean.fragment_view
 @reads_without_jit()
 def function_charts(request: HttpRequest, pk: int) -> HttpResponse:
     """The charts and summary for a range: what live refresh and zoom swap in."""
@@ -72,16 +74,15 @@ def function_charts(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dashboard/partials/_function_body.html", _context(request, fn))
 
 
+@clean.fragment_view
 def function_minute(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
-    start = parse_instant(request.GET.get("ts"))
+    start = clean.instant(request.GET, "ts")
     if start is None:
-        return HttpResponse("ts is required (ISO 8601 UTC or epoch milliseconds)", status=400)
+        raise clean.ParamError("ts", "is required (ISO 8601 UTC or epoch milliseconds)")
     start = start.astimezone(UTC).replace(second=0, microsecond=0)
-    try:
-        seconds = int(request.GET.get("step") or 60)
-    except ValueError:
-        seconds = 60
+    # any chart bucket size (up to 7 days; minute_lines reads at most a day of it)
+    seconds = clean.integer(request.GET, "step", default=60, minimum=60, maximum=7 * 86400)
     detail = minute_lines(function=fn, start=start, seconds=seconds)
     return render(request, "dashboard/partials/_minute.html", {"fn": fn, "detail": detail})
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from ops.selectors.inventory import FunctionFilters, function_filter_choices, function_page, functions_known
+from dashboard import params as clean
+from ops.selectors.inventory import function_filter_choices, function_page, functions_known
 
 
+@clean.page_view
 def function_list(request: HttpRequest) -> HttpResponse:
-    filters = FunctionFilters.from_query(request.GET)
-    page = function_page(filters=filters, page=request.GET.get("page"))
+    filters = clean.function_filters(request.GET)
+    page = function_page(filters=filters, page=clean.page(request.GET))
     context = {
         "page": page,
         "filters": filters,

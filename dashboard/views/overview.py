@@ -7,10 +7,11 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dashboard import params as clean
 from dashboard.charts import sparkline
-from ops.selectors.fleet import DEFAULT_SORT, PAGE_SIZE, fleet_page, parse_sort
+from ops.selectors.fleet import DEFAULT_SORT, PAGE_SIZE, fleet_page
 from ops.selectors.headroom import metrics_poll_state, region_headroom
-from ops.selectors.inventory import FunctionFilters, function_filter_choices, functions_known
+from ops.selectors.inventory import function_filter_choices, functions_known
 from ops.selectors.telemetry import reads_without_jit
 from ops.selectors.timerange import RANGES, TimeRange
 
@@ -28,13 +29,6 @@ COLUMNS = [
 ]
 
 
-def page_number(raw) -> int:
-    try:
-        return max(1, min(int(raw), 100_000))
-    except (TypeError, ValueError):
-        return 1
-
-
 def query_url(params: dict, **changes) -> str:
     merged = {k: v for k, v in ({**params, **changes}).items() if v not in (None, "")}
     return "?" + urlencode(merged)
@@ -47,13 +41,14 @@ def range_links(time_range: TimeRange, params: dict) -> list[dict]:
     ]
 
 
+@clean.page_view
 @reads_without_jit()
 def overview(request: HttpRequest) -> HttpResponse:
-    time_range = TimeRange.from_query(request.GET, default="24h")
-    filters = FunctionFilters.from_query(request.GET)
-    sort = parse_sort(request.GET.get("sort"))
+    time_range = clean.time_range(request.GET, default="24h")
+    filters = clean.function_filters(request.GET)
+    sort = clean.fleet_sort(request.GET)
     fleet = fleet_page(
-        time_range=time_range, filters=filters, sort=sort, page=page_number(request.GET.get("page")), per_page=PAGE_SIZE
+        time_range=time_range, filters=filters, sort=sort, page=clean.page(request.GET), per_page=PAGE_SIZE
     )
     params = {**time_range.as_query(), **filters.as_query(), "sort": sort}
     headers = []

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+
+from ops.models.choices import ApiTokenState
 
 
 class ApiToken(models.Model):
@@ -13,15 +17,25 @@ class ApiToken(models.Model):
     # sha256 of the whole token: tokens are 256-bit random, so a fast hash is enough
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Touched at most once a minute (ops.services.api_tokens): a read API must not write per request.
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: until revoked
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         app_label = "ops"
         ordering = ["-created_at"]
+        verbose_name = "API token"
 
     def __str__(self) -> str:
-        return f"{self.user} {self.prefix}…"
+        return f"{self.prefix}… ({self.user})"
+
+    def state(self, *, now: datetime) -> ApiTokenState:
+        if self.revoked_at is not None:
+            return ApiTokenState.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return ApiTokenState.EXPIRED
+        return ApiTokenState.ACTIVE
 
 
 __all__ = ["ApiToken"]

@@ -83,3 +83,11 @@ class JobLogLevel(models.TextChoices):
     INFO = "info", "Info"
     WARNING = "warning", "Warning"
     ERROR = "error", "Error"
+
+
+class ApiTokenState(models.TextChoices):
+    """Derived from revoked_at and expires_at, never stored: what token lists and the admin show."""
+
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"

@@ -38,12 +38,18 @@ class TimeRange:
             return cls.preset(key, now=now)
         start, end = parse_instant(params.get("start")), parse_instant(params.get("end"))
         if start and end:
-            end = min(end, now + timedelta(minutes=1))
-            if end - start < timedelta(seconds=MIN_CUSTOM_S):
-                start = end - timedelta(seconds=MIN_CUSTOM_S)
-            start = max(start, end - timedelta(seconds=MAX_CUSTOM_S))
-            return cls(key="custom", start=start.replace(microsecond=0), end=end.replace(microsecond=0))
+            return cls.custom(start, end, now=now)
         return cls.preset(default, now=now)
+
+    @classmethod
+    def custom(cls, start: datetime, end: datetime, *, now: datetime | None = None) -> "TimeRange":
+        """[start, end) kept sane: no later than the next minute, at least 5 min, at most 400 days."""
+        now = now or timezone.now()
+        end = min(end, now + timedelta(minutes=1))
+        if end - start < timedelta(seconds=MIN_CUSTOM_S):
+            start = end - timedelta(seconds=MIN_CUSTOM_S)
+        start = max(start, end - timedelta(seconds=MAX_CUSTOM_S))
+        return cls(key="custom", start=start.replace(microsecond=0), end=end.replace(microsecond=0))
 
     @property
     def seconds(self) -> int:

@@ -90,7 +90,7 @@ def test_the_commands_write_through_services_that_audit():
         call_command("account", "disable", "nope")
     call_command("createuser", "olga", "--role", "operator", "--password", "long-enough-1")
     call_command("createuser", "olga", "--role", "viewer", "--password", "long-enough-2")
-    call_command("createtoken", "olga", "--name", "grafana")
+    call_command("token", "create", "olga", "--name", "grafana")
     assert [(a, act, t) for a, act, t, _ in _entries()] == [
         ("cli", "account.create", "account"),
         ("cli", "account.disable", "account"),
