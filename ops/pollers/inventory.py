@@ -18,6 +18,7 @@ run; it never fails the run.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -35,10 +36,16 @@ from ops.models import (
     Function,
     FunctionQueue,
     FunctionVersion,
+    QuarantineReason,
     Queue,
     QueueRole,
 )
 from ops.pollers.base import PollContext
+from ops.pollers.quarantine import Item, quarantine_add
+
+# What AWS accepts as a function name (CreateFunction's FunctionName, name form): anything else
+# came from an emulator or a corrupt answer, and is set aside instead of failing the scope.
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _FUNCTION_FIELDS = [
     "name",
@@ -71,6 +78,10 @@ def inventory_poll(ctx: PollContext) -> None:
     queues_read: dict[str, Queue | None] = {}
     seen_arns: set[str] = set()
     for info in listed:
+        if not FUNCTION_NAME.fullmatch(info.name or ""):
+            quarantine_add(ctx, [Item(reason=QuarantineReason.BAD_NAME, key=info.arn, where=info.arn,
+                                      detail="function name AWS would reject (A-Z a-z 0-9 - _, at most 64)", raw=info.name or "")])
+            continue
         old = known.get(info.arn)
         try:
             aliases = aws_lambda.aliases_list(ctx.scope, info)

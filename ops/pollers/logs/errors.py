@@ -51,6 +51,7 @@ DOTNET_CONSOLE = re.compile(r"^(?:fail|crit): (?P<cat>[^\n\[]*)(?:\[\d+\])?[ \t]
 DOTNET_TYPE = re.compile(r"\b(?P<type>(?:[A-Z]\w*\.)+\w*Exception)(?::\s*(?P<msg>[^\n]*))?")
 RUBY_LOGGER = re.compile(r"^[EF], \[[^\]]{0,64}\]\s+(?:ERROR|FATAL) -- [^:\n]{0,200}: (?P<msg>.*)", re.S)
 RUBY_RAISE = re.compile(r"^[^\s:]{1,500}:\d+:in [`'][^'\n]{0,200}': (?P<msg>[^\n]*) \((?P<type>[A-Z][\w:]*)\)$", re.M)
+RUBY_CLASS = re.compile(r"^(?P<type>[A-Z]\w*(?:::[A-Z]\w*)+): (?P<msg>.*)", re.S)  # PG::ConnectionBad: …
 WRAPPED_TYPE = re.compile(r"^Function<(?P<inner>[\w:.]+)>$")  # Ruby's errorType for a handler's exception
 ERROR_LEVELS = {"ERROR", "FATAL", "CRITICAL"}
 
@@ -171,6 +172,9 @@ def parse_plain_error(line: str) -> ErrorLine | None:
         return _error(m.group("type"), m.group("msg"), rid)
     m = RUBY_LOGGER.match(head)
     if m:
+        cls = RUBY_CLASS.match(m.group("msg"))
+        if cls:
+            return _error(cls.group("type"), cls.group("msg"), rid)
         return _error(*_typed(m.group("msg"), "ERROR"), rid)
     m = RUBY_RAISE.search(head.split("\n", 1)[0])
     if m:

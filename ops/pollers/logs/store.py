@@ -120,7 +120,10 @@ def aggregate(events, *, memory_mb: int, stats: list[ReportMinute] = ()) -> Wind
         try:
             parsed = logparse.parse_line(e.message)
         except logparse.BadLine as bad:
-            agg.quarantined.append(_item(e, bad.reason, str(bad)))
+            if len(e.message) > logparse.MAX_LINE:
+                agg.quarantined.append(_item(e, QuarantineReason.TOO_LONG, f"line of {len(e.message):,} characters; set aside ({bad})"))
+            else:
+                agg.quarantined.append(_item(e, bad.reason, str(bad)))
             continue
         if len(e.message) > logparse.MAX_LINE:
             kept = "read from its head" if parsed is not None else "set aside"
