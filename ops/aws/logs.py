@@ -82,7 +82,7 @@ class LogEvent:
     @property
     def event_id(self) -> str:
         raw = f"{self.stream}\n{int(self.timestamp.timestamp() * 1000)}\n{self.message}"
-        return hashlib.sha1(raw.encode()).hexdigest()
+        return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()  # a lone surrogate still hashes
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ RUBY_RAISE = re.compile(r"^[^\s:]{1,500}:\d+:in [`'][^'\n]{0,200}': (?P<msg>[^\n
 RUBY_CLASS = re.compile(r"^(?P<type>[A-Z]\w*(?:::[A-Z]\w*)+): (?P<msg>.*)", re.S)  # PG::ConnectionBad: …
 WRAPPED_TYPE = re.compile(r"^Function<(?P<inner>[\w:.]+)>$")  # Ruby's errorType for a handler's exception
 ERROR_LEVELS = {"ERROR", "FATAL", "CRITICAL"}
+TIMEOUT_MESSAGE = "Task timed out after <n> seconds"  # normalised, whichever line says it
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def parse_json_error(doc: dict) -> ErrorLine | None:
     if kind == "platform.runtimeDone" and record.get("status") in {"timeout", "error", "failure"}:
         rid = str(record.get("requestId") or "")
         if record.get("status") == "timeout":
-            return ErrorLine("Task timed out", "Task timed out", rid, kind="status")
+            return ErrorLine("Task timed out", TIMEOUT_MESSAGE, rid, kind="status")
         etype = str(record.get("errorType") or "Runtime.Error")[:200]
         return ErrorLine(etype, normalise(etype), rid, kind="status")
     level = str(doc.get("level") or doc.get("log_level") or doc.get("levelname") or "").upper()

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from ops.models.choices import QuarantineReason
-from ops.pollers.logs.errors import HEAD, ErrorLine, parse_json_error, parse_plain_error
+from ops.pollers.logs.errors import HEAD, TIMEOUT_MESSAGE, ErrorLine, parse_json_error, parse_plain_error
 from ops.rules.cost import gb_seconds
 
 MAX_LINE = 64 * 1024
@@ -91,7 +91,8 @@ class Report:
     def status_error(self) -> ErrorLine | None:
         """The invocation's failure that this REPORT states (plain ``Status:`` or JSON status)."""
         if self.status == "timeout":
-            return ErrorLine("Task timed out", "Task timed out", self.request_id, kind="status")
+            # the runtime's own line's group: "Task timed out after <n> seconds"
+            return ErrorLine("Task timed out", TIMEOUT_MESSAGE, self.request_id, kind="status")
         if self.status in {"error", "failure"}:
             etype = self.error_type or "Runtime.Error"
             return ErrorLine(etype[:200], etype[:300], self.request_id, kind="status")
