@@ -79,8 +79,8 @@ def inventory_poll(ctx: PollContext) -> None:
     seen_arns: set[str] = set()
     for info in listed:
         if not FUNCTION_NAME.fullmatch(info.name or ""):
-            quarantine_add(ctx, [Item(reason=QuarantineReason.BAD_NAME, key=info.arn, where=info.arn,
-                                      detail="function name AWS would reject (A-Z a-z 0-9 - _, at most 64)", raw=info.name or "")])
+            why = "function name AWS would reject (A-Z a-z 0-9 - _, at most 64)"
+            quarantine_add(ctx, [Item(QuarantineReason.BAD_NAME, key=info.arn, where=info.arn, detail=why, raw=info.name or "")])
             continue
         old = known.get(info.arn)
         try:

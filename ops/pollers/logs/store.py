@@ -101,7 +101,9 @@ class WindowAgg:
 
 
 def _item(e: LogEvent, reason: str, detail: str) -> Item:
-    return Item(reason=reason, key=f"{e.group}\n{e.event_id}", where=f"{e.group} {e.stream}", detail=detail, raw=e.message, at=e.timestamp)
+    return Item(
+        reason=reason, key=f"{e.group}\n{e.event_id}", where=f"{e.group} {e.stream}", detail=detail, raw=e.message, at=e.timestamp
+    )
 
 
 def aggregate(events, *, memory_mb: int, stats: list[ReportMinute] = ()) -> WindowAgg:
@@ -114,7 +116,9 @@ def aggregate(events, *, memory_mb: int, stats: list[ReportMinute] = ()) -> Wind
     errors: list[tuple[LogEvent, logparse.ErrorLine]] = []
     for raw in events:
         message, stream = sanitise(raw.message), sanitise(raw.stream)
-        e = raw if (message is raw.message and stream is raw.stream) else dataclasses.replace(raw, message=message, stream=stream)
+        e = raw
+        if message is not raw.message or stream is not raw.stream:
+            e = dataclasses.replace(raw, message=message, stream=stream)
         if e is not raw:
             agg.quarantined.append(_item(raw, QuarantineReason.SANITISED, "NUL or unpaired surrogate removed; line kept"))
         try:
