@@ -199,6 +199,27 @@ def parse_plain_error(line: str) -> ErrorLine | None:
     return None
 
 
+_JSON_LEVEL = re.compile(r'"(?:level|log_level|levelname)"\s*:\s*"(?P<v>[A-Za-z]{1,16})"')
+_JSON_TYPE = re.compile(r'"errorType"\s*:\s*"(?P<v>[^"\\]{1,200})"')
+_JSON_MESSAGE = re.compile(r'"(?:errorMessage|message)"\s*:\s*"(?P<v>(?:[^"\\]|\\.){0,600})')
+_JSON_RID = re.compile(r'"(?:requestId|AWSRequestId|request_id)"\s*:\s*"(?P<v>[\w-]{1,64})"')
+
+
+def json_head_error(text: str) -> ErrorLine | None:
+    """The error a JSON line too long to decode states in its head (level, errorType, message)."""
+    head = text[:HEAD]
+    level = _JSON_LEVEL.search(head)
+    etype = _JSON_TYPE.search(head)
+    if not etype and not (level and level.group("v").upper() in ERROR_LEVELS):
+        return None
+    msg = _JSON_MESSAGE.search(head)
+    rid = _JSON_RID.search(head)
+    text_msg = msg.group("v") if msg else ""
+    if etype:
+        return _error(etype.group("v"), text_msg, rid.group("v") if rid else "")
+    return _error(*_typed(text_msg, "ERROR"), rid.group("v") if rid else "")
+
+
 def parse_json_error(doc: dict) -> ErrorLine | None:
     """An error carried by a decoded JSON log line (application or runtime), if any."""
     kind = doc.get("type")

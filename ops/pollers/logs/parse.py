@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from ops.models.choices import QuarantineReason
-from ops.pollers.logs.errors import HEAD, TIMEOUT_MESSAGE, ErrorLine, parse_json_error, parse_plain_error
+from ops.pollers.logs.errors import HEAD, TIMEOUT_MESSAGE, ErrorLine, json_head_error, parse_json_error, parse_plain_error
 from ops.rules.cost import gb_seconds
 
 MAX_LINE = 64 * 1024
@@ -222,6 +222,10 @@ def parse_line(message: str) -> Report | ErrorLine | None:
     quarantine reason) for a line that cannot be read."""
     text = message.lstrip()
     if text.startswith("{"):
+        if len(text) > MAX_LINE:  # not decoded; an error it states in its head still counts
+            err = json_head_error(text)
+            if err is not None:
+                return err
         doc = decode_json(text)
         if isinstance(doc, dict):
             if doc.get("type") == "platform.report":
