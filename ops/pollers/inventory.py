@@ -22,7 +22,7 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from ops.aws import lambda_ as aws_lambda
@@ -95,12 +95,17 @@ def inventory_poll(ctx: PollContext) -> None:
             raise
         seen_arns.add(info.arn)
         esms = event_sources.get(info.arn, ())
-        with transaction.atomic():
-            fn = _function_upsert(ctx, info, detail, now)
-            if detail is not None:
-                _versions_upsert(fn, detail.versions, now)
-            _aliases_upsert(fn, aliases, now)
-            _event_sources_upsert(fn, esms, now)
+        try:
+            with transaction.atomic():
+                fn = _function_upsert(ctx, info, detail, now)
+                if detail is not None:
+                    _versions_upsert(fn, detail.versions, now)
+                _aliases_upsert(fn, aliases, now)
+                _event_sources_upsert(fn, esms, now)
+        except DataError as exc:  # a value AWS would not have returned (too long, out of range)
+            why = f"the database refused it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            quarantine_add(ctx, [Item(QuarantineReason.DB_REFUSED, key=info.arn, where=info.arn, detail=why, raw=info.name)])
+            continue
         _queues_link(ctx, fn, esms, now, queues_read, stale_before)
         ctx.items += 1
     gone = (

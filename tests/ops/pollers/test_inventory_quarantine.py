@@ -30,3 +30,19 @@ def test_a_name_aws_would_reject_is_quarantined_and_the_scope_polls(aws):
     # Polled again: the same three functions are not counted again.
     assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
     assert Quarantine.objects.get().count == 3
+
+
+def test_a_function_the_database_refuses_is_quarantined_alone(aws):
+    iam = boto3.client("iam", region_name=REGION, config=FAST)
+    role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=REGION, config=FAST)
+    lam.create_function(FunctionName="orders", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": _zip()})
+    # AWS caps a handler at 128 characters; the sandbox does not
+    lam.create_function(FunctionName="odd", Runtime="python3.12", Role=role, Handler="h" * 300, Code={"ZipFile": _zip()})
+    account = AccountFactory(account_id="123456789012", regions=[REGION])
+    outcome = poll_run(source="inventory", account=account, region=REGION, work=inventory_poll)
+    assert outcome.ok, outcome
+    assert list(Function.objects.values_list("name", flat=True)) == ["orders"]
+    q = Quarantine.objects.get()
+    assert (q.reason, q.count, q.samples[0]["raw"]) == ("db_refused", 1, "odd")
+    assert "database refused" in q.samples[0]["detail"]
