@@ -13,7 +13,8 @@ A run:
    that queue's own DLQ), reading each queue's attributes at most once per run;
 5. marks functions, versions and aliases that AWS no longer lists as gone (history is kept).
 A function that vanishes during the run is skipped with a warning and marked gone on the next
-run; it never fails the run.
+run; it never fails the run. Nor does one AWS would not have returned (a name it rejects, a
+value the database refuses): it is quarantined (ops.pollers.quarantine) and the rest is stored.
 """
 
 from __future__ import annotations
