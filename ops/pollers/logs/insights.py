@@ -7,8 +7,9 @@
    minute, group and memory size) and LINES_QUERY (the lines the parser must read one by one).
    A batch holds at most STATS_ROW_BUDGET ÷ minutes groups, so the stats answer stays far under
    the 10,000-row cap however busy the functions are.
-3. A failed, timed-out or truncated query gives that batch back to FilterLogEvents (the caller
-   reads the groups it finds no answer for); a denial is permanent and fails the run.
+3. A truncated answer (an error storm) is asked again as two halves of the batch, down to one
+   group; a failed, timed-out or still truncated query gives its groups back to FilterLogEvents
+   (the caller reads the groups it finds no answer for); a denial is permanent and fails the run.
 """
 
 from __future__ import annotations
@@ -46,33 +47,39 @@ def insights_read(
             same[(start, stop)].append((pk, group))
         else:
             out[pk] = InsightsWindow()  # no log group yet: nothing to read
-    warned = False
+    warned = [False]
     for (start, stop), members in same.items():
         minutes = max(1, int((stop - start).total_seconds() // 60))
         size = max(1, min(aws_logs.INSIGHTS_MAX_GROUPS, STATS_ROW_BUDGET // minutes))
         for i in range(0, len(members), size):
-            part = members[i : i + size]
-            groups = [g for _, g in part]
-            kw = {"start": start, "end": stop, "timeout_s": settings.LOGS_INSIGHTS_TIMEOUT_SECONDS}
-            try:
-                stats = aws_logs.insights_report_stats(ctx.scope, groups, **kw)
-                lines = aws_logs.insights_events(ctx.scope, groups, **kw)
-            except (InsightsUnavailable, AwsError) as exc:
-                if isinstance(exc, AwsError) and exc.code in DENIED:
-                    raise
-                if not warned:
-                    ctx.warn(f"Logs Insights unavailable ({getattr(exc, 'code', exc)}); read with FilterLogEvents")
-                    warned = True
-                continue
-            if stats.truncated or lines.truncated:
-                ctx.warn(f"Logs Insights hit its 10,000-row limit for {len(part)} log group(s); read with FilterLogEvents")
-                continue
-            by_group: dict[str, list[ReportMinute]] = defaultdict(list)
-            for row in stats.rows:
-                by_group[row.group].append(row)
-            for pk, g in part:
-                out[pk] = InsightsWindow(events=lines.events.get(g, []), stats=by_group.get(g, []))
+            out.update(_read_part(ctx, members[i : i + size], start, stop, warned))
     return out
+
+
+def _read_part(ctx: PollContext, part, start: datetime, stop: datetime, warned: list[bool]) -> dict[int, InsightsWindow]:
+    """One batch; a truncated answer (an error storm) is retried as two halves, down to one group."""
+    groups = [g for _, g in part]
+    kw = {"start": start, "end": stop, "timeout_s": settings.LOGS_INSIGHTS_TIMEOUT_SECONDS}
+    try:
+        stats = aws_logs.insights_report_stats(ctx.scope, groups, **kw)
+        lines = aws_logs.insights_events(ctx.scope, groups, **kw)
+    except (InsightsUnavailable, AwsError) as exc:
+        if isinstance(exc, AwsError) and exc.code in DENIED:
+            raise
+        if not warned[0]:
+            ctx.warn(f"Logs Insights unavailable ({getattr(exc, 'code', exc)}); read with FilterLogEvents")
+            warned[0] = True
+        return {}
+    if stats.truncated or lines.truncated:
+        if len(part) > 1:
+            half = len(part) // 2
+            return {**_read_part(ctx, part[:half], start, stop, warned), **_read_part(ctx, part[half:], start, stop, warned)}
+        ctx.warn(f"Logs Insights hit its 10,000-row limit for {groups[0]}; read with FilterLogEvents")
+        return {}
+    by_group: dict[str, list[ReportMinute]] = defaultdict(list)
+    for row in stats.rows:
+        by_group[row.group].append(row)
+    return {pk: InsightsWindow(events=lines.events.get(g, []), stats=by_group.get(g, [])) for pk, g in part}
 
 
 def groups_existing(ctx: PollContext) -> frozenset[str] | None:

@@ -113,3 +113,38 @@ def test_snapstart_timeout_and_oom_report_lines(aws, monkeypatch, settings, sour
     assert row.log_errors == 3
     groups = {g.error_type: g.count for g in ErrorGroup.objects.all()}
     assert groups == {"Task timed out": 2, "Runtime.OutOfMemory": 1}
+
+
+def test_an_error_storm_in_one_group_leaves_the_others_on_insights(aws, monkeypatch, settings):
+    """More than 10,000 error lines in one group: the batch is asked again in halves; only the
+    storm's group is read with FilterLogEvents, and every line is counted."""
+    settings.LOGS_SOURCE = "insights"
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    for name in ("storm", "calm", "quiet"):
+        FunctionFactory(account=account, name=name)
+    end = now_minute()
+    first = end - timedelta(minutes=5)
+    c = boto3.client("logs", region_name=REGION, config=FAST)
+    c.create_log_group(logGroupName="/aws/lambda/storm")
+    c.create_log_stream(logGroupName="/aws/lambda/storm", logStreamName=STREAM)
+    base = int(first.timestamp() * 1000)
+    storm = [{"timestamp": base + i * 20, "message": f"[ERROR] ValueError: bad {i}"} for i in range(10_500)]
+    for i in range(0, len(storm), 5_000):
+        c.put_log_events(logGroupName="/aws/lambda/storm", logStreamName=STREAM, logEvents=storm[i : i + 5_000])
+    _put("calm", [(first + timedelta(seconds=1), _report(1)), (first + timedelta(seconds=2), "[ERROR] KeyError: 'a'")])
+    _put("quiet", [(first + timedelta(seconds=3), _report(2))])
+    filtered = []
+    real = aws_logs.filter_events
+
+    def recording(scope, group, **kw):
+        filtered.append(group)
+        return real(scope, group, **kw)
+
+    monkeypatch.setattr(aws_logs, "filter_events", recording)
+    at_clock(monkeypatch, logs, end)
+    outcome = run("logs", account, logs.logs_poll)
+    assert outcome.ok, outcome
+    assert filtered == ["/aws/lambda/storm"]
+    assert any("10,000-row limit for /aws/lambda/storm" in w for w in outcome.warnings)
+    assert sum(r[5] for r in _stats("storm")) == 10_500
+    assert [r[1] + r[5] for r in _stats("calm")] == [2] and [r[1] for r in _stats("quiet")] == [1]
