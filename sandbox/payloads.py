@@ -82,7 +82,7 @@ def invocation_log(f: FunctionSpec, version: str, rid: str, ts: float, dur: floa
         if timed_out:
             rec["errorType"] = "Sandbox.Timedout"
         elif kind_err == "oom":
-            rec["errorType"] = "Runtime.ExitError"
+            rec["errorType"] = "Runtime.OutOfMemory"  # what AWS states for an OOM kill
         lines.append([_ms(end), json.dumps({"time": _iso(end), "type": "platform.report", "record": rec})])
         return lines
 
@@ -104,7 +104,7 @@ def invocation_log(f: FunctionSpec, version: str, rid: str, ts: float, dur: floa
         status = "Status: timeout"
     elif errored and kind_err == "oom":
         lines.append([_ms(end), f"RequestId: {rid} Error: Runtime exited with error: signal: killed\nRuntime.ExitError"])
-        status = "Status: error\tError Type: Runtime.ExitError"
+        status = "Status: error\tError Type: Runtime.OutOfMemory"
     elif errored:
         lines.append([max(_ms(ts) + 1, _ms(end) - 1), _error_text(f, rid, end, rng)])
     lines.append([_ms(end), f"END RequestId: {rid}"])

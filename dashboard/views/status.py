@@ -21,6 +21,7 @@ from ops.actions.runner import JobRequestError
 from ops.models import JobKind
 from ops.selectors.inventory import accounts_without_status, poll_statuses
 from ops.selectors.jobs import jobs_recent
+from ops.selectors.quarantine import quarantine_by_scope
 from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
 
@@ -35,6 +36,7 @@ def status_page(request: HttpRequest) -> HttpResponse:
         "now": now,
         "spend": api_spend(now=now),
         "inventory_every_s": settings.INVENTORY_POLL_SECONDS,
+        "quarantine": quarantine_by_scope(),
     }
     return render(request, "dashboard/status.html", context)
 

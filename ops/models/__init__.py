@@ -11,6 +11,7 @@ from ops.models.choices import (
     JobLogLevel,
     JobStatus,
     PollSource,
+    QuarantineReason,
     QueueRole,
     Role,
     SeriesKind,
@@ -27,6 +28,7 @@ from ops.models.inventory import (
     Queue,
 )
 from ops.models.jobs import Job, JobLogEntry
+from ops.models.quarantine import Quarantine
 from ops.models.telemetry import (
     ApiUsage,
     ErrorGroup,
@@ -72,6 +74,8 @@ __all__ = [
     "MinuteStat",
     "PollSource",
     "PollStatus",
+    "Quarantine",
+    "QuarantineReason",
     "Queue",
     "QueueRole",
     "QueueStat",

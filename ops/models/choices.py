@@ -91,3 +91,15 @@ class ApiTokenState(models.TextChoices):
     ACTIVE = "active", "Active"
     REVOKED = "revoked", "Revoked"
     EXPIRED = "expired", "Expired"
+
+
+class QuarantineReason(models.TextChoices):
+    """Why one log line or resource was set aside instead of stored (ops.pollers.quarantine)."""
+
+    TOO_LONG = "too_long", "line longer than the parser reads"
+    OUT_OF_BOUNDS = "out_of_bounds", "number outside physical bounds"
+    UNREADABLE = "unreadable", "REPORT or JSON record that cannot be read"
+    TOO_DEEP = "too_deep", "JSON nested deeper than the parser reads"
+    SANITISED = "sanitised", "stored after removing NUL or unpaired surrogates"
+    DB_REFUSED = "db_refused", "row the database refused"
+    BAD_NAME = "bad_name", "name AWS would reject"

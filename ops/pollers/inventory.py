@@ -13,15 +13,17 @@ A run:
    that queue's own DLQ), reading each queue's attributes at most once per run;
 5. marks functions, versions and aliases that AWS no longer lists as gone (history is kept).
 A function that vanishes during the run is skipped with a warning and marked gone on the next
-run; it never fails the run.
+run; it never fails the run. Nor does one AWS would not have returned (a name it rejects, a
+value the database refuses): it is quarantined (ops.pollers.quarantine) and the rest is stored.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from ops.aws import lambda_ as aws_lambda
@@ -35,10 +37,16 @@ from ops.models import (
     Function,
     FunctionQueue,
     FunctionVersion,
+    QuarantineReason,
     Queue,
     QueueRole,
 )
 from ops.pollers.base import PollContext
+from ops.pollers.quarantine import Item, quarantine_add
+
+# What AWS accepts as a function name (CreateFunction's FunctionName, name form): anything else
+# came from an emulator or a corrupt answer, and is set aside instead of failing the scope.
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _FUNCTION_FIELDS = [
     "name",
@@ -71,6 +79,10 @@ def inventory_poll(ctx: PollContext) -> None:
     queues_read: dict[str, Queue | None] = {}
     seen_arns: set[str] = set()
     for info in listed:
+        if not FUNCTION_NAME.fullmatch(info.name or ""):
+            why = "function name AWS would reject (A-Z a-z 0-9 - _, at most 64)"
+            quarantine_add(ctx, [Item(QuarantineReason.BAD_NAME, key=info.arn, where=info.arn, detail=why, raw=info.name or "")])
+            continue
         old = known.get(info.arn)
         try:
             aliases = aws_lambda.aliases_list(ctx.scope, info)
@@ -84,12 +96,17 @@ def inventory_poll(ctx: PollContext) -> None:
             raise
         seen_arns.add(info.arn)
         esms = event_sources.get(info.arn, ())
-        with transaction.atomic():
-            fn = _function_upsert(ctx, info, detail, now)
-            if detail is not None:
-                _versions_upsert(fn, detail.versions, now)
-            _aliases_upsert(fn, aliases, now)
-            _event_sources_upsert(fn, esms, now)
+        try:
+            with transaction.atomic():
+                fn = _function_upsert(ctx, info, detail, now)
+                if detail is not None:
+                    _versions_upsert(fn, detail.versions, now)
+                _aliases_upsert(fn, aliases, now)
+                _event_sources_upsert(fn, esms, now)
+        except DataError as exc:  # a value AWS would not have returned (too long, out of range)
+            why = f"the database refused it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            quarantine_add(ctx, [Item(QuarantineReason.DB_REFUSED, key=info.arn, where=info.arn, detail=why, raw=info.name)])
+            continue
         _queues_link(ctx, fn, esms, now, queues_read, stale_before)
         ctx.items += 1
     gone = (

@@ -1,8 +1,10 @@
 """A modest CloudWatch Logs Insights engine over moto's stored log events.
 
 Commands: ``fields``, ``filter`` (``like /re/``, ``like "text"``, ``=``, ``!=``, ``<``, ``>``,
-``ispresent()``, joined by ``and``/``or``, ``not``), ``stats`` (count, sum, avg, min, max, pct
-``by bin(Nm)`` and/or fields), ``sort``, ``limit``. Lambda REPORT lines (text and JSON
+``ispresent()``, joined by ``and``/``or``, ``not``), ``parse`` (regex with named groups, or a
+glob with ``as``), ``stats`` (count, sum, avg, min, max, pct ``by bin(Nm)`` and/or fields),
+``sort``, ``limit``. A query naming a log group that does not exist fails with
+ResourceNotFoundException, as in AWS. Lambda REPORT lines (text and JSON
 ``platform.report``) get the discovered fields @type, @requestId, @duration, @billedDuration,
 @initDuration, @memorySize and @maxMemoryUsed.
 """
@@ -40,10 +42,13 @@ def record_for(event: Any, group: str, stream: str) -> dict[str, Any]:
     if msg.startswith("{"):
         try:
             doc = json.loads(msg)
-        except ValueError:
+        except (ValueError, RecursionError):  # AWS leaves such a line's fields undiscovered
             return rec
         if isinstance(doc, dict):
-            _flatten(doc, "", rec)
+            try:
+                _flatten(doc, "", rec)
+            except RecursionError:
+                return rec
             if doc.get("type") == "platform.report":
                 r = doc.get("record") or {}
                 mt = r.get("metrics") or {}
@@ -171,6 +176,35 @@ def _num_eq(a: Any, b: Any) -> bool:
         return str(a) == str(b)
 
 
+# -- parse --------------------------------------------------------------------------------------
+_PARSE = re.compile(r"""^\s*(?P<field>[@\w.]+)\s+(?:/(?P<re>(?:[^/\\]|\\.)*)/(?P<flags>[a-z]*)|"(?P<glob>(?:[^"\\]|\\.)*)"\s+as\s+(?P<names>.+))\s*$""")
+
+
+def apply_parse(spec: str, records: list[dict[str, Any]]) -> None:
+    """``parse @field /(?<name>…)/`` (named groups) or ``parse @field "a * b *" as x, y``: the
+    captures become fields; a record that does not match keeps its other fields (as in AWS)."""
+    m = _PARSE.match(spec)
+    if not m:
+        raise ValueError(f"unsupported parse: {spec}")
+    field = m.group("field")
+    if m.group("re") is not None:
+        body = re.sub(r"\(\?<(?![=!])", "(?P<", m.group("re"))
+        rx = re.compile(body, re.IGNORECASE if "i" in m.group("flags") else 0)
+        names = list(rx.groupindex)
+    else:
+        parts = m.group("glob").split("*")
+        rx = re.compile("(.*?)".join(re.escape(p) for p in parts) + ("" if parts[-1] else "$"))
+        names = [n.strip() for n in m.group("names").split(",")]
+    for r in records:
+        hit = rx.search(str(r.get(field, "")))
+        if not hit:
+            continue
+        values = [hit.group(n) for n in names] if m.group("re") is not None else list(hit.groups())
+        for name, value in zip(names, values):
+            if value is not None:
+                r[name] = value
+
+
 # -- stats --------------------------------------------------------------------------------------
 def execute(log_groups: list[Any], query: str, start_s: int, end_s: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
     start_ms, end_ms = start_s * 1000, end_s * 1000 + 999
@@ -214,7 +248,7 @@ def execute(log_groups: list[Any], query: str, start_s: int, end_s: int) -> tupl
         elif word in ("display",):
             fields = [(f.strip(), f.strip()) for f in _split_commas(rest)]
         elif word == "parse":
-            continue
+            apply_parse(rest, records)
         else:
             raise ValueError(f"unsupported command: {word}")
     if not stats_done:

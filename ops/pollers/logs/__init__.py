@@ -1,7 +1,8 @@
 """The logs poller: REPORT and error lines from /aws/lambda/NAME → MinuteStat and error groups.
 
-poll (the run), parse (one line → a record: pure), store (a window's aggregates → rows),
-cursor (where each log group's next window starts).
+poll (the run), insights (reading windows with Logs Insights), parse (one line → a record:
+pure, bounded), errors (every runtime's error lines: pure), store (a window's aggregates → rows,
+bad lines → quarantine), cursor (where each log group's next window starts).
 """
 
 from ops.pollers.logs.poll import logs_poll

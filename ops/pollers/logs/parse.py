@@ -2,45 +2,58 @@
 
 Both of the platform's formats are read:
 - plain text: ``REPORT RequestId: <uuid>\\tDuration: 12.34 ms\\tBilled Duration: 13 ms\\t
-  Memory Size: 512 MB\\tMax Memory Used: 80 MB\\tInit Duration: 240.12 ms\\t`` (extra fields such
-  as ``XRAY TraceId`` are ignored; fields may come in any order);
-- JSON: ``{"time": …, "type": "platform.report", "record": {"requestId": …, "metrics":
-  {"durationMs": …, "billedDurationMs": …, "memorySizeMB": …, "maxMemoryUsedMB": …,
-  "initDurationMs": …}}}``, and JSON application lines with ``"level": "ERROR"``.
+  Memory Size: 512 MB\\tMax Memory Used: 80 MB\\tInit Duration: 240.12 ms\\t`` (fields in any
+  order; extra ones such as ``XRAY TraceId`` are ignored). SnapStart restores carry
+  ``Restore Duration`` and ``Billed Restore Duration`` instead of ``Init Duration``; a failed
+  invocation ends with ``Status: timeout`` or ``Status: error\\tError Type: Runtime.OutOfMemory``;
+- JSON: ``{"type": "platform.report", "record": {"requestId": …, "status": …, "errorType": …,
+  "metrics": {"durationMs": …, "billedDurationMs": …, "memorySizeMB": …, "maxMemoryUsedMB": …,
+  "initDurationMs": …, "restoreDurationMs": …, "billedRestoreDurationMs": …}}}``, and JSON
+  application lines (errors: ops.pollers.logs.errors).
 
-Error lines: ``[ERROR]`` (Python), ``\\tERROR\\t`` (Node, incl. ``Invoke Error`` /
-``Uncaught Exception`` with a JSON body), ``Task timed out after``, ``Runtime exited``,
-``Runtime.*`` errors, Python tracebacks. Each gets a type and a normalised message (first line,
-uuids, timestamps, hex, long ids and numbers replaced by placeholders) whose hash is the group
-signature, so "Order 1234 not found" and "Order 98 not found" are one group.
+Hostile input is bounded, never trusted: every regex is linear in its input and runs on at most
+HEAD characters; a line over MAX_LINE is not decoded as JSON (a REPORT line is read from its
+head); JSON nested deeper than MAX_JSON_DEPTH is refused before decoding; every number is checked
+against physical bounds (a 15-minute timeout, 128–10,240 MB) before it can reach SQL. A line that
+fails raises BadLine with its quarantine reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 from dataclasses import dataclass
 
+from ops.models.choices import QuarantineReason
+from ops.pollers.logs.errors import HEAD, TIMEOUT_MESSAGE, ErrorLine, json_head_error, parse_json_error, parse_plain_error
 from ops.rules.cost import gb_seconds
 
-UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
-ISO_TS = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
-HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")
-LONG_ID = re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{12,}\b")
-NUMBER = re.compile(r"(?<![A-Za-z<])[-+]?\d+(?:\.\d+)?")
-SPACES = re.compile(r"\s+")
-REPORT_FIELD = re.compile(r"(?P<name>[A-Za-z][A-Za-z ]*?):\s*(?P<value>-?[\d.]+)\s*(?P<unit>ms|MB)\b")
+MAX_LINE = 64 * 1024
+MAX_JSON_DEPTH = 64
+# Lambda's longest timeout is 15 minutes; a REPORT may run a little over it (and an init or a
+# restore is shorter still), so anything past 16 minutes is not a real measurement.
+MAX_DURATION_MS = 16 * 60 * 1000.0
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
+
 REQUEST_ID = re.compile(r"RequestId:\s*(?P<id>[0-9a-fA-F-]{36})")
-TYPED = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Fault|Exit|Timeout)|Runtime\.\w+):\s*(?P<msg>.*)$", re.S)
-RUNTIME_TYPE = re.compile(r"\bRuntime\.[A-Za-z]+\b")
-TIMED_OUT = re.compile(r"Task timed out after\s+[\d.]+\s+seconds")
-MAX_MESSAGE = 300
+# Known names only, longest first, so no name can be read as part of another; values are at most
+# 32 characters: one pass over the line whatever it holds.
+REPORT_FIELD = re.compile(
+    r"(?<!\w)(?P<name>Billed Restore Duration|Restore Duration|Billed Duration|Max Memory Used|Memory Size"
+    r"|Init Duration|Duration): *(?P<value>[-+0-9.eE]{1,32}) *(?P<unit>ms|MB)\b"
+)
+REPORT_STATUS = re.compile(r"(?<!\w)Status: *(?P<status>[A-Za-z]{1,32})")
+REPORT_ERROR_TYPE = re.compile(r"(?<!\w)Error Type: *(?P<type>[\w.]{1,200})")
+_JSON_TOKENS = re.compile(r'[\[\]{}"\\]')
 
 
 class BadLine(ValueError):
     """A line that looks like a REPORT/JSON record but cannot be read; the text says why."""
+
+    def __init__(self, message: str, reason: str = QuarantineReason.UNREADABLE):
+        super().__init__(message)
+        self.reason = str(reason)
 
 
 @dataclass(frozen=True)
@@ -51,69 +64,97 @@ class Report:
     memory_mb: int | None
     max_memory_mb: int | None
     init_ms: float | None
-
-    def billed_gb_s(self, *, memory_mb: int | None = None) -> float:
-        """Billed seconds × memory GB; falls back to Duration rounded up to the ms (AWS's
-        rounding) and the function's configured memory when the line lacks them."""
-        billed = self.billed_ms if self.billed_ms is not None else math.ceil(self.duration_ms)
-        return gb_seconds(memory_mb=self.memory_mb or memory_mb or 0, billed_ms=billed)
-
-
-@dataclass(frozen=True)
-class ErrorLine:
-    error_type: str
-    message: str  # normalised
-    request_id: str
+    restore_ms: float | None = None  # SnapStart: the restore replaces the init
+    billed_restore_ms: float | None = None
+    status: str = ""  # "", "success", "timeout", "error", "failure"
+    error_type: str = ""
 
     @property
-    def signature(self) -> str:
-        return signature(self.error_type, self.message)
+    def cold(self) -> bool:
+        return self.init_ms is not None or self.restore_ms is not None
 
+    @property
+    def cold_ms(self) -> float:
+        return (self.init_ms or 0.0) + (self.restore_ms or 0.0)
 
-def signature(error_type: str, message: str) -> str:
-    return hashlib.sha1(f"{error_type}\n{message}".encode()).hexdigest()
+    @property
+    def billed_total_ms(self) -> float:
+        """Billed milliseconds, with a SnapStart restore's own billed time; Duration rounded up
+        to the ms (AWS's rounding) when the line lacks Billed Duration."""
+        billed = self.billed_ms if self.billed_ms is not None else math.ceil(self.duration_ms)
+        return billed + (self.billed_restore_ms or 0.0)
 
+    def billed_gb_s(self, *, memory_mb: int | None = None) -> float:
+        """Billed seconds × memory GB, at the function's configured memory when the line lacks it."""
+        return gb_seconds(memory_mb=self.memory_mb or memory_mb or 0, billed_ms=self.billed_total_ms)
 
-def normalise(text: str) -> str:
-    """The first line of an error message with variable parts replaced by placeholders."""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    out = ISO_TS.sub("<ts>", first)
-    out = UUID.sub("<uuid>", out)
-    out = HEX.sub("<hex>", out)
-    out = LONG_ID.sub("<id>", out)
-    out = NUMBER.sub("<n>", out)
-    out = SPACES.sub(" ", out).strip()
-    return out[:MAX_MESSAGE]
-
-
-def _num(value) -> float | None:
-    if value is None or isinstance(value, bool):
+    def status_error(self) -> ErrorLine | None:
+        """The invocation's failure that this REPORT states (plain ``Status:`` or JSON status)."""
+        if self.status == "timeout":
+            # the runtime's own line's group: "Task timed out after <n> seconds"
+            return ErrorLine("Task timed out", TIMEOUT_MESSAGE, self.request_id, kind="status")
+        if self.status in {"error", "failure"}:
+            etype = self.error_type or "Runtime.Error"
+            return ErrorLine(etype[:200], etype[:300], self.request_id, kind="status")
         return None
+
+
+def _num(value, name: str, *, low: float, high: float) -> float | None:
+    """A finite number within [low, high], None when absent; BadLine(out_of_bounds) otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadLine(f"{name} is not a number", QuarantineReason.OUT_OF_BOUNDS)
     try:
         f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    except (TypeError, ValueError, OverflowError):
+        raise BadLine(f"{name} is not a number: {str(value)[:40]!r}", QuarantineReason.OUT_OF_BOUNDS) from None
+    if not math.isfinite(f) or not (low <= f <= high):
+        raise BadLine(f"{name} {str(value)[:40]} outside {low:g}…{high:g}", QuarantineReason.OUT_OF_BOUNDS)
+    return f
 
 
-def _int(value) -> int | None:
-    f = _num(value)
-    return int(round(f)) if f is not None else None
+def _report(
+    *, request_id, duration, billed, memory, used, init, restore, billed_restore, status="", error_type=""
+) -> Report:
+    d = _num(duration, "Duration", low=0, high=MAX_DURATION_MS)
+    if d is None:
+        raise BadLine("REPORT line without Duration")
+    mem = _num(memory, "Memory Size", low=MIN_MEMORY_MB, high=MAX_MEMORY_MB)
+    used_mb = _num(used, "Max Memory Used", low=0, high=MAX_MEMORY_MB)
+    return Report(
+        request_id=str(request_id or "")[:64],
+        duration_ms=d,
+        billed_ms=_num(billed, "Billed Duration", low=0, high=MAX_DURATION_MS),
+        memory_mb=int(round(mem)) if mem is not None else None,
+        max_memory_mb=int(round(used_mb)) if used_mb is not None else None,
+        init_ms=_num(init, "Init Duration", low=0, high=MAX_DURATION_MS),
+        restore_ms=_num(restore, "Restore Duration", low=0, high=MAX_DURATION_MS),
+        billed_restore_ms=_num(billed_restore, "Billed Restore Duration", low=0, high=MAX_DURATION_MS),
+        status=str(status or "").lower()[:32],
+        error_type=str(error_type or "")[:200],
+    )
 
 
 def parse_plain_report(line: str) -> Report:
-    m = REQUEST_ID.search(line)
-    fields = {f.group("name").strip(): f.group("value") for f in REPORT_FIELD.finditer(line)}
-    duration = _num(fields.get("Duration"))
-    if duration is None:
-        raise BadLine("REPORT line without Duration")
-    return Report(
+    head = line[:HEAD]
+    m = REQUEST_ID.search(head)
+    fields: dict[str, str] = {}
+    for f in REPORT_FIELD.finditer(head):
+        fields.setdefault(f.group("name"), f.group("value"))
+    status = REPORT_STATUS.search(head)
+    etype = REPORT_ERROR_TYPE.search(head)
+    return _report(
         request_id=m.group("id") if m else "",
-        duration_ms=duration,
-        billed_ms=_num(fields.get("Billed Duration")),
-        memory_mb=_int(fields.get("Memory Size")),
-        max_memory_mb=_int(fields.get("Max Memory Used")),
-        init_ms=_num(fields.get("Init Duration")),
+        duration=fields.get("Duration"),
+        billed=fields.get("Billed Duration"),
+        memory=fields.get("Memory Size"),
+        used=fields.get("Max Memory Used"),
+        init=fields.get("Init Duration"),
+        restore=fields.get("Restore Duration"),
+        billed_restore=fields.get("Billed Restore Duration"),
+        status=status.group("status") if status else "",
+        error_type=etype.group("type") if etype else "",
     )
 
 
@@ -124,137 +165,79 @@ def parse_json_report(doc: dict) -> Report:
     metrics = record.get("metrics")
     if not isinstance(metrics, dict):
         raise BadLine("platform.report without metrics")
-    duration = _num(metrics.get("durationMs"))
-    if duration is None:
-        raise BadLine("platform.report without durationMs")
-    return Report(
-        request_id=str(record.get("requestId") or ""),
-        duration_ms=duration,
-        billed_ms=_num(metrics.get("billedDurationMs")),
-        memory_mb=_int(metrics.get("memorySizeMB")),
-        max_memory_mb=_int(metrics.get("maxMemoryUsedMB")),
-        init_ms=_num(metrics.get("initDurationMs")),
+    return _report(
+        request_id=record.get("requestId"),
+        duration=metrics.get("durationMs"),
+        billed=metrics.get("billedDurationMs"),
+        memory=metrics.get("memorySizeMB"),
+        used=metrics.get("maxMemoryUsedMB"),
+        init=metrics.get("initDurationMs"),
+        restore=metrics.get("restoreDurationMs"),
+        billed_restore=metrics.get("billedRestoreDurationMs"),
+        status=record.get("status") or "",
+        error_type=record.get("errorType") or "",
     )
 
 
-def _request_id(line: str) -> str:
-    m = REQUEST_ID.search(line)
-    if m:
-        return m.group("id")
-    m = UUID.search(line)
-    return m.group(0) if m else ""
+def json_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (strings skipped); one regex pass."""
+    depth = deepest = 0
+    in_string = False
+    skip_at = -1
+    for m in _JSON_TOKENS.finditer(text):
+        ch, at = m.group(), m.start()
+        if at == skip_at:
+            continue
+        if in_string:
+            if ch == "\\":
+                skip_at = at + 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
-def _typed(text: str, default_type: str) -> tuple[str, str]:
-    text = text.strip()
-    m = TYPED.match(text)
-    if m:
-        return m.group("type"), m.group("msg")
-    return default_type, text
-
-
-def _error_from_json_body(body: str) -> tuple[str, str] | None:
-    start = body.find("{")
-    if start < 0:
-        return None
+def decode_json(text: str):
+    """The decoded document, None when the text is not JSON; BadLine when too long or too deep."""
+    if len(text) > MAX_LINE:
+        raise BadLine(f"JSON line of {len(text):,} characters (over {MAX_LINE:,})", QuarantineReason.TOO_LONG)
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
+        raise BadLine(f"JSON nested deeper than {MAX_JSON_DEPTH}", QuarantineReason.TOO_DEEP)
     try:
-        doc = json.loads(body[start:])
+        return json.loads(text)
+    except RecursionError:
+        raise BadLine("JSON nested too deep to decode", QuarantineReason.TOO_DEEP) from None
     except ValueError:
         return None
-    if not isinstance(doc, dict):
-        return None
-    return str(doc.get("errorType") or "Error"), str(doc.get("errorMessage") or "")
-
-
-def parse_plain_error(line: str) -> ErrorLine | None:
-    rid = _request_id(line)
-    timed_out = TIMED_OUT.search(line)
-    if timed_out:
-        return ErrorLine("Task timed out", normalise(timed_out.group(0)), rid)
-    if "Runtime exited" in line:
-        rt = RUNTIME_TYPE.search(line)
-        msg = line[line.index("Runtime exited") :]
-        return ErrorLine(rt.group(0) if rt else "Runtime.ExitError", normalise(msg), rid)
-    if line.startswith("[ERROR]"):
-        rest = line[len("[ERROR]") :]
-        if rest.startswith("\t"):
-            # [ERROR]\t<timestamp>\t<request id>\t<message>  (Python's logger format)
-            parts = rest.split("\t", 3)
-            rest = parts[3] if len(parts) == 4 else rest
-        etype, msg = _typed(rest, "ERROR")
-        return ErrorLine(etype, normalise(msg), rid)
-    if "\tERROR\t" in line:
-        # <timestamp>\t<request id>\tERROR\t<message>  (Node)
-        body = line.split("\tERROR\t", 1)[1]
-        if body.startswith(("Invoke Error", "Uncaught Exception", "Unhandled Promise Rejection")):
-            parsed = _error_from_json_body(body)
-            if parsed:
-                return ErrorLine(parsed[0], normalise(parsed[1]), rid)
-        etype, msg = _typed(body, "ERROR")
-        return ErrorLine(etype, normalise(msg), rid)
-    if line.startswith("Traceback (most recent call last)"):
-        last = [ln for ln in line.strip().splitlines() if ln.strip()][-1]
-        etype, msg = _typed(last, "Traceback")
-        return ErrorLine(etype, normalise(msg), rid)
-    rt = RUNTIME_TYPE.search(line)
-    if rt and ("Error" in line or "error" in line):
-        etype, msg = _typed(line[rt.start() :], rt.group(0))
-        return ErrorLine(etype, normalise(msg), rid)
-    return None
-
-
-def parse_json_error(doc: dict) -> ErrorLine | None:
-    kind = doc.get("type")
-    record = doc.get("record") if isinstance(doc.get("record"), dict) else {}
-    if kind in {"platform.report", "platform.runtimeDone"} and record.get("status") in {"timeout", "error", "failure"}:
-        rid = str(record.get("requestId") or "")
-        if record.get("status") == "timeout":
-            return ErrorLine("Task timed out", "Task timed out", rid)
-        etype = str(record.get("errorType") or "Runtime.Error")
-        return ErrorLine(etype, normalise(etype), rid)
-    level = str(doc.get("level") or doc.get("levelname") or "").upper()
-    if level not in {"ERROR", "FATAL", "CRITICAL"}:
-        return None
-    msg = doc.get("message")
-    rid = str(doc.get("requestId") or doc.get("AWSRequestId") or "")
-    if isinstance(msg, dict):  # Python runtime, unhandled exception in JSON format
-        rid = rid or str(msg.get("requestId") or "")
-        return ErrorLine(str(msg.get("errorType") or "ERROR"), normalise(str(msg.get("errorMessage") or "")), rid)
-    if doc.get("errorType"):
-        return ErrorLine(str(doc["errorType"]), normalise(str(doc.get("errorMessage") or msg or "")), rid)
-    etype, text = _typed(str(msg or ""), "ERROR")
-    return ErrorLine(etype, normalise(text), rid)
 
 
 def parse_line(message: str) -> Report | ErrorLine | None:
-    """What a log line is: a REPORT, an error, or nothing we keep (None). Raises BadLine for a
-    REPORT or JSON record that cannot be read."""
+    """What a log line is: a REPORT, an error, or nothing we keep (None). Raises BadLine (with its
+    quarantine reason) for a line that cannot be read."""
     text = message.lstrip()
     if text.startswith("{"):
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = None
+        if len(text) > MAX_LINE:  # not decoded; an error it states in its head still counts
+            err = json_head_error(text)
+            if err is not None:
+                return err
+        doc = decode_json(text)
         if isinstance(doc, dict):
             if doc.get("type") == "platform.report":
-                # A report with status timeout/error is also an error: see json_error_of_report.
                 return parse_json_report(doc)
             return parse_json_error(doc)
-        if '"type":"platform.' in text.replace(" ", "") or '"level"' in text:
+        compact = text[:HEAD].replace(" ", "")
+        if '"type":"platform.' in compact or '"level"' in compact:
             raise BadLine("log line starts like JSON but is not valid JSON")
         # Not JSON after all: fall through to the plain-text rules.
-    if text.startswith("REPORT RequestId:") or text.startswith("REPORT "):
-        return parse_plain_report(text)
+    if text.startswith("REPORT "):
+        return parse_plain_report(text)  # an over-long one is read from its head
     return parse_plain_error(text)
 
 
-def json_error_of_report(message: str) -> ErrorLine | None:
-    """The error a JSON platform.report carries (status timeout/error), if any."""
-    text = message.lstrip()
-    if not text.startswith("{") or "platform.report" not in text:
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return None
-    return parse_json_error(doc) if isinstance(doc, dict) else None
+__all__ = ["BadLine", "ErrorLine", "MAX_LINE", "Report", "decode_json", "json_depth", "parse_line"]

@@ -7,8 +7,9 @@ REPORT line is the only free source. A run, per account×region:
    METRICS_IDLE_POLL_SECONDS) and, per log group, a window of whole minutes: from the group's cursor minus LOGS_LOOKBACK_SECONDS (log events
    arrive 5–10 minutes late) to the last whole minute, at most LOGS_MAX_WINDOW_MINUTES long;
 2. reads the windows with Logs Insights (up to 50 groups per query) when LOGS_SOURCE is
-   "insights"; a failed, timed-out or truncated (10,000-row) query falls back to
-   FilterLogEvents for its groups;
+   "insights" (ops.pollers.logs.insights: only groups that exist, REPORT lines aggregated
+   server-side by minute, the other lines read one by one); a failed, timed-out or truncated
+   (10,000-row) query falls back to FilterLogEvents for its groups;
 3. parses every line (ops.pollers.logs.parse), aggregates per minute, and in one transaction per
    function *replaces* the REPORT columns of those minutes (the whole minute was re-read, so
    replacing is idempotent and late lines are included), replaces the per-minute error counts
@@ -17,14 +18,14 @@ REPORT line is the only free source. A run, per account×region:
 4. moves the group's cursor (LogsCursor) to the window's end and saves it.
 A REPORT line counts in the minute it was logged, i.e. when its invocation ended (CloudWatch's
 metrics stamp the start), so a long invocation's cold start can land a minute after its
-Invocations point. A line that cannot be read is counted and reported as one warning per
-function; it never stops the run. A log group that does not exist means the function has not logged yet.
+Invocations point. A line that cannot be read or stored is quarantined with its reason
+(ops.pollers.quarantine) and the rest of the window is stored; it never stops the run or the
+cursor. A log group that does not exist means the function has not logged yet.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -33,12 +34,13 @@ from django.utils import timezone
 
 from ops.aws import logs as aws_logs
 from ops.aws.errors import AwsError
-from ops.aws.logs import InsightsUnavailable, LogEvent
 from ops.models import PollStatus
 from ops.pollers import rollup
 from ops.pollers.base import PollContext
 from ops.pollers.logs.cursor import LogsCursor
+from ops.pollers.logs.insights import InsightsWindow, groups_existing, insights_read
 from ops.pollers.logs.store import aggregate, store_window
+from ops.pollers.quarantine import quarantine_add
 from ops.pollers.rows import ACTIVE_WINDOW, floor_minute, scope_functions
 
 
@@ -93,32 +95,38 @@ def logs_poll(ctx: PollContext) -> None:
     deadline = time.monotonic() + settings.POLL_RUN_SECONDS
     # Furthest behind first, so a run cut short by its time budget never starves the same groups.
     windows = dict(sorted(windows.items(), key=lambda kv: kv[1][1]))
-    events: dict[int, list[LogEvent]] = {}
-    if settings.LOGS_SOURCE == "insights":
-        events = _read_insights(ctx, windows)
+    read: dict[int, InsightsWindow] = {}
+    if settings.LOGS_SOURCE == "insights" and windows:
+        existing = groups_existing(ctx)
+        if existing is not None:
+            read = insights_read(ctx, windows, existing=existing)
     for pk, (group, start, stop) in windows.items():
         fn = by_pk[pk]
         if time.monotonic() > deadline:
             ctx.warn(f"time budget used up; {len(windows)} log group(s) were due, the rest go next run")
             break
         try:
-            # Streamed: only the aggregates and the error lines are held, not every event.
-            source = events.pop(pk) if pk in events else aws_logs.filter_events(ctx.scope, group, start=start, end=stop)
-            agg = aggregate(source, memory_mb=fn.memory_mb)
+            if pk in read:
+                answered = read.pop(pk)
+                agg = aggregate(answered.events, memory_mb=fn.memory_mb, stats=answered.stats)
+            else:
+                # Streamed: only the aggregates and the error lines are held, not every event.
+                agg = aggregate(aws_logs.filter_events(ctx.scope, group, start=start, end=stop), memory_mb=fn.memory_mb)
         except AwsError as err:
             if err.permanent:
                 raise
             ctx.warn(f"{fn.name}: FilterLogEvents {err.code}; re-read next run")
             continue
-        if agg.bad:
-            reasons = "; ".join(f"{n}× {r}" for r, n in agg.bad.most_common(3))
-            ctx.warn(f"{fn.name}: unreadable log line(s): {reasons} (e.g. {agg.bad_example!r})")
         try:
             ctx.items += store_window(ctx, fn, start, stop, agg)
         except IntegrityError:
             # The function row was deleted between reading and writing (its series went too).
             ctx.warn(f"{fn.name}: deleted during the poll; its log lines were dropped")
             continue
+        if agg.quarantined:
+            # Tallied after the window committed and before the cursor moves past it: a crash in
+            # between re-reads the window, and the tally's keys keep it from counting twice.
+            quarantine_add(ctx, agg.quarantined)
         if start < rolled_before:
             catch_up += [start, min(stop, rolled_before)]
         last = max((m for m, a in agg.minutes.items() if a.reports), default=None)
@@ -130,37 +138,3 @@ def logs_poll(ctx: PollContext) -> None:
     ctx.cursor = LogsCursor(groups=dict(cursors), active=dict(active)).to_json()
     if catch_up:
         rollup.rollup_range(start=min(catch_up), end=max(catch_up))
-
-
-def _read_insights(ctx: PollContext, windows: dict[int, tuple[str, datetime, datetime]]) -> dict[int, list[LogEvent]]:
-    """Events per function for the windows Logs Insights could answer completely."""
-    same: dict[tuple[datetime, datetime], list[tuple[int, str]]] = defaultdict(list)
-    for pk, (group, start, stop) in windows.items():
-        same[(start, stop)].append((pk, group))
-    out: dict[int, list[LogEvent]] = {}
-    warned = False
-    for (start, stop), members in same.items():
-        for i in range(0, len(members), aws_logs.INSIGHTS_MAX_GROUPS):
-            part = members[i : i + aws_logs.INSIGHTS_MAX_GROUPS]
-            try:
-                res = aws_logs.insights_events(
-                    ctx.scope,
-                    [g for _, g in part],
-                    start=start,
-                    end=stop,
-                    timeout_s=settings.LOGS_INSIGHTS_TIMEOUT_SECONDS,
-                )
-            except (InsightsUnavailable, AwsError) as exc:
-                if isinstance(exc, AwsError) and exc.code in {"AccessDeniedException", "AccessDenied"}:
-                    raise
-                if not warned:
-                    ctx.warn(f"Logs Insights unavailable ({getattr(exc, 'code', exc)}); read with FilterLogEvents")
-                    warned = True
-                continue
-            if res.truncated:
-                ctx.warn(f"Logs Insights hit its 10,000-row limit for {len(part)} log group(s); read with FilterLogEvents")
-                continue
-            for pk, g in part:
-                out[pk] = res.events.get(g, [])
-    return out
-

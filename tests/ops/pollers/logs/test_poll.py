@@ -5,7 +5,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ops.aws import logs as aws_logs
-from ops.models import ErrorGroup, ErrorMinute, LogLine, MinuteStat
+from ops.models import ErrorGroup, ErrorMinute, LogLine, MinuteStat, Quarantine
 from ops.pollers.logs import poll as logs
 from ops.pollers.metrics import poll as metrics
 from tests.clock import stream_day, this_hour
@@ -58,6 +58,7 @@ def _state():
         sorted(ErrorGroup.objects.values_list("error_type", "message", "count")),
         sorted(ErrorMinute.objects.values_list("ts", "count")),
         LogLine.objects.count(),
+        sorted(Quarantine.objects.values_list("reason", "count")),
     )
 
 
@@ -97,8 +98,10 @@ def test_report_and_error_lines_are_aggregated_per_minute_and_a_rerun_changes_no
     assert groups["OrderNotFoundError"].first_seen < groups["OrderNotFoundError"].last_seen
     assert {s["request_id"] for s in groups["OrderNotFoundError"].samples} == {_rid(2), _rid(3)}
     assert LogLine.objects.count() == 3 and LogLine.objects.filter(request_id=_rid(3)).count() == 2
-    assert any("unreadable" in w and "not valid JSON" in w for w in outcome.warnings)
-    assert any("without Duration" in w for w in outcome.warnings)
+    q = Quarantine.objects.get(source="logs", reason="unreadable")
+    assert q.count == 2 and q.account == account and q.region == REGION
+    assert {s["detail"] for s in q.samples} == {"log line starts like JSON but is not valid JSON", "REPORT line without Duration"}
+    assert any("quarantined (unreadable)" in w for w in outcome.warnings)
 
     before = _state()
     at_clock(monkeypatch, logs, end + timedelta(minutes=1, seconds=5))
@@ -147,7 +150,7 @@ def test_a_function_without_a_log_group_is_fine(filter_logs, monkeypatch):
     assert outcome.ok and not MinuteStat.objects.exists()
 
 
-# --- Logs Insights (moto ignores filter/stats; the path is tested with Stubber) -----------------
+# --- Logs Insights (the sandbox answers filter/parse/stats; AWS-only shapes are tested with Stubber)
 
 
 def _stub(monkeypatch):
@@ -167,30 +170,63 @@ def _row_fields(ts, message, group="/aws/lambda/orders"):
     ]
 
 
-def test_insights_results_are_parsed_like_filtered_events(aws, monkeypatch, settings):
+def _stats_row(minute, *, reports, inits=0, init_sum=0.0, billed=0.0, mem=128, group="/aws/lambda/orders"):
+    return [
+        {"field": "minute", "value": minute.strftime("%Y-%m-%d %H:%M:%S.000")},
+        {"field": "@log", "value": f"{ACCOUNT_ID}:{group}"},
+        {"field": "@memorySize", "value": str(mem)},
+        {"field": "reports", "value": str(reports)},
+        {"field": "inits", "value": str(inits)},
+        {"field": "initSum", "value": str(init_sum)},
+        {"field": "initMax", "value": str(init_sum)},
+        {"field": "restores", "value": "0"},
+        {"field": "billedSum", "value": str(billed)},
+        {"field": "usedMax", "value": "60"},
+    ]
+
+
+def _groups(stub, *names):
+    stub.add_response("describe_log_groups", {"logGroups": [{"logGroupName": f"/aws/lambda/{n}"} for n in names]})
+
+
+def test_insights_stats_and_lines_are_parsed_like_filtered_events(aws, monkeypatch, settings):
     settings.LOGS_SOURCE = "insights"
     account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
-    FunctionFactory(account=account, name="orders")
+    FunctionFactory(account=account, name="orders", memory_mb=128)
     end = now_minute()
     m1 = end - timedelta(minutes=2)
     stub = _stub(monkeypatch)
+    _groups(stub, "orders")
     stub.add_response("start_query", {"queryId": "q-1"})
     stub.add_response("get_query_results", {"status": "Running", "results": []})
     stub.add_response(
         "get_query_results",
         {
             "status": "Complete",
+            "statistics": {"recordsMatched": 3.0, "recordsScanned": 10.0, "bytesScanned": 2048.0},
+            # the bin of minute `end` holds only the over-read second and is dropped
+            "results": [_stats_row(m1, reports=3, inits=1, init_sum=50.0, billed=300.0), _stats_row(end, reports=9)],
+        },
+    )
+    stub.add_response("start_query", {"queryId": "q-2"})
+    stub.add_response(
+        "get_query_results",
+        {
+            "status": "Complete",
             "statistics": {"recordsMatched": 2.0, "recordsScanned": 10.0, "bytesScanned": 2048.0},
-            "results": [_row_fields(m1, _report(1, init=50.0)), _row_fields(m1, "[ERROR] KeyError: 'x'")],
+            "results": [_row_fields(m1, "[ERROR] KeyError: 'x'"), _row_fields(m1, _report(7, billed=100, mem=128) + "Status: timeout")],
         },
     )
     with stub:
         at_clock(monkeypatch, logs, end)
         outcome = run("logs", account, logs.logs_poll)
     assert outcome.ok, outcome
+    stub.assert_no_pending_responses()
     row = _row("orders", m1)
-    assert (row.reports, row.cold_starts, row.log_errors) == (1, 1, 1)
-    assert ErrorGroup.objects.get().error_type == "KeyError"
+    assert (row.reports, row.cold_starts, row.init_duration_sum, row.log_errors) == (4, 1, 50.0, 2)
+    assert row.billed_duration_sum == 400.0 and row.billed_gb_s == pytest.approx(0.4 * 0.125)
+    assert sorted(ErrorGroup.objects.values_list("error_type", flat=True)) == ["KeyError", "Task timed out"]
+    assert not MinuteStat.objects.filter(ts=end).exists()
 
 
 def test_failed_insights_query_falls_back_to_filter_log_events(aws, monkeypatch, settings):
@@ -200,6 +236,7 @@ def test_failed_insights_query_falls_back_to_filter_log_events(aws, monkeypatch,
     end = now_minute()
     m1 = end - timedelta(minutes=2)
     stub = _stub(monkeypatch)
+    _groups(stub, "orders")
     stub.add_response("start_query", {"queryId": "q-1"})
     stub.add_response("get_query_results", {"status": "Failed", "results": []})
     stub.add_response(

@@ -1,6 +1,7 @@
 import pytest
 
 from ops.pollers.logs import parse as logparse
+from ops.pollers.logs.errors import normalise
 from ops.pollers.logs.parse import BadLine, ErrorLine, Report
 from tests.clock import hours_ago, iso_ms, iso_s
 
@@ -32,9 +33,10 @@ def test_json_report_and_json_timeout():
         '{"time":"%s","type":"platform.report","record":{"requestId":"%s","status":"timeout",'
         '"metrics":{"durationMs":3000.5,"billedDurationMs":3001,"memorySizeMB":128,"maxMemoryUsedMB":60,"initDurationMs":150.2}}}'
     ) % (TS, RID)
-    assert logparse.parse_line(line) == Report(RID, 3000.5, 3001.0, 128, 60, 150.2)
-    err = logparse.json_error_of_report(line)
-    assert (err.error_type, err.request_id) == ("Task timed out", RID)
+    report = logparse.parse_line(line)
+    assert report == Report(RID, 3000.5, 3001.0, 128, 60, 150.2, status="timeout")
+    err = report.status_error()
+    assert (err.error_type, err.request_id, err.kind) == ("Task timed out", RID, "status")
 
 
 def test_a_json_line_that_is_not_json():
@@ -54,7 +56,7 @@ def test_error_messages_with_different_ids_share_a_signature():
 
 def test_normalise_strips_uuids_timestamps_hex_long_ids_and_numbers():
     text = f"user {RID} at {TS_S} hash a3f9c2e1d4 key AKIAXYZ123456789 took 12.5 ms\nstack line"
-    assert logparse.normalise(text) == "user <uuid> at <ts> hash <hex> key <id> took <n> ms"
+    assert normalise(text) == "user <uuid> at <ts> hash <hex> key <id> took <n> ms"
 
 
 @pytest.mark.parametrize(
