@@ -46,7 +46,7 @@ def test_overview_to_worst_function_and_its_charts(logged_in, live_server, e2e_e
     expect(page.locator(".range-note")).to_contain_text("last 24 h")
 
     # follow the deploy marker on the chart: a window centred on the deploy
-    page.locator("#chart-invocations g.annotation a").first.click()
+    page.locator("#chart-invocations g.annotation", has_text="live → v43").first.click()
     page.wait_for_url(re.compile(r"range=custom&start=.*&end="))
     charts_drawn(page)
     expect(page.locator(".deploys")).to_contain_text("live v42 → v43")
