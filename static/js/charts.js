@@ -40,30 +40,43 @@
     return script ? JSON.parse(script.textContent) : null;
   }
 
+  function drawOne(el, p, xs) {
+    var chart = p.charts[Number(el.getAttribute("data-chart"))];
+    if (!chart) return Promise.resolve();
+    var fig = chart.figure;
+    fig.data.forEach(function (trace) {
+      if (trace.xgrid) { trace.x = xs[trace.xgrid]; delete trace.xgrid; }
+    });
+    var config = { responsive: true, displaylogo: false, scrollZoom: false,
+                   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"] };
+    var meta = fig.layout.meta || {};
+    return Plotly.newPlot(el, fig.data, fig.layout, config).then(function () {
+      el.on("plotly_relayout", function (ev) { onRelayout(el, ev); });
+      el.on("plotly_click", function (ev) { onClick(el, meta, ev); });
+      el.on("plotly_clickannotation", function (ev) {
+        var link = (meta.links || {})[String(ev.index)];
+        if (link) window.location.assign(link);
+      });
+      el.setAttribute("data-drawn", "");  // drawn and listening (what tests and the benchmark wait for)
+    });
+  }
+
+  // One chart per task, top of the page first: the page is usable (and painted) while the
+  // charts below are still being drawn, instead of one long block of script.
   function draw(root) {
-    if (!window.Plotly) return;
+    if (!window.Plotly) return Promise.resolve();
     var p = payload(root);
-    if (!p || !p.charts) return;
+    if (!p || !p.charts) return Promise.resolve();
     var xs = {};
     Object.keys(p.grids || {}).forEach(function (k) { xs[k] = expand(p.grids[k]); });
-    charts(root).forEach(function (el) {
-      var chart = p.charts[Number(el.getAttribute("data-chart"))];
-      if (!chart) return;
-      var fig = chart.figure;
-      fig.data.forEach(function (trace) {
-        if (trace.xgrid) { trace.x = xs[trace.xgrid]; delete trace.xgrid; }
-      });
-      var config = { responsive: true, displaylogo: false, scrollZoom: false,
-                     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"] };
-      var meta = fig.layout.meta || {};
-      Plotly.newPlot(el, fig.data, fig.layout, config).then(function () {
-        el.on("plotly_relayout", function (ev) { onRelayout(el, ev); });
-        el.on("plotly_click", function (ev) { onClick(el, meta, ev); });
-        el.on("plotly_clickannotation", function (ev) {
-          var link = (meta.links || {})[String(ev.index)];
-          if (link) window.location.assign(link);
-        });
-      });
+    var queue = charts(root);
+    return new Promise(function (done) {
+      function next() {
+        var el = queue.shift();
+        if (!el) { done(); return; }
+        drawOne(el, p, xs).then(function () { setTimeout(next, 0); }, function () { setTimeout(next, 0); });
+      }
+      setTimeout(next, 0);
     });
   }
 
@@ -73,7 +86,7 @@
     if (r0 === undefined && ev["xaxis.range"]) { r0 = ev["xaxis.range"][0]; r1 = ev["xaxis.range"][1]; }
     if (r0 === undefined) return;  // y-only changes and resets are not range changes
     syncing = true;
-    var others = charts().filter(function (el) { return el !== source; });
+    var others = charts().filter(function (el) { return el !== source && el.hasAttribute("data-drawn"); });
     Promise.all(others.map(function (el) {
       return Plotly.relayout(el, { "xaxis.range": [r0, r1] });
     })).finally(function () { syncing = false; });
@@ -122,8 +135,7 @@
         var fresh = document.getElementById("minute-panel");
         if (fresh && keep) fresh.innerHTML = keep;
         if (window.htmx) htmx.process(el);
-        draw(el);
-        document.dispatchEvent(new CustomEvent("charts:reloaded"));
+        return draw(el).then(function () { document.dispatchEvent(new CustomEvent("charts:reloaded")); });
       })
       .catch(function () { /* next tick tries again */ });
   }
@@ -157,7 +169,12 @@
     if (document.visibilityState === "visible" && body() && Date.now() - lastRefresh > REFRESH_MS) reload();
   });
 
-  function start() { draw(document); }
+  // Plotly loads async (it is not needed to show the page): draw once it has run.
+  function start() {
+    if (window.Plotly) { draw(document); return; }
+    var script = document.getElementById("plotly-js");
+    if (script) script.addEventListener("load", function () { draw(document); }, { once: true });
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
   window.lambdaOpsCharts = { draw: draw, reload: reload, zoomTo: zoomTo };

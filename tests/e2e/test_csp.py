@@ -39,7 +39,8 @@ def test_function_page_draws_every_chart_under_the_csp(watched, live_server, e2e
     n = charts.count()
     assert n >= 8
     for i in range(n):
-        expect(charts.nth(i).locator("svg.main-svg").first).to_be_attached(timeout=15000)
+        expect(charts.nth(i)).to_have_attribute("data-drawn", "", timeout=15000)
+        expect(charts.nth(i).locator("svg.main-svg").first).to_be_attached()
     # every trace type the product draws: lines, bars, a second value axis, shapes and annotations
     expect(page.locator("#chart-invocations g.trace.scatter")).to_have_count(3)
     expect(page.locator("#chart-cold-starts g.trace.bars")).to_have_count(1)

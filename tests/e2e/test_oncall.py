@@ -12,7 +12,9 @@ pytestmark = pytest.mark.e2e
 
 def charts_drawn(page, chart_id="chart-invocations"):
     chart = page.locator(f"#{chart_id}")
-    expect(chart.locator("svg.main-svg").first).to_be_visible(timeout=15000)
+    # charts are drawn one per task after the page is shown; data-drawn: drawn and listening
+    expect(page.locator(f"#{chart_id}[data-drawn]")).to_be_attached(timeout=15000)
+    expect(chart.locator("svg.main-svg").first).to_be_visible()
     expect(chart.locator("g.trace path").first).to_be_attached()
 
 
