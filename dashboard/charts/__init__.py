@@ -117,25 +117,29 @@ def grid_points(payload: dict, trace: dict) -> list[tuple[datetime, object]]:
 
 
 def sparkline(data: SeriesData | None, *, width: int = 90, height: int = 20) -> dict | None:
-    """SVG polyline points for a table row's trend: invocations, and errors on the same scale."""
+    """SVG polyline points for a table row's trend: invocations, and errors on the same scale.
+    A bucket not known yet is left out (the line joins across it), never drawn as 0."""
     if data is None or not len(data):
         return None
-    inv = [v or 0 for v in data["invocations"]]
-    err = [v or 0 for v in data["errors"]]
+    inv, err = list(data["invocations"]), list(data["errors"])
     if len(inv) > 2:  # the newest bucket is still filling: a drop there would be misleading
         inv, err = inv[:-1], err[:-1]
-    top = max(max(inv), max(err), 1)
+    known_inv = [v for v in inv if v is not None] or [0]
+    known_err = [v for v in err if v is not None] or [0]
+    top = max(max(known_inv), max(known_err), 1)
     n = len(inv)
 
     def points(values) -> str:
         dx = width / max(n - 1, 1)
-        return " ".join(f"{i * dx:.1f},{height - 1 - (v or 0) / top * (height - 2):.1f}" for i, v in enumerate(values))
+        return " ".join(
+            f"{i * dx:.1f},{height - 1 - v / top * (height - 2):.1f}" for i, v in enumerate(values) if v is not None
+        )
 
     return {
         "width": width,
         "height": height,
         "invocations": points(inv),
-        "errors": points(err) if any(err) else "",
-        "title": f"invocations and errors per {step_label(data.step_s)}, peak {int(max(inv)):,} invocations,"
-        f" {int(max(err)):,} errors",
+        "errors": points(err) if any(known_err) else "",
+        "title": f"invocations and errors per {step_label(data.step_s)}, peak {int(max(known_inv)):,} invocations,"
+        f" {int(max(known_err)):,} errors",
     }

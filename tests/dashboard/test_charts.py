@@ -287,3 +287,6 @@ def test_sparkline_scales_errors_with_invocations():
     assert spark["errors"].split()[-1] == "90.0,1.0"
     assert charts.sparkline(series(n=3, invocations=[1, 1, 1]))["errors"] == ""
     assert charts.sparkline(None) is None
+    # an unknown bucket is left out of the line, not drawn as a drop to 0
+    gap = charts.sparkline(series(n=5, invocations=[10, None, 10, 10, None], errors=[0, None, 0, 0, None]), width=90)
+    assert gap["invocations"] == "0.0,1.0 60.0,1.0 90.0,1.0"  # the second of four buckets left out
