@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--range", default="24h", dest="time_range")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wait", type=float, default=600, help="seconds to wait for data")
+    parser.add_argument("--screenshot", default="", help="save a full-page screenshot of the last load here")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                 cdp.send("Network.enable")
                 cold.append(load(page, cdp, target))
                 warm.append(load(page, cdp, target))
+                if args.screenshot:
+                    page.screenshot(path=args.screenshot, full_page=True)
                 context.close()
             browser.close()
     finally:
