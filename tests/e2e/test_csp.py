@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -80,5 +81,19 @@ def test_live_refresh_zoom_and_the_overview_poll_stay_within_the_policy(watched,
         htmx.ajax("GET", window.location.href, {target: "#fleet", select: "#fleet", swap: "outerHTML"});
     })""")
     expect(page.locator("#fleet table.fleet tbody tr").first).to_be_visible()
+    assert page.evaluate("() => window.__csp") == []
+    assert messages == []
+
+
+def test_the_admin_works_within_the_policy(watched, live_server, e2e_estate):
+    page, messages = watched
+    alice = User.objects.get(username="alice")
+    alice.is_staff = alice.is_superuser = True
+    alice.save(update_fields=["is_staff", "is_superuser"])
+    for path in ("/admin/", "/admin/ops/account/", f"/admin/ops/account/{e2e_estate.account.pk}/change/"):
+        resp = page.goto(f"{live_server.url}{path}")
+        assert resp.status == 200, path
+        assert "default-src 'self'" in resp.headers["content-security-policy"]
+    expect(page.locator("#content h1")).to_contain_text("Change account")
     assert page.evaluate("() => window.__csp") == []
     assert messages == []
