@@ -122,7 +122,8 @@ def load(page, cdp, target: str) -> dict:
     # Every chart drawn (data-drawn; builds before it, one <script> per chart, had data-figure).
     page.wait_for_function(
         "() => { const c = document.querySelectorAll('.chart');"
-        " return c.length > 0 && Array.from(c).every(el => el.hasAttribute('data-drawn') || (el.hasAttribute('data-figure') && el.querySelector('svg.main-svg'))); }",
+        " return c.length > 0 && Array.from(c).every(el => el.hasAttribute('data-drawn')"
+        " || (el.hasAttribute('data-figure') && el.querySelector('svg.main-svg'))); }",
         timeout=60_000,
     )
     drawn_ms = (time.perf_counter() - t0) * 1000

@@ -86,11 +86,15 @@ def function_charts(
          concurrency_figure(data, time_range, ds, reserved=function.reserved_concurrency, account_limit=account_limit)),
     ]
     if has_values(data, "iterator_age_max", "async_event_age_max"):
-        charts.append(("age", "Iterator age / async event age (s, highest in bucket)", age_figure(data, time_range, ds)))
+        charts.append(
+            ("age", "Iterator age / async event age (s, highest in bucket)", age_figure(data, time_range, ds))
+        )
     charts.append(("memory", "Max memory used vs configured (MB)",
                    memory_figure(data, time_range, ds, configured_mb=function.memory_mb)))
-    charts.append(("cost", f"Cost (USD per {bar_per})", cost_figure(
-        data, time_range, ds, region=function.region, architecture=function.architecture, memory_mb=function.memory_mb)))
+    cost = cost_figure(
+        data, time_range, ds, region=function.region, architecture=function.architecture, memory_mb=function.memory_mb
+    )
+    charts.append(("cost", f"Cost (USD per {bar_per})", cost))
     if len([v for v in versions if v.data is not None]) > 1:
         rate_fig, p99_fig = version_figures(versions, time_range, ds)
         charts.append(("version-error-rate", "Error rate per version (%)", rate_fig))

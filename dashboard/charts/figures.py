@@ -217,9 +217,8 @@ def invocations_figure(data: SeriesData, time_range: TimeRange, ds: Downsampling
 
 def error_rate_figure(data: SeriesData, time_range: TimeRange, ds: Downsampling) -> dict:
     rates = ratio(data["errors"], data["invocations"])
-    fig = {"data": [_line("error rate", ds.line(rates), color=BAD, unit="%")],
-           "layout": base_layout(time_range=time_range, y_title="error rate (%)", y_axis=measure_axis(peak(rates), cap=100))}
-    return fig
+    layout = base_layout(time_range=time_range, y_title="error rate (%)", y_axis=measure_axis(peak(rates), cap=100))
+    return {"data": [_line("error rate", ds.line(rates), color=BAD, unit="%")], "layout": layout}
 
 
 def duration_figure(data: SeriesData, time_range: TimeRange, ds: Downsampling, *, timeout_s: int) -> dict:

@@ -71,7 +71,8 @@ def trace(fig, name):
 
 def test_every_chart_has_axis_titles_with_units_the_range_and_the_shared_time_axis():
     payload = page(busy())
-    assert [c["id"] for c in payload["charts"]][:5] == ["invocations", "error-rate", "duration", "cold-starts", "concurrency"]
+    ids = [c["id"] for c in payload["charts"]]
+    assert ids[:5] == ["invocations", "error-rate", "duration", "cold-starts", "concurrency"]
     for c in payload["charts"]:
         layout = c["figure"]["layout"]
         assert layout["xaxis"]["title"]["text"] == "time (UTC) · last 1 h"
@@ -152,7 +153,8 @@ def test_cold_start_second_axis_has_its_own_round_ticks():
     quiet = busy()
     fig = charts.cold_start_figure(quiet, RANGE, ds_for(quiet))
     assert "yaxis2" not in fig["layout"] and [t["name"] for t in fig["data"]] == ["cold starts"]
-    data = busy(cold_starts=[0] * 59 + [4], init_duration_sum=[0] * 59 + [1968.0], init_duration_max=[None] * 59 + [492.0])
+    data = busy(cold_starts=[0] * 59 + [4], init_duration_sum=[0] * 59 + [1968.0],
+                init_duration_max=[None] * 59 + [492.0])
     fig = charts.cold_start_figure(data, RANGE, ds_for(data))
     y2 = fig["layout"]["yaxis2"]
     assert y2["title"]["text"] == "init duration (ms)"
