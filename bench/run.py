@@ -2,6 +2,8 @@
 
 Each benchmark is its own process (`python -m bench.bench_x`) that prints JSON on stdout;
 results are also written to bench/results/<name>.json. Run by hand: `make bench`.
+bench_page_weight starts the demo (sandbox, web, workers) on WEB_PORT / SANDBOX_PORT for its
+browser measurement and stops it again.
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise, so it sees every dynamic answer and never a static file.
     "dashboard.middleware.NoStoreMiddleware",
+    # The Content-Security-Policy header on every dynamic answer (pages, API, login, errors).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -71,6 +73,35 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Content-Security-Policy (django-csp) ---
+# One fixed policy, no nonces: the pages carry no inline script, no inline event handler and
+# no inline style (chart data travels as a json_script <script type="application/json">, which
+# is data, not code). Why each directive:
+# - script-src 'self': htmx and Plotly are vendored (static/vendor/) and static/js/ draws the
+#   charts; no 'unsafe-eval' — htmx runs with allowEval off (base.html's htmx-config) and the
+#   basic Plotly bundle needs no eval.
+# - style-src 'self', no 'unsafe-inline': plotly.js would inject its global rules as an inline
+#   <style>; static/vendor/plotly.css carries them instead (its <link> tells plotly.js not to
+#   inject). Everything else Plotly and htmx style goes through element.style (the CSSOM),
+#   which CSP does not govern; chart annotations carry no <a> (plotly.js writes a style
+#   attribute on those), deploy labels are followed from charts.js instead. htmx's indicator
+#   <style> is turned off in the same htmx-config.
+# - images, fonts and fetches fall back to default-src 'self' (the modebar's icons are inline
+#   SVG, live refresh and zoom fetch from this origin).
+# - object-src, base-uri 'none'; frame-ancestors 'none' (nothing embeds these pages);
+#   form-action 'self'.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"

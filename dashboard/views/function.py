@@ -9,7 +9,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from dashboard import params as clean
-from dashboard.charts import deploy_link, function_figures
+from dashboard.charts import deploy_link
+from dashboard.charts import function_charts as chart_payload
 from dashboard.views.overview import range_links
 from ops.models import Function
 from ops.selectors.function import function_data, last_deploy, minute_lines
@@ -29,9 +30,9 @@ def _function_or_404(pk: int) -> Function:
 def _context(request: HttpRequest, fn: Function) -> dict:
     time_range = clean.time_range(request.GET, default="6h")
     fd = function_data(function=fn, time_range=time_range)
-    charts = []
+    charts = None
     if fd.data is not None:
-        charts = function_figures(
+        charts = chart_payload(
             data=fd.data,
             time_range=time_range,
             function=fn,

@@ -1,7 +1,10 @@
-/* One chart pipeline: draws every figure that dashboard/charts.py built (json_script tags),
- * keeps the time axes of all charts on a page together, writes a zoom into the URL and
- * reloads the data for it, opens a clicked bucket's error lines, and refreshes every 60 s
- * while the tab is visible. */
+/* One chart pipeline: draws every figure that dashboard/charts built (one json_script payload
+ * per page, #chart-data), keeps the time axes of all charts on a page together, writes a zoom
+ * into the URL and reloads the data for it, opens a clicked bucket's error lines, follows a
+ * clicked deploy label, and refreshes every 60 s while the tab is visible.
+ *
+ * A trace names its grid ("xgrid") instead of carrying x values: the grid is {start, step, n}
+ * in epoch milliseconds, which a Plotly date axis reads as UTC. Nulls stay null (gaps). */
 (function () {
   "use strict";
 
@@ -12,8 +15,9 @@
 
   function body() { return document.getElementById("function-body"); }
 
-  // Plotly's date axis is zone-free; the server gives UTC wall time, so add the Z back.
+  // Plotly's date axis is zone-free; the server gives UTC wall time (or epoch ms), so add the Z back.
   function toIso(x) {
+    if (typeof x === "number") return new Date(x).toISOString().replace(/\.\d+Z$/, "Z");
     var s = String(x).trim().replace(" ", "T");
     if (s.length === 10) s += "T00:00:00";
     if (s.length === 13) s += ":00:00";
@@ -22,21 +26,57 @@
   }
 
   function charts(root) {
-    return Array.prototype.slice.call((root || document).querySelectorAll(".chart[data-figure]"));
+    return Array.prototype.slice.call((root || document).querySelectorAll(".chart[data-chart]"));
   }
 
-  function draw(root) {
-    if (!window.Plotly) return;
-    charts(root).forEach(function (el) {
-      var script = document.getElementById(el.getAttribute("data-figure"));
-      if (!script) return;
-      var fig = JSON.parse(script.textContent);
-      var config = { responsive: true, displaylogo: false, scrollZoom: false,
-                     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"] };
-      Plotly.newPlot(el, fig.data, fig.layout, config).then(function () {
-        el.on("plotly_relayout", function (ev) { onRelayout(el, ev); });
-        el.on("plotly_click", function (ev) { onClick(el, fig.layout.meta || {}, ev); });
+  function expand(grid) {
+    var x = new Array(grid.n);
+    for (var i = 0; i < grid.n; i++) x[i] = grid.start + i * grid.step;
+    return x;
+  }
+
+  function payload(root) {
+    var script = (root || document).querySelector("#chart-data");
+    return script ? JSON.parse(script.textContent) : null;
+  }
+
+  function drawOne(el, p, xs) {
+    var chart = p.charts[Number(el.getAttribute("data-chart"))];
+    if (!chart) return Promise.resolve();
+    var fig = chart.figure;
+    fig.data.forEach(function (trace) {
+      if (trace.xgrid) { trace.x = xs[trace.xgrid]; delete trace.xgrid; }
+    });
+    var config = { responsive: true, displaylogo: false, scrollZoom: false,
+                   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"] };
+    var meta = fig.layout.meta || {};
+    return Plotly.newPlot(el, fig.data, fig.layout, config).then(function () {
+      el.on("plotly_relayout", function (ev) { onRelayout(el, ev); });
+      el.on("plotly_click", function (ev) { onClick(el, meta, ev); });
+      el.on("plotly_clickannotation", function (ev) {
+        var link = (meta.links || {})[String(ev.index)];
+        if (link) window.location.assign(link);
       });
+      el.setAttribute("data-drawn", "");  // drawn and listening (what tests and the benchmark wait for)
+    });
+  }
+
+  // One chart per task, top of the page first: the page is usable (and painted) while the
+  // charts below are still being drawn, instead of one long block of script.
+  function draw(root) {
+    if (!window.Plotly) return Promise.resolve();
+    var p = payload(root);
+    if (!p || !p.charts) return Promise.resolve();
+    var xs = {};
+    Object.keys(p.grids || {}).forEach(function (k) { xs[k] = expand(p.grids[k]); });
+    var queue = charts(root);
+    return new Promise(function (done) {
+      function next() {
+        var el = queue.shift();
+        if (!el) { done(); return; }
+        drawOne(el, p, xs).then(function () { setTimeout(next, 0); }, function () { setTimeout(next, 0); });
+      }
+      setTimeout(next, 0);
     });
   }
 
@@ -46,7 +86,7 @@
     if (r0 === undefined && ev["xaxis.range"]) { r0 = ev["xaxis.range"][0]; r1 = ev["xaxis.range"][1]; }
     if (r0 === undefined) return;  // y-only changes and resets are not range changes
     syncing = true;
-    var others = charts().filter(function (el) { return el !== source; });
+    var others = charts().filter(function (el) { return el !== source && el.hasAttribute("data-drawn"); });
     Promise.all(others.map(function (el) {
       return Plotly.relayout(el, { "xaxis.range": [r0, r1] });
     })).finally(function () { syncing = false; });
@@ -95,15 +135,20 @@
         var fresh = document.getElementById("minute-panel");
         if (fresh && keep) fresh.innerHTML = keep;
         if (window.htmx) htmx.process(el);
-        draw(el);
-        document.dispatchEvent(new CustomEvent("charts:reloaded"));
+        return draw(el).then(function () { document.dispatchEvent(new CustomEvent("charts:reloaded")); });
       })
       .catch(function () { /* next tick tries again */ });
   }
 
   function onClick(el, meta, ev) {
     if (!meta.minute_url || !ev.points || !ev.points.length) return;
-    var ts = toIso(ev.points[0].x);
+    var x = ev.points[0].x;
+    // A point may stand for a group of buckets: open the whole group, from its start.
+    if (meta.bucket && meta.bucket.width) {
+      var ms = typeof x === "number" ? x : Date.parse(toIso(x));
+      x = meta.bucket.origin + Math.floor((ms - meta.bucket.origin) / meta.bucket.width) * meta.bucket.width;
+    }
+    var ts = toIso(x);
     var url = meta.minute_url + "?ts=" + encodeURIComponent(ts) + "&step=" + (meta.step || 60);
     var panel = document.getElementById("minute-panel");
     if (!panel) return;
@@ -124,7 +169,12 @@
     if (document.visibilityState === "visible" && body() && Date.now() - lastRefresh > REFRESH_MS) reload();
   });
 
-  function start() { draw(document); }
+  // Plotly loads async (it is not needed to show the page): draw once it has run.
+  function start() {
+    if (window.Plotly) { draw(document); return; }
+    var script = document.getElementById("plotly-js");
+    if (script) script.addEventListener("load", function () { draw(document); }, { once: true });
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
   window.lambdaOpsCharts = { draw: draw, reload: reload, zoomTo: zoomTo };

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.e2e
 
 def charts_drawn(page, chart_id="chart-invocations"):
     chart = page.locator(f"#{chart_id}")
-    expect(chart.locator("svg.main-svg").first).to_be_visible(timeout=15000)
+    # charts are drawn one per task after the page is shown; data-drawn: drawn and listening
+    expect(page.locator(f"#{chart_id}[data-drawn]")).to_be_attached(timeout=15000)
+    expect(chart.locator("svg.main-svg").first).to_be_visible()
     expect(chart.locator("g.trace path").first).to_be_attached()
 
 
@@ -46,7 +48,7 @@ def test_overview_to_worst_function_and_its_charts(logged_in, live_server, e2e_e
     expect(page.locator(".range-note")).to_contain_text("last 24 h")
 
     # follow the deploy marker on the chart: a window centred on the deploy
-    page.locator("#chart-invocations g.annotation a").first.click()
+    page.locator("#chart-invocations g.annotation", has_text="live → v43").first.click()
     page.wait_for_url(re.compile(r"range=custom&start=.*&end="))
     charts_drawn(page)
     expect(page.locator(".deploys")).to_contain_text("live v42 → v43")

@@ -90,19 +90,37 @@ def test_function_page_header_summary_and_panels(client_in, estate):
     assert "payments-dlq" in t
 
 
-def test_function_page_emits_every_figure_as_json(client_in, estate):
+def payload_of(html: str) -> dict:
+    scripts = re.findall(r'<script id="chart-data" type="application/json">(.*?)</script>', html, re.S)
+    assert len(scripts) == 1  # one payload for every chart of the page
+    return json.loads(scripts[0])
+
+
+def test_function_page_emits_every_figure_in_one_json_payload(client_in, estate):
     resp = client_in.get(reverse("function", args=[estate.bad.pk]) + "?range=6h")
     html = resp.content.decode()
-    ids = re.findall(r'<script id="(fig-[a-z0-9-]+)" type="application/json">', html)
-    assert ids[:5] == ["fig-invocations", "fig-error-rate", "fig-duration", "fig-cold-starts", "fig-concurrency"]
-    assert "fig-version-error-rate" in ids
-    fig = json.loads(re.search(r'<script id="fig-invocations" type="application/json">(.*?)</script>', html, re.S).group(1))
+    payload = payload_of(html)
+    ids = [c["id"] for c in payload["charts"]]
+    assert ids[:5] == ["invocations", "error-rate", "duration", "cold-starts", "concurrency"]
+    assert "version-error-rate" in ids
+    assert re.findall(r'<div class="chart" id="chart-([a-z0-9-]+)" data-chart="\d+">', html) == ids
+    fig = payload["charts"][0]["figure"]
     assert fig["layout"]["yaxis"]["title"]["text"] == "count per minute"
-    assert len(fig["data"][0]["x"]) <= 1500
-    assert any("live → v43" in a["text"] for a in fig["layout"]["annotations"])
+    assert payload["grids"]["line"]["n"] == 360 and len(fig["data"][0]["y"]) == 360  # 6 h of minutes fit
+    assert any(a["text"].startswith("live → v43") for a in fig["layout"]["annotations"])
     # Collected names carry a content hash (far-future caching), e.g. /static/js/charts.a153c711016a.js.
     assert re.search(r'src="/static/js/charts\.[0-9a-f]{12}\.js"', html)
-    assert re.search(r'src="/static/vendor/plotly\.min\.[0-9a-f]{12}\.js"', html)
+    assert re.search(r'src="/static/vendor/plotly-basic\.min\.[0-9a-f]{12}\.js"', html)
+    assert 'id="plotly.js-style-global" class="no-inline-styles"' in html
+
+
+def test_an_idle_function_shows_one_empty_state_instead_of_charts(client_in, estate):
+    idle = FunctionFactory(account=estate.account, name="idle-fn", last_invoked_at=estate.now - timedelta(days=2))
+    minutes(function_series(idle), start=estate.now - timedelta(days=2), count=3, invocations=4)
+    html = client_in.get(reverse("function", args=[idle.pk]) + "?range=24h").content.decode()
+    assert 'data-state="idle"' in html and "chart-data" not in html and 'class="chart"' not in html
+    when = (estate.now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
+    assert f"No invocations in the last 24 h; last invoked {when} UTC." in html
 
 
 def test_function_page_query_count_is_fixed(client_in, estate, django_assert_num_queries):
@@ -140,7 +158,7 @@ def test_charts_partial_and_custom_range(client_in, estate):
     resp = client_in.get(reverse("function-charts", args=[estate.bad.pk]), {"range": "custom", "start": start, "end": end})
     assert resp.status_code == 200
     html = resp.content.decode()
-    assert "<html" not in html and 'id="fig-invocations"' in html
+    assert "<html" not in html and 'id="chart-invocations"' in html and payload_of(html)["charts"]
     assert 'data-range-key="custom"' in html
 
 
