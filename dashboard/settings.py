@@ -183,6 +183,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minim
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "dashboard.views.auth.lockout"
+AXES_USERNAME_CALLABLE = "dashboard.views.auth.attempted_username"
 # Behind proxies, the client address is the one the nearest TRUSTED_PROXIES hops put in
 # X-Forwarded-For; with none, the socket's address (X-Forwarded-For would be the client's word).
 TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=5)

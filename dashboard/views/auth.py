@@ -23,6 +23,17 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
+def attempted_username(request: HttpRequest, credentials: dict | None) -> str:
+    """The username a failed login is counted under, cut to Django's own username length (150).
+
+    axes stores it in a 255-character column; a 10 kB "username" in a hostile POST would make
+    the failure's INSERT fail and the login page answer 500. No real user has a longer name,
+    so the cut never merges two real users' counts.
+    """
+    username = (credentials or {}).get("username") or request.POST.get("username") or ""
+    return str(username)[:150]
+
+
 def lockout(request: HttpRequest, original_response=None, credentials: dict | None = None) -> HttpResponse:
     """429 with the product's page: why the login is refused and when the next try is possible."""
     cooloff = settings.AXES_COOLOFF_TIME
