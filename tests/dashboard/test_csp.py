@@ -4,7 +4,6 @@ inline script with code, no inline event handler, no inline style attribute)."""
 from __future__ import annotations
 
 import re
-
 from html.parser import HTMLParser
 
 import pytest
