@@ -73,6 +73,9 @@ class WhatChanged:
     deploy: AliasChange | None = None
     minutes_after_deploy: int | None = None
     versions: list[VersionStats] = field(default_factory=list)
+    # With a deploy: the version it made primary, then the one it replaced (either may be
+    # missing when no metrics exist for it).
+    compared: list[VersionStats] = field(default_factory=list)
     top_group: ErrorGroup | None = None
 
 
@@ -208,7 +211,8 @@ def what_changed(
     """The one-line summary: when errors began, the deploy just before, versions, top group.
 
     1. Find the current error episode in the bucketed series (``signals.onset``).
-    2. Attribute it to the last alias change at or before its start, if within an hour.
+    2. Attribute it to the last alias change at or before its start, if within an hour, and
+       compare the version it made primary with the one it replaced.
     3. List the versions that served traffic in the range with their error rates.
     """
     out = WhatChanged(current_rate=totals.error_rate, top_group=groups[0] if groups else None)
@@ -226,6 +230,9 @@ def what_changed(
         if before:
             out.deploy = before[-1]
             out.minutes_after_deploy = max(0, round((since - out.deploy.at).total_seconds() / 60))
+            by_version = {v.version: v for v in versions}
+            pair = (out.deploy.to_version, out.deploy.from_version)
+            out.compared = [by_version[v] for v in dict.fromkeys(pair) if v in by_version]
     return out
 
 
