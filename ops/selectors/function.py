@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from ops.models import AliasChange, AliasChangeSource, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
+from ops.models import AliasChange, AliasChangeSource, Change, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
 from ops.rules import cost as cost_rule
 from ops.rules import rightsizing as rightsizing_rule
 from ops.rules.episode import onset
@@ -186,6 +186,13 @@ def last_deploy(*, function: Function) -> AliasChange | None:
         .select_related("alias", "actor")
         .order_by("-at")
         .first()
+    )
+
+
+def function_changes(*, function: Function, time_range: TimeRange, limit: int = 20) -> list[Change]:
+    """The function's CloudTrail changes in the range, newest first (one query)."""
+    return list(
+        Change.objects.filter(function=function, at__gte=time_range.start, at__lt=time_range.end).order_by("-at")[:limit]
     )
 
 
