@@ -103,7 +103,9 @@ def test_deploy_is_dated_by_cloudtrail_with_its_actor_and_named_on_the_page(prod
                                          series__qualifier=version, invocations__gt=0).exists(), version
     body = client_in.get(reverse("api-function", args=[fn.pk]) + "?range=1h").json()
     deploy = body["what_changed"]["deploy"]
-    assert deploy["to_version"] == new and deploy["alias"] == "live"
+    assert deploy["to_version"] == new and deploy["alias"] == "live" and deploy["from_version"] == old
+    assert (deploy["by"], deploy["tool"], deploy["dated_by"]) == ("role/CodeDeployServiceRole", "CodeDeploy", "cloudtrail")
+    assert [v["version"] for v in body["what_changed"]["compared"]] == [new, old]
     assert abs(datetime.fromisoformat(deploy["at"].replace("Z", "+00:00")).timestamp() - switched) <= 60
     versions = {v["version"]: v for v in body["versions"]}
     assert versions[new]["error_rate_pct"] > 20 and versions[old]["error_rate_pct"] < 10
