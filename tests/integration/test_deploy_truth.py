@@ -164,3 +164,20 @@ def test_reserved_concurrency_cut_follows_within_one_inventory_cycle_without_clo
     sandbox.set_scenario(sandbox_server, "steady")  # the scenario restores 20
     assert _run(account, "inventory", inventory_poll).ok
     assert Function.objects.get(name="payments-worker", account=account).reserved_concurrency == 20
+
+
+def test_a_late_cloudtrail_event_redates_the_inventory_marker(prod, sandbox_server, monkeypatch):
+    account, _ = prod
+    _cycle(account, monkeypatch)
+    sandbox.cloudtrail_delay(sandbox_server, 3)  # delivered after the next cycle, as AWS does minutes later
+    sc, switched, start = _deploy(sandbox_server)
+    called = time.time()
+    _cycle(account, monkeypatch, metrics_until=start + timedelta(minutes=3, seconds=20))
+    move = AliasChange.objects.get(function__name=FN, to_version=sc["version"])
+    assert move.dated_by == DeployDating.FIRST_INVOCATION and not move.event_id  # CloudTrail has not told yet
+    time.sleep(max(0.0, called + 3.2 - time.time()))
+    assert _run(account, "changes", changes_poll).ok
+    moves = list(AliasChange.objects.filter(function__name=FN, to_version=sc["version"]))
+    assert len(moves) == 1 and moves[0].pk == move.pk
+    assert moves[0].dated_by == DeployDating.CLOUDTRAIL and moves[0].actor_name == "role/CodeDeployServiceRole"
+    assert abs(moves[0].at.timestamp() - switched) <= 60

@@ -28,6 +28,8 @@ from ops.models import Alias, AliasChange, AliasChangeSource, Change, ChangeKind
 SIGHTING_WINDOW = timedelta(hours=1)
 # Unmerged alias events older than this stay as they are (their alias is gone, or never known).
 MERGE_HORIZON = timedelta(days=1)
+# A version invoked this long before its move already had traffic: its first invocation is not the move's.
+PRIOR_TRAFFIC = timedelta(minutes=15)
 
 
 def alias_lock(alias_id: int) -> None:
@@ -98,10 +100,13 @@ def _inventory_sighting(alias: Alias, change: Change) -> AliasChange | None:
 
 def _new_row(alias: Alias, change: Change) -> AliasChange:
     """CloudTrail first: the state before is the alias's last known move before the event, else
-    what the inventory holds now (it has not seen this move yet)."""
+    what the inventory holds now (it has not seen this move yet), unless the event is older than
+    the inventory's first sighting of the alias (then the state before is not known)."""
     previous = AliasChange.objects.filter(alias=alias, at__lt=change.at).order_by("-at").first()
     if previous is not None:
         from_version, from_weights = previous.to_version, previous.to_weights
+    elif alias.first_seen > change.at:
+        from_version, from_weights = "", {}  # history from before the inventory knew the alias
     else:
         from_version, from_weights = alias.version, alias.weights
     return AliasChange.objects.create(
@@ -120,10 +125,27 @@ def _new_row(alias: Alias, change: Change) -> AliasChange:
     )
 
 
+def _shares(primary: str, weights: dict | None) -> dict[str, float]:
+    extra = {str(v): float(w) for v, w in (weights or {}).items()}
+    return {primary: 1 - sum(extra.values()), **extra} if primary else extra
+
+
+def rising_version(row: AliasChange) -> str | None:
+    """The version whose share of the alias's traffic the move raised most (the one deployed)."""
+    before, after = _shares(row.from_version, row.from_weights), _shares(row.to_version, row.to_weights)
+    if not after:
+        return None
+    best = max(after, key=lambda v: after[v] - before.get(v, 0.0))
+    return best if after[best] - before.get(best, 0.0) > 0 else None
+
+
 def date_by_first_invocation(*, account, region: str, now: datetime) -> int:
-    """Without CloudTrail: date each recent inventory-dated move by the first minute its new
-    version shows invocations (ExecutedVersion), between the alias's last sighting in its old
-    state and the sighting of the move. Returns how many rows were re-dated."""
+    """Date each recent inventory-dated move by the first minute its new version shows
+    invocations (ExecutedVersion), between the alias's last sighting in its old state and the
+    sighting of the move. Only a version that had no traffic just before qualifies (a canary
+    going from 10 % to 100 % started earlier: its first invocation says nothing of this move).
+    Until CloudTrail's event arrives (or for good, without CloudTrail) this is the best time
+    there is. Returns how many rows were re-dated."""
     rows = AliasChange.objects.filter(
         function__account=account,
         function__region=region,
@@ -134,17 +156,18 @@ def date_by_first_invocation(*, account, region: str, now: datetime) -> int:
     ).select_related("function")
     dated = 0
     for row in rows:
-        series = Series.objects.filter(function=row.function, kind=SeriesKind.VERSION, qualifier=row.to_version).first()
+        version = rising_version(row)
+        if version is None:
+            continue
+        series = Series.objects.filter(function=row.function, kind=SeriesKind.VERSION, qualifier=version).first()
         if series is None:
             continue
         lower = row.observed_after or row.at - SIGHTING_WINDOW
-        first = (
-            MinuteStat.objects.filter(series=series, ts__gte=lower.replace(second=0, microsecond=0), ts__lte=row.at,
-                                      invocations__gt=0)
-            .order_by("ts")
-            .values_list("ts", flat=True)
-            .first()
-        )
+        floor = lower.replace(second=0, microsecond=0)
+        invoked = MinuteStat.objects.filter(series=series, invocations__gt=0)
+        if invoked.filter(ts__gte=floor - PRIOR_TRAFFIC, ts__lt=floor).exists():
+            continue
+        first = invoked.filter(ts__gte=floor, ts__lte=row.at).order_by("ts").values_list("ts", flat=True).first()
         if first is None:
             continue
         AliasChange.objects.filter(pk=row.pk, dated_by=DeployDating.POLL).update(

@@ -8,14 +8,15 @@ A run:
    and the others are stored;
 3. stores the new ones keyed by EventId (``INSERT … ON CONFLICT DO NOTHING``: a re-read stores
    nothing twice), with the inventory's values before the change where it still has them;
-4. ties alias events to the deploy markers (``merge``): the event's time and actor win;
+4. ties alias events to the deploy markers (``merge``): the event's time and actor win; a
+   marker CloudTrail has not confirmed yet is dated by the first minute its new version was
+   invoked (ExecutedVersion), which is also all there is when CloudTrail is not permitted;
 5. re-reads every function a new event touched (inventory for that one function), so the page
    shows the new configuration within a run; a function whose re-read fails is flagged so the
    next inventory run reads its details.
 The cursor moves to the window's end when the run succeeds (after the rows are committed).
-When CloudTrail is not permitted (AccessDenied and other permanent errors), inventory-dated
-deploys are dated by their new version's first invocations instead, and the error goes to the
-status row like any poller's.
+When CloudTrail is not permitted (AccessDenied and other permanent errors), the error goes to
+the status row like any poller's, with a warning saying what dates the deploys instead.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ def changes_poll(ctx: PollContext) -> None:
         start = cursor.until - timedelta(seconds=settings.CHANGES_TRAILING_SECONDS)
     else:
         start = end - timedelta(seconds=settings.CHANGES_INITIAL_BACKFILL_SECONDS)
+    dated = date_by_first_invocation(account=ctx.account, region=ctx.region, now=end)
     try:
         events = _read(ctx, start, end)
     except AwsError as err:
         if err.permanent:
-            dated = date_by_first_invocation(account=ctx.account, region=ctx.region, now=end)
             ctx.warn(
                 f"CloudTrail not readable ({err.code}); deploys are dated by their version's first "
                 f"invocations (ExecutedVersion) instead{f': {dated} re-dated' if dated else ''}"

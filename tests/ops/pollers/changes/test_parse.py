@@ -91,3 +91,14 @@ def test_actor_of_each_identity_type():
     assert actor_of({"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice", "userName": "alice"}) == ("arn:aws:iam::1:user/alice", "user/alice")
     assert actor_of({"type": "Root", "arn": "arn:aws:iam::1:root"}) == ("arn:aws:iam::1:root", "root")
     assert actor_of({"type": "AWSService", "invokedBy": "codedeploy.amazonaws.com"}) == ("", "codedeploy.amazonaws.com")
+
+
+def test_the_rising_version_is_the_one_deployed():
+    from ops.models import AliasChange
+    from ops.pollers.changes.merge import rising_version
+
+    assert rising_version(AliasChange(from_version="8", to_version="9")) == "9"
+    canary = AliasChange(from_version="8", to_version="8", to_weights={"9": 0.1})
+    assert rising_version(canary) == "9"
+    assert rising_version(AliasChange(from_version="8", from_weights={"9": 0.1}, to_version="9")) == "9"
+    assert rising_version(AliasChange(from_version="8", to_version="8")) is None
