@@ -22,6 +22,8 @@ from ops.selectors.telemetry import ALL_COLUMNS, SeriesData, rate, series_bucket
 from ops.selectors.timerange import TimeRange
 
 DEPLOY_LINK_MINUTES = 60  # an error onset within this long after a deploy is attributed to it
+# A deploy this soon after an onset that at least doubles the error rate is the episode's cause.
+DEPLOY_GRACE_MINUTES = 5
 
 VERSION_COLUMNS = ("invocations", "errors", "throttles", "duration_p99", "cold_starts", "reports")
 # The page's totals: the version columns, two peaks, and what the cost rule reads.
@@ -218,7 +220,8 @@ def what_changed(
     """The one-line summary: when errors began, the deploy just before, versions, top group.
 
     1. Find the current error episode in the bucketed series (``signals.onset``).
-    2. Attribute it to the last alias change at or before its start, if within an hour, and
+    2. Attribute it to the last alias change at or before its start, if within an hour, or to
+       one a few minutes into it that made it much worse (the episode then starts there); and
        compare the version it made primary with the one it replaced.
     3. List the versions that served traffic in the range with their error rates.
     """
@@ -234,13 +237,37 @@ def what_changed(
     if not out.throughout:
         window_end = since + timedelta(seconds=data.step_s)
         before = [d for d in deploys if d.at <= window_end and since - d.at <= timedelta(minutes=DEPLOY_LINK_MINUTES)]
-        if before:
-            out.deploy = before[-1]
-            out.minutes_after_deploy = max(0, round((since - out.deploy.at).total_seconds() / 60))
+        deploy = before[-1] if before else _deploy_inside(data, since, deploys)
+        if deploy is not None:
+            out.deploy = deploy
+            if not before:
+                out.since = _bucket_of(data, deploy.at)
+                i = data.ts.index(out.since)
+                out.baseline_rate = rate(sum(e or 0 for e in data["errors"][:i]), sum(n or 0 for n in data["invocations"][:i]))
+            out.minutes_after_deploy = max(0, round((out.since - deploy.at).total_seconds() / 60))
             by_version = {v.version: v for v in versions}
-            pair = (out.deploy.to_version, out.deploy.from_version)
+            pair = (deploy.to_version, deploy.from_version)
             out.compared = [by_version[v] for v in dict.fromkeys(pair) if v in by_version]
     return out
+
+
+def _bucket_of(data: SeriesData, at: datetime) -> datetime:
+    return max((ts for ts in data.ts if ts <= at), default=data.ts[0])
+
+
+def _deploy_inside(data: SeriesData, since: datetime, deploys: list[AliasChange]) -> AliasChange | None:
+    """A deploy a few minutes into the episode that made it much worse: a stray error or two
+    just before a bad deploy must not hide the deploy. The episode then starts at its bucket."""
+    grace = since + timedelta(minutes=DEPLOY_GRACE_MINUTES)
+    inv, err = data["invocations"], data["errors"]
+    start = data.ts.index(since)
+    for d in reversed([d for d in deploys if since < d.at <= grace]):
+        i = data.ts.index(_bucket_of(data, d.at))
+        rate_before = rate(sum(e or 0 for e in err[start:i]), sum(n or 0 for n in inv[start:i]))
+        rate_after = rate(sum(e or 0 for e in err[i:]), sum(n or 0 for n in inv[i:]))
+        if rate_after is not None and (rate_before is None or rate_after >= 2 * rate_before):
+            return d
+    return None
 
 
 def rightsizing(*, function: Function, series: Series | None, now: datetime) -> RightSizing | None:

@@ -13,15 +13,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from ops.aws.cloudwatch import MetricQuery
-from ops.models import DLQ_ROLES, Alias, AliasChange, Function, FunctionQueue, Series, SeriesKind
+
+from ops.models import DLQ_ROLES, Alias, AliasChange, Function, FunctionQueue, MinuteStat, Series, SeriesKind
 from ops.pollers.base import PollContext
 from ops.pollers.metrics import plan
 
 SCOPE_KEY = "scope"
 VERSION_HISTORY = timedelta(hours=24)
+TRAFFIC_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,32 @@ def _series_ids(keys: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], i
     }
 
 
+def _alias_traffic(functions: list[Function]) -> dict[tuple[int, str], float]:
+    """(function id, alias name) → invocations through it in the last hour (one query)."""
+    rows = (
+        MinuteStat.objects.filter(
+            series__function__in=functions, series__kind=SeriesKind.ALIAS, ts__gte=timezone.now() - TRAFFIC_WINDOW
+        )
+        .values_list("series__function_id", "series__qualifier")
+        .annotate(n=Sum("invocations"))
+    )
+    return {(fid, name): n or 0 for fid, name, n in rows}
+
+
 def _alias_versions(functions: list[Function], aliases: dict[int, list[Alias]]) -> dict[int, dict[str, str]]:
     """function id → {version: the alias to read it through}: each alias's routing now, then
-    the versions its recent history names (one query)."""
+    the versions its recent history names (two queries).
+
+    ExecutedVersion is a dimension under each alias (Resource), and a version's series is read
+    through one of them: the one its traffic takes. So aliases are tried busiest first (last
+    hour), then weighted ones (a canary's second version carries the traffic there), then by name.
+    """
+    traffic = _alias_traffic(functions)
     out: dict[int, dict[str, str]] = {fn.pk: {} for fn in functions}
     for fn in functions:
-        for a in aliases[fn.pk]:
+        ranked = sorted(aliases[fn.pk], key=lambda a: (-traffic.get((fn.pk, a.name), 0), not a.weights, a.name))
+        for a in ranked:
             for version, _share in a.routing:
-                # A version behind two aliases is read through the first one.
                 out[fn.pk].setdefault(version, a.name)
     live = {a.pk: a for fn in functions for a in aliases[fn.pk]}
     recent = (
