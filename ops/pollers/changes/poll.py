@@ -11,9 +11,9 @@ A run:
 4. ties alias events to the deploy markers (``merge``): the event's time and actor win; a
    marker CloudTrail has not confirmed yet is dated by the first minute its new version was
    invoked (ExecutedVersion), which is also all there is when CloudTrail is not permitted;
-5. re-reads every function a new event touched (inventory for that one function), so the page
-   shows the new configuration within a run; a function whose re-read fails is flagged so the
-   next inventory run reads its details.
+5. re-reads every function a new event touched that the inventory has not read since (inventory
+   for that one function), so the page shows the new configuration within a run; a function
+   whose re-read fails is flagged so the next inventory run reads its details.
 The cursor moves to the window's end when the run succeeds (after the rows are committed).
 When CloudTrail is not permitted (AccessDenied and other permanent errors), the error goes to
 the status row like any poller's, with a warning saying what dates the deploys instead.
@@ -69,9 +69,9 @@ def changes_poll(ctx: PollContext) -> None:
             continue
         if change is not None:
             parsed.append(change)
-    new = _store(ctx, parsed)
+    new, stale = _store(ctx, parsed)
     alias_events_merge(account=ctx.account, region=ctx.region, now=end)
-    _reread(ctx, {c.function_name for c in new if c.event_name != "DeleteFunction"})
+    _reread(ctx, stale)
     ctx.items += len(new)
     ctx.cursor = ChangesCursor(until=end).to_json()
 
@@ -88,13 +88,15 @@ def _read(ctx: PollContext, start: datetime, end: datetime) -> list:
     return out
 
 
-def _store(ctx: PollContext, parsed: list[ParsedChange]) -> list[ParsedChange]:
-    """Insert the changes not stored yet; return them (oldest first)."""
+def _store(ctx: PollContext, parsed: list[ParsedChange]) -> tuple[list[ParsedChange], set[str]]:
+    """Insert the changes not stored yet; return them (oldest first) and the functions to re-read:
+    those the inventory has not read since the change (a first run's day of history mostly names
+    functions read since, and re-reading them all would be a burst on Lambda's 15 calls/s)."""
     by_id = {c.event_id: c for c in parsed}
     known = set(Change.objects.filter(event_id__in=list(by_id)).values_list("event_id", flat=True))
     new = sorted((c for i, c in by_id.items() if i not in known), key=lambda c: c.at)
     if not new:
-        return []
+        return [], set()
     functions = {
         f.name: f
         for f in Function.objects.filter(
@@ -127,7 +129,14 @@ def _store(ctx: PollContext, parsed: list[ParsedChange]) -> list[ParsedChange]:
         )
     with transaction.atomic():
         Change.objects.bulk_create(rows, ignore_conflicts=True, unique_fields=["event_id"])
-    return new
+    stale = set()
+    for c in new:
+        fn = functions.get(c.function_name)
+        read_at = min(fn.last_seen, fn.detail_refreshed_at) if fn and fn.detail_refreshed_at else None
+        # CloudTrail's times are whole seconds: a read in the same second may predate the change.
+        if c.event_name != "DeleteFunction" and (read_at is None or read_at < c.at + timedelta(seconds=1)):
+            stale.add(c.function_name)
+    return new, stale
 
 
 def _reread(ctx: PollContext, names: set[str]) -> None:

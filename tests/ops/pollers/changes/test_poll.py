@@ -95,3 +95,16 @@ def test_lookups_are_paged_at_50_and_every_event_stored(lam):
     assert calls == 2  # 61 events: a page of 50 and one of 11
     assert Function.objects.get(name="orders").timeout_s == 69
     assert Change.objects.filter(kind=ChangeKind.CONFIG, after={"timeout_s": 69}).count() == 1
+
+
+def test_functions_read_since_their_change_are_not_read_again(lam):
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    lam.update_function_configuration(FunctionName="orders", Timeout=20)
+    time.sleep(1.1)  # CloudTrail's times are whole seconds
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    usage.drain()
+    outcome = _run(account)
+    assert outcome.ok and outcome.items == 2
+    calls = {key.operation for key, _n, _u in usage.drain()}
+    assert calls == {"LookupEvents"}  # a first run's history costs no burst of re-reads
+    assert Function.objects.get(name="orders").timeout_s == 20
