@@ -12,7 +12,18 @@ from datetime import datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from ops.models import AliasChange, AliasChangeSource, Change, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
+from ops.models import (
+    AliasChange,
+    AliasChangeSource,
+    Change,
+    ErrorGroup,
+    Function,
+    LogLine,
+    PollSource,
+    PollStatus,
+    Series,
+    SeriesKind,
+)
 from ops.rules import cost as cost_rule
 from ops.rules import rightsizing as rightsizing_rule
 from ops.rules.episode import onset
@@ -243,7 +254,8 @@ def what_changed(
             if not before:
                 out.since = _bucket_of(data, deploy.at)
                 i = data.ts.index(out.since)
-                out.baseline_rate = rate(sum(e or 0 for e in data["errors"][:i]), sum(n or 0 for n in data["invocations"][:i]))
+                errors, calls = data["errors"][:i], data["invocations"][:i]
+                out.baseline_rate = rate(sum(e or 0 for e in errors), sum(n or 0 for n in calls))
             out.minutes_after_deploy = max(0, round((out.since - deploy.at).total_seconds() / 60))
             by_version = {v.version: v for v in versions}
             pair = (deploy.to_version, deploy.from_version)

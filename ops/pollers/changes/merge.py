@@ -21,7 +21,17 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from ops.models import Alias, AliasChange, AliasChangeSource, Change, ChangeKind, DeployDating, MinuteStat, Series, SeriesKind
+from ops.models import (
+    Alias,
+    AliasChange,
+    AliasChangeSource,
+    Change,
+    ChangeKind,
+    DeployDating,
+    MinuteStat,
+    Series,
+    SeriesKind,
+)
 
 # An inventory sighting belongs to an event at most this long before it (a poll cycle and a
 # lot of slack); a later sighting of the same target is another move.

@@ -155,7 +155,8 @@ def _after(kind: str, name: str, req: dict, resp: dict) -> dict:
     if kind == ChangeKind.CONCURRENCY:
         return {"reserved_concurrency": req.get("reservedConcurrentExecutions") if name.startswith("Put") else None}
     if kind == ChangeKind.PROVISIONED:
-        return {"provisioned_concurrency": req.get("provisionedConcurrentExecutions") if name.startswith("Put") else None}
+        value = req.get("provisionedConcurrentExecutions") if name.startswith("Put") else None
+        return {"provisioned_concurrency": value}
     if kind == ChangeKind.ASYNC:
         keys = {"maximumRetryAttempts": "async_max_retries", "maximumEventAgeInSeconds": "async_max_event_age_s"}
         return {ours: req[key] for key, ours in keys.items() if key in req}
