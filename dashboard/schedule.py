@@ -31,6 +31,13 @@ def beat_schedule() -> dict:
             "schedule": float(settings.LOGS_POLL_SECONDS),
             "options": {"expires": float(settings.LOGS_POLL_SECONDS)},
         },
+        # Deploys and configuration changes from CloudTrail: CloudTrail itself delivers them
+        # minutes late, so a minute's cadence adds little lag at one LookupEvents call a run.
+        "changes": {
+            "task": "ops.tasks.pollers.poll_changes_all",
+            "schedule": float(settings.CHANGES_POLL_SECONDS),
+            "options": {"expires": float(settings.CHANGES_POLL_SECONDS)},
+        },
         # A 5-minute bucket is complete once its minutes are; re-rolling every 5 minutes keeps
         # the 7- and 30-day charts at most one bucket behind.
         "rollups": {

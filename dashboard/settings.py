@@ -254,6 +254,12 @@ INVENTORY_POLL_SECONDS = env_int("INVENTORY_POLL_SECONDS", 300, minimum=10)
 INVENTORY_DETAIL_REFRESH_SECONDS = env_int("INVENTORY_DETAIL_REFRESH_SECONDS", 3600, minimum=60)
 METRICS_POLL_SECONDS = env_int("METRICS_POLL_SECONDS", 60, minimum=10)
 LOGS_POLL_SECONDS = env_int("LOGS_POLL_SECONDS", 60, minimum=10)
+# CloudTrail (ops/pollers/changes/): events usually appear within 5 minutes of the call, so each
+# run re-reads the trailing part of the last one; LookupEvents allows 2 requests/s, 50 a page.
+CHANGES_POLL_SECONDS = env_int("CHANGES_POLL_SECONDS", 60, minimum=10)
+CHANGES_TRAILING_SECONDS = env_int("CHANGES_TRAILING_SECONDS", 900, minimum=60)
+CHANGES_INITIAL_BACKFILL_SECONDS = env_int("CHANGES_INITIAL_BACKFILL_SECONDS", 86400, minimum=60, maximum=90 * 86400)
+CHANGES_MAX_PAGES = env_int("CHANGES_MAX_PAGES", 100, minimum=1)
 
 # --- Telemetry ingestion (ops/pollers/metrics/, logs/, rollup.py) ---
 # Idle functions (no invocations in the last hour) are polled this often; busy ones every run.

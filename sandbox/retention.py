@@ -16,10 +16,12 @@ def _backends(backend_dict: Any):
 
 
 def prune(before: float) -> dict[str, int]:
-    """Remove metric buckets, Lambda log events, traces and ledger rows older than ``before`` (epoch s)."""
+    """Remove metric buckets, Lambda log events, traces, ledger rows and CloudTrail events older than ``before`` (epoch s)."""
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.logs.models import logs_backends
     from moto.xray.models import xray_backends
+
+    from .fills.cloudtrail import TRAIL
 
     dropped = {"buckets": 0, "log_events": 0, "traces": 0, "ledger_rows": 0}
     cutoff_ms = int(before * 1000)
@@ -60,4 +62,5 @@ def prune(before: float) -> dict[str, int]:
             for k in old_keys:
                 del state.LEDGER.rows[k]
             dropped["ledger_rows"] = len(old_keys)
+    dropped["cloudtrail_events"] = TRAIL.prune(before)
     return dropped

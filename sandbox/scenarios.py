@@ -7,6 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from .estate import Estate, FunctionSpec, default_endpoint, session_for
+
+# Who makes each scenario's changes, as CloudTrail will name them: (role, session, user agent).
+CI_BUILD = ("deploy-bot", "ci-build-1042", "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64 command/lambda")
+CODEDEPLOY = ("CodeDeployServiceRole", "AWSCodeDeploy", "codedeploy.amazonaws.com")
+CONSOLE = ("oncall-admin", "alice", "console.amazonaws.com")
 from .state import SCENARIOS
 from .traffic import default_target
 
@@ -56,16 +61,33 @@ def apply(endpoint: str, name: str, *, function: str | None = None, account: str
             conf = lam.get_function_configuration(FunctionName=target.name)
             env = dict((conf.get("Environment") or {}).get("Variables") or {})
             env["BUILD"] = f"{env.get('BUILD', '1')}-regression"
-            lam.update_function_configuration(FunctionName=target.name, Environment={"Variables": env})
-            version = lam.publish_version(FunctionName=target.name, Description="regression build")["Version"]
-            lam.update_alias(FunctionName=target.name, Name=target.traffic_alias, FunctionVersion=version,
-                             RoutingConfig={"AdditionalVersionWeights": {}})
+            ci = _acting(endpoint, target, *CI_BUILD)
+            ci.update_function_configuration(FunctionName=target.name, Environment={"Variables": env})
+            version = ci.publish_version(FunctionName=target.name, Description="regression build")["Version"]
+            _acting(endpoint, target, *CODEDEPLOY).update_alias(
+                FunctionName=target.name, Name=target.traffic_alias, FunctionVersion=version,
+                RoutingConfig={"AdditionalVersionWeights": {}})
             details.update(version=version, previous_version=alias["FunctionVersion"], alias=target.traffic_alias)
         elif name == "throttling":
             current = lam.get_function_concurrency(FunctionName=target.name).get("ReservedConcurrentExecutions")
             details.update(reserved=1, previous_reserved=current)
-            lam.put_function_concurrency(FunctionName=target.name, ReservedConcurrentExecutions=1)
+            _acting(endpoint, target, *CONSOLE).put_function_concurrency(FunctionName=target.name,
+                                                                         ReservedConcurrentExecutions=1)
     return state.set_scenario(name, target.name if target else None, **details)
+
+
+def _acting(endpoint: str, target: FunctionSpec, role: str, session: str, user_agent: str):
+    """A Lambda client acting as ``role`` (assumed in the target's account) with ``user_agent``:
+    its calls go through the sandbox's CloudTrail recording like anyone's."""
+    import boto3
+    from botocore.config import Config
+
+    base = session_for(endpoint, target.account, target.region)
+    creds = base.client("sts", endpoint_url=endpoint).assume_role(
+        RoleArn=f"arn:aws:iam::{target.account}:role/{role}", RoleSessionName=session)["Credentials"]
+    return boto3.client("lambda", endpoint_url=endpoint, region_name=target.region,
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"], config=Config(user_agent=user_agent))
 
 
 def _undo(endpoint: str, previous: dict[str, Any]) -> None:

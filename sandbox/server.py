@@ -47,9 +47,12 @@ def reset_all() -> None:
 
     from .runner import forget_generators
 
+    from .fills.cloudtrail import TRAIL
+
     sqs_move_stop_all()
     moto_api_backend.reset()
     state.reset()
+    TRAIL.clear()
     forget_generators()
 
 
@@ -101,20 +104,66 @@ class SandboxApp:
                 headers.append(("Content-Length", str(len(rbody))))
                 start_response(f"{status} {_REASON.get(status, 'Error')}", headers)
                 return [rbody]
+        if service == "cloudtrail" and operation == "LookupEvents":
+            return self.lookup_events(environ, start_response, body, account, region)
         if service == "lambda":
-            from .fills import lambda_fill
-
-            handled = lambda_fill.extra_route(environ, body, operation, account, region)
-            if handled is not None:
-                status, payload = handled
-                hdrs = [("Content-Type", "application/json")]
-                if status >= 400:
-                    hdrs.append(("x-amzn-ErrorType", payload.pop("Type_", "ResourceNotFoundException")))
-                rbody = json.dumps(payload).encode() if payload is not None else b""
-                hdrs.append(("Content-Length", str(len(rbody))))
-                start_response(f"{status} {_REASON.get(status, 'OK')}", hdrs)
-                return [rbody]
+            return self.lambda_call(environ, start_response, body, operation, account, region)
         return self.moto(environ, start_response)
+
+    def lambda_call(self, environ: dict[str, Any], start_response: Callable, body: bytes, operation: str,
+                    account: str, region: str) -> Any:
+        """Answer a Lambda call (a fill-in route or moto) and record it in CloudTrail, the one path
+        every client's Lambda writes take (the product, scenarios, tests)."""
+        from .fills import cloudtrail, lambda_fill
+
+        handled = lambda_fill.extra_route(environ, body, operation, account, region)
+        if handled is not None:
+            status, payload = handled
+            hdrs = [("Content-Type", "application/json")]
+            if status >= 400:
+                error_type = payload.pop("Type_", "ResourceNotFoundException")
+                hdrs.append(("x-amzn-ErrorType", error_type))
+                environ["sandbox.error_type"] = error_type
+            rbody = json.dumps(payload).encode() if payload is not None else b""
+            hdrs.append(("Content-Length", str(len(rbody))))
+            start_response(f"{status} {_REASON.get(status, 'OK')}", hdrs)
+            chunks = [rbody]
+        else:
+            seen: dict[str, Any] = {}
+
+            def capture(status_line: str, headers: list, exc_info: Any = None) -> Any:
+                seen["status"] = int(status_line.split()[0])
+                for k, v in headers:
+                    if k.lower() == "x-amzn-errortype":
+                        environ["sandbox.error_type"] = v.split(":")[0]
+                return start_response(status_line, headers, exc_info)
+
+            chunks = list(self.moto(environ, capture))
+            status = seen.get("status", 200)
+        m = _classify._SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        try:
+            cloudtrail.record(operation=operation, environ=environ, body=body, status=status,
+                              response=b"".join(chunks), account=account, region=region,
+                              access_key=m.group(1) if m else None)
+        except Exception:  # noqa: BLE001 - a recording problem never fails the AWS call itself
+            pass
+        return chunks
+
+    def lookup_events(self, environ: dict[str, Any], start_response: Callable, body: bytes, account: str,
+                      region: str) -> Any:
+        from .fills import cloudtrail
+
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = {}
+        status, payload = cloudtrail.lookup(account, region, request)
+        rbody = json.dumps(payload).encode()
+        hdrs = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(rbody)))]
+        if status >= 400:
+            hdrs.append(("x-amzn-query-error", f"{payload['__type']};Sender"))
+        start_response(f"{status} {_REASON.get(status, 'Error')}", hdrs)
+        return [rbody]
 
     # -- control plane -------------------------------------------------------------------------
     def control(self, environ: dict[str, Any], start_response: Callable, route: str) -> Any:
@@ -164,6 +213,12 @@ class SandboxApp:
                 from .retention import prune
 
                 return _json(start_response, 200, prune(float(data["before"])))
+            if route == "cloudtrail":
+                from .fills.cloudtrail import TRAIL
+
+                if method == "POST" and "delay_s" in data:
+                    TRAIL.delay_s = max(0.0, float(data["delay_s"]))
+                return _json(start_response, 200, {"delay_s": TRAIL.delay_s, "events": len(TRAIL.events)})
             if route == "reset" and method == "POST":
                 reset_all()
                 return _json(start_response, 200, {"status": "ok"})

@@ -21,7 +21,7 @@ from .runner import backfill, generate, register_local  # noqa: F401
 from .server import SandboxServer
 
 __all__ = ["SandboxServer", "start_server", "seed_estate", "generate", "backfill", "ledger", "ledger_totals",
-           "set_scenario", "add_fault", "clear_faults", "Estate", "FunctionSpec", "ACCOUNTS", "REGIONS",
+           "set_scenario", "add_fault", "clear_faults", "cloudtrail_delay", "Estate", "FunctionSpec", "ACCOUNTS", "REGIONS",
            "PROD_ACCOUNT_ID", "STAGING_ACCOUNT_ID", "STAGING_ROLE_ARN", "EXTERNAL_ID"]
 
 
@@ -90,3 +90,11 @@ def add_fault(target: str | SandboxServer, **rule: Any) -> dict[str, Any]:
 def clear_faults(target: str | SandboxServer) -> None:
     req = urllib.request.Request(f"{_endpoint(target)}/_sandbox/faults", method="DELETE")
     urllib.request.urlopen(req, timeout=30).read()
+
+
+def cloudtrail_delay(target: str | SandboxServer, seconds: float) -> dict[str, Any]:
+    """Set how long after a Lambda write its CloudTrail event becomes visible (a reset restores
+    the default, ``SANDBOX_CLOUDTRAIL_DELAY_S`` or 180 s)."""
+    req = urllib.request.Request(f"{_endpoint(target)}/_sandbox/cloudtrail", data=json.dumps({"delay_s": seconds}).encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=30).read())

@@ -13,6 +13,7 @@ from ops.models import (
     Account,
     Alias,
     AliasChange,
+    Change,
     ErrorGroup,
     ErrorMinute,
     FiveMinuteStat,
@@ -127,6 +128,27 @@ class AliasChangeFactory(factory.django.DjangoModelFactory):
     from_version = "1"
     to_version = "2"
     source = "observed"
+
+
+class ChangeFactory(factory.django.DjangoModelFactory):
+    """A CloudTrail change row (defaults: a reserved concurrency cut by an on-call console user)."""
+
+    class Meta:
+        model = Change
+
+    event_id = factory.Sequence(lambda n: f"00000000-0000-4000-8000-{n:012d}")
+    function = factory.SubFactory(FunctionFactory)
+    account = factory.SelfAttribute("function.account")
+    region = factory.SelfAttribute("function.region")
+    function_name = factory.SelfAttribute("function.name")
+    at = factory.LazyFunction(timezone.now)
+    event_name = "PutFunctionConcurrency"
+    kind = "concurrency"
+    actor = "role/oncall-admin"
+    tool = "console"
+    before = {"reserved_concurrency": 200}
+    after = {"reserved_concurrency": 1}
+    summary = "reserved concurrency 200 → 1"
 
 
 class ErrorGroupFactory(factory.django.DjangoModelFactory):

@@ -179,11 +179,20 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
             "throughout_range": wc.throughout,
             "baseline_error_rate_pct": wc.baseline_rate,
             "deploy": (
-                {"at": _iso(wc.deploy.at), "alias": wc.deploy.alias.name, "to_version": wc.deploy.to_version}
+                {
+                    "at": _iso(wc.deploy.at),
+                    "alias": wc.deploy.alias.name,
+                    "from_version": wc.deploy.from_version,
+                    "to_version": wc.deploy.to_version,
+                    "by": wc.deploy.actor_name,
+                    "tool": wc.deploy.tool,
+                    "dated_by": wc.deploy.dated_by,
+                }
                 if wc.deploy
                 else None
             ),
             "minutes_after_deploy": wc.minutes_after_deploy,
+            "compared": [{"version": v.version, "error_rate_pct": v.totals.error_rate} for v in wc.compared],
         },
         "deploys": [
             {
@@ -193,6 +202,9 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
                 "to_version": d.to_version,
                 "to_weights": d.to_weights,
                 "source": d.source,
+                "by": d.actor_name,
+                "tool": d.tool,
+                "dated_by": d.dated_by,
                 "label": deploy_label(d),
             }
             for d in fd.deploys

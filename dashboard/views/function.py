@@ -13,7 +13,7 @@ from dashboard.charts import deploy_link
 from dashboard.charts import function_charts as chart_payload
 from dashboard.views.overview import range_links
 from ops.models import Function
-from ops.selectors.function import function_data, last_deploy, minute_lines
+from ops.selectors.function import function_changes, function_data, last_deploy, minute_lines
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import function_header
 from ops.selectors.jobs import jobs_for_function
@@ -64,6 +64,7 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = _context(request, fn)
     context["last_deploy"] = last_deploy(function=fn)
     context["jobs"] = jobs_for_function(function=fn, limit=10)
+    context["changes"] = function_changes(function=fn, time_range=context["time_range"])
     return render(request, "dashboard/function.html", context)
 
 

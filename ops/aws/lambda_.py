@@ -220,3 +220,28 @@ def function_detail(scope: Scope, fn: FunctionInfo) -> FunctionDetail:
         versions=_versions(c, fn.name),
         async_config=_async_config(c, fn.name),
     )
+
+
+def function_get(scope: Scope, name: str) -> FunctionInfo | None:
+    """One function's configuration (GetFunctionConfiguration), or None if it no longer exists."""
+    resp = _optional(client("lambda", scope), "GetFunctionConfiguration", FunctionName=name)
+    return _function(resp) if resp else None
+
+
+def reserved_concurrency(scope: Scope, name: str) -> int | None:
+    """GetFunctionConcurrency: the function's reserved concurrency, None when it has none."""
+    resp = _optional(client("lambda", scope), "GetFunctionConcurrency", FunctionName=name) or {}
+    return resp.get("ReservedConcurrentExecutions")
+
+
+def provisioned_concurrency(scope: Scope, name: str) -> int | None:
+    """The function's provisioned concurrency summed over its qualifiers (one listing)."""
+    return _provisioned(client("lambda", scope), name)
+
+
+def unreserved_concurrency(scope: Scope) -> int | None:
+    """GetAccountSettings' UnreservedConcurrentExecutions: the account limit minus every
+    function's reserved concurrency in the region, so it moves whenever one of them does."""
+    resp = call(client("lambda", scope), "GetAccountSettings")
+    value = (resp.get("AccountLimit") or {}).get("UnreservedConcurrentExecutions")
+    return int(value) if value is not None else None

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ops', '0006_api_token_usage'),
+        ('ops', '0007_changes'),
     ]
 
     operations = [

@@ -1,10 +1,13 @@
 from ops.models.api import ApiToken
 from ops.models.audit import AuditEntry
+from ops.models.changes import Change
 from ops.models.choices import (
     DLQ_ROLES,
     AliasChangeSource,
     Architecture,
     AuditResult,
+    ChangeKind,
+    DeployDating,
     JOB_ACTIVE,
     JOB_TERMINAL,
     JobKind,
@@ -54,6 +57,9 @@ __all__ = [
     "Architecture",
     "AuditEntry",
     "AuditResult",
+    "Change",
+    "ChangeKind",
+    "DeployDating",
     "ErrorGroup",
     "ErrorMinute",
     "EventSourceMapping",

@@ -14,6 +14,7 @@ class PollSource(models.TextChoices):
     LOGS = "logs", "Logs"
     TRACES = "traces", "Traces"
     DLQ = "dlq", "DLQ contents"
+    CHANGES = "changes", "Changes (CloudTrail)"
 
 
 class QueueRole(models.TextChoices):
@@ -31,6 +32,30 @@ class AliasChangeSource(models.TextChoices):
     OBSERVED = "observed", "Seen by the inventory poller"
     CREATED = "created", "Alias first seen"
     ROLLBACK = "rollback", "Rolled back from Lambda Ops"
+    CLOUDTRAIL = "cloudtrail", "From CloudTrail"
+
+
+class DeployDating(models.TextChoices):
+    """Where an alias change's time comes from, best first."""
+
+    CLOUDTRAIL = "cloudtrail", "CloudTrail event time"
+    FIRST_INVOCATION = "first_invocation", "first minute the new version was invoked (ExecutedVersion)"
+    POLL = "poll", "inventory poll that saw it"
+    ACTION = "action", "Lambda Ops action"
+
+
+class ChangeKind(models.TextChoices):
+    """What a CloudTrail Lambda event changed."""
+
+    ALIAS = "alias", "Alias"
+    VERSION = "version", "Version published"
+    CODE = "code", "Code"
+    CONFIG = "config", "Configuration"
+    CONCURRENCY = "concurrency", "Reserved concurrency"
+    PROVISIONED = "provisioned", "Provisioned concurrency"
+    ASYNC = "async", "Async invocation config"
+    FUNCTION = "function", "Function created or deleted"
+    OTHER = "other", "Other"
 
 
 class SeriesKind(models.TextChoices):

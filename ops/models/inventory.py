@@ -10,7 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 
-from ops.models.choices import AliasChangeSource, Architecture, PollSource, QueueRole
+from ops.models.choices import AliasChangeSource, Architecture, DeployDating, PollSource, QueueRole
 
 ACCOUNT_ID = RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")
 REGION = RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d$", "Not an AWS region name (e.g. us-east-1).")
@@ -152,6 +152,15 @@ class AliasChange(models.Model):
     to_weights = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=16, choices=AliasChangeSource.choices)
     actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    # From CloudTrail when it told us (the EventId merges the event with the inventory's sighting).
+    event_id = models.CharField(max_length=64, blank=True)
+    actor_name = models.CharField(max_length=256, blank=True)  # AWS principal: role/deploy-bot, user/alice
+    tool = models.CharField(max_length=32, blank=True)  # CodeDeploy, CloudFormation, console, aws-cli, …
+    dated_by = models.CharField(max_length=16, choices=DeployDating.choices, default=DeployDating.POLL)
+    # The inventory's sighting: when it saw the move, and when it last saw the alias before it
+    # (the move happened in between; the ExecutedVersion fallback looks there).
+    observed_at = models.DateTimeField(null=True, blank=True)
+    observed_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at"]
@@ -160,6 +169,12 @@ class AliasChange(models.Model):
             models.Index(fields=["function", "at"], name="aliaschange_fn_at_idx"),
             # rollback target: an alias's latest changes
             models.Index(fields=["alias", "-at"], name="aliaschange_alias_at_idx"),
+        ]
+        constraints = [
+            # one row per CloudTrail event: the changes poller and the inventory merge on it
+            models.UniqueConstraint(
+                fields=["event_id"], name="aliaschange_event_id_key", condition=~models.Q(event_id="")
+            ),
         ]
 
     @property

@@ -11,10 +11,15 @@ A run:
    every alias move it sees as an AliasChange (deploy markers, rollback targets);
 4. links the function to its queues (Lambda DLQ, on-failure destination, event source queue and
    that queue's own DLQ), reading each queue's attributes at most once per run;
-5. marks functions, versions and aliases that AWS no longer lists as gone (history is kept).
+5. marks functions, versions and aliases that AWS no longer lists as gone (history is kept);
+6. checks what neither LastModified nor CloudTrail-less polling would show: reserved and
+   provisioned concurrency (``ops.pollers.changes.drift``).
 A function that vanishes during the run is skipped with a warning and marked gone on the next
 run; it never fails the run. Nor does one AWS would not have returned (a name it rejects, a
 value the database refuses): it is quarantined (ops.pollers.quarantine) and the rest is stored.
+The changes poller re-reads one function at once after a CloudTrail event
+(:func:`function_reread`); an alias move it already recorded is merged, never recorded twice
+(``ops.pollers.changes.merge``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from ops.models import (
     QueueRole,
 )
 from ops.pollers.base import PollContext
+from ops.pollers.changes.drift import concurrency_drift
+from ops.pollers.changes.merge import alias_lock, cloudtrail_row
 from ops.pollers.quarantine import Item, quarantine_add
 
 # What AWS accepts as a function name (CreateFunction's FunctionName, name form): anything else
@@ -78,6 +85,7 @@ def inventory_poll(ctx: PollContext) -> None:
     stale_before = now - timedelta(seconds=settings.INVENTORY_DETAIL_REFRESH_SECONDS)
     queues_read: dict[str, Queue | None] = {}
     seen_arns: set[str] = set()
+    detailed: set[int] = set()
     for info in listed:
         if not FUNCTION_NAME.fullmatch(info.name or ""):
             why = "function name AWS would reject (A-Z a-z 0-9 - _, at most 64)"
@@ -97,16 +105,13 @@ def inventory_poll(ctx: PollContext) -> None:
         seen_arns.add(info.arn)
         esms = event_sources.get(info.arn, ())
         try:
-            with transaction.atomic():
-                fn = _function_upsert(ctx, info, detail, now)
-                if detail is not None:
-                    _versions_upsert(fn, detail.versions, now)
-                _aliases_upsert(fn, aliases, now)
-                _event_sources_upsert(fn, esms, now)
+            fn = _function_store(ctx, info, aliases=aliases, detail=detail, esms=esms, now=now)
         except DataError as exc:  # a value AWS would not have returned (too long, out of range)
             why = f"the database refused it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
             quarantine_add(ctx, [Item(QuarantineReason.DB_REFUSED, key=info.arn, where=info.arn, detail=why, raw=info.name)])
             continue
+        if detail is not None:
+            detailed.add(fn.pk)
         _queues_link(ctx, fn, esms, now, queues_read, stale_before)
         ctx.items += 1
     gone = (
@@ -116,6 +121,31 @@ def inventory_poll(ctx: PollContext) -> None:
     )
     if gone:
         ctx.warn(f"{gone} function(s) no longer exist in AWS; marked gone")
+    concurrency_drift(ctx, skip=detailed)
+
+
+def function_reread(ctx: PollContext, name: str) -> Function | None:
+    """Inventory for one function, details included (after a CloudTrail event named it).
+    Event sources and queues are left to the next full run (one listing covers the region)."""
+    now = timezone.now()
+    info = aws_lambda.function_get(ctx.scope, name)
+    if info is None:
+        Function.objects.filter(account=ctx.account, region=ctx.region, name=name, gone_at=None).update(gone_at=now)
+        return None
+    aliases = aws_lambda.aliases_list(ctx.scope, info)
+    detail = aws_lambda.function_detail(ctx.scope, info)
+    return _function_store(ctx, info, aliases=aliases, detail=detail, esms=None, now=now)
+
+
+def _function_store(ctx: PollContext, info, *, aliases, detail, esms, now) -> Function:
+    with transaction.atomic():
+        fn = _function_upsert(ctx, info, detail, now)
+        if detail is not None:
+            _versions_upsert(fn, detail.versions, now)
+        _aliases_upsert(fn, aliases, now)
+        if esms is not None:
+            _event_sources_upsert(fn, esms, now)
+    return fn
 
 
 def _needs_detail(old: Function | None, info, aliases, known_versions, stale_before) -> bool:
@@ -172,7 +202,8 @@ def _versions_upsert(fn: Function, versions, now) -> None:
 
 
 def _aliases_upsert(fn: Function, aliases, now) -> None:
-    """Upsert the function's aliases; every first sighting and every move becomes an AliasChange."""
+    """Upsert the function's aliases; every first sighting and every move becomes an AliasChange,
+    unless CloudTrail already recorded that move (then the sighting is noted on its row)."""
     existing = {a.name: a for a in Alias.objects.filter(function=fn)}
     for info in aliases:
         old = existing.get(info.name)
@@ -188,11 +219,23 @@ def _aliases_upsert(fn: Function, aliases, now) -> None:
         }
         if old is None:
             alias = Alias.objects.create(function=fn, name=info.name, **fields)
-        else:
+        elif before == (info.version, _norm(info.weights)):
             # The row is already loaded: one UPDATE, no second read.
             Alias.objects.filter(pk=old.pk).update(**fields)
+            continue
+        else:
             alias = old
-        if before == (info.version, _norm(info.weights)):
+            alias_lock(old.pk)
+            # Claimed by a conditional UPDATE: a concurrent re-read that saw the same move first
+            # has already recorded it.
+            if not Alias.objects.filter(pk=old.pk, version=old.version, weights=old.weights).update(**fields):
+                Alias.objects.filter(pk=old.pk).update(**fields)
+                continue
+        since = old.last_seen if old else None
+        merged = cloudtrail_row(alias=alias, version=info.version, weights=info.weights, since=since)
+        if merged is not None:
+            merged.observed_at, merged.observed_after = now, since
+            merged.save(update_fields=["observed_at", "observed_after"])
             continue
         AliasChange.objects.create(
             alias=alias,
@@ -203,6 +246,8 @@ def _aliases_upsert(fn: Function, aliases, now) -> None:
             to_version=info.version,
             to_weights=info.weights,
             source=AliasChangeSource.OBSERVED if old else AliasChangeSource.CREATED,
+            observed_at=now,
+            observed_after=since,
         )
     listed = {a.name for a in aliases}
     Alias.objects.filter(function=fn, gone_at=None).exclude(name__in=listed).update(gone_at=now)

@@ -12,7 +12,18 @@ from datetime import datetime, timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from ops.models import AliasChange, AliasChangeSource, ErrorGroup, Function, LogLine, PollSource, PollStatus, Series, SeriesKind
+from ops.models import (
+    AliasChange,
+    AliasChangeSource,
+    Change,
+    ErrorGroup,
+    Function,
+    LogLine,
+    PollSource,
+    PollStatus,
+    Series,
+    SeriesKind,
+)
 from ops.rules import cost as cost_rule
 from ops.rules import rightsizing as rightsizing_rule
 from ops.rules.episode import onset
@@ -22,6 +33,8 @@ from ops.selectors.telemetry import ALL_COLUMNS, SeriesData, rate, series_bucket
 from ops.selectors.timerange import TimeRange
 
 DEPLOY_LINK_MINUTES = 60  # an error onset within this long after a deploy is attributed to it
+# A deploy this soon after an onset that at least doubles the error rate is the episode's cause.
+DEPLOY_GRACE_MINUTES = 5
 
 VERSION_COLUMNS = ("invocations", "errors", "throttles", "duration_p99", "cold_starts", "reports")
 # The page's totals: the version columns, two peaks, and what the cost rule reads.
@@ -73,6 +86,9 @@ class WhatChanged:
     deploy: AliasChange | None = None
     minutes_after_deploy: int | None = None
     versions: list[VersionStats] = field(default_factory=list)
+    # With a deploy: the version it made primary, then the one it replaced (either may be
+    # missing when no metrics exist for it).
+    compared: list[VersionStats] = field(default_factory=list)
     top_group: ErrorGroup | None = None
 
 
@@ -186,6 +202,13 @@ def last_deploy(*, function: Function) -> AliasChange | None:
     )
 
 
+def function_changes(*, function: Function, time_range: TimeRange, limit: int = 20) -> list[Change]:
+    """The function's CloudTrail changes in the range, newest first (one query)."""
+    return list(
+        Change.objects.filter(function=function, at__gte=time_range.start, at__lt=time_range.end).order_by("-at")[:limit]
+    )
+
+
 def error_groups(*, function: Function, time_range: TimeRange, limit: int = 10) -> list[ErrorGroup]:
     """The function's error groups seen in the range, most frequent first, ``in_range`` = count."""
     in_range = Q(errorminute__ts__gte=time_range.start, errorminute__ts__lt=time_range.end)
@@ -208,7 +231,9 @@ def what_changed(
     """The one-line summary: when errors began, the deploy just before, versions, top group.
 
     1. Find the current error episode in the bucketed series (``signals.onset``).
-    2. Attribute it to the last alias change at or before its start, if within an hour.
+    2. Attribute it to the last alias change at or before its start, if within an hour, or to
+       one a few minutes into it that made it much worse (the episode then starts there); and
+       compare the version it made primary with the one it replaced.
     3. List the versions that served traffic in the range with their error rates.
     """
     out = WhatChanged(current_rate=totals.error_rate, top_group=groups[0] if groups else None)
@@ -223,10 +248,38 @@ def what_changed(
     if not out.throughout:
         window_end = since + timedelta(seconds=data.step_s)
         before = [d for d in deploys if d.at <= window_end and since - d.at <= timedelta(minutes=DEPLOY_LINK_MINUTES)]
-        if before:
-            out.deploy = before[-1]
-            out.minutes_after_deploy = max(0, round((since - out.deploy.at).total_seconds() / 60))
+        deploy = before[-1] if before else _deploy_inside(data, since, deploys)
+        if deploy is not None:
+            out.deploy = deploy
+            if not before:
+                out.since = _bucket_of(data, deploy.at)
+                i = data.ts.index(out.since)
+                errors, calls = data["errors"][:i], data["invocations"][:i]
+                out.baseline_rate = rate(sum(e or 0 for e in errors), sum(n or 0 for n in calls))
+            out.minutes_after_deploy = max(0, round((out.since - deploy.at).total_seconds() / 60))
+            by_version = {v.version: v for v in versions}
+            pair = (deploy.to_version, deploy.from_version)
+            out.compared = [by_version[v] for v in dict.fromkeys(pair) if v in by_version]
     return out
+
+
+def _bucket_of(data: SeriesData, at: datetime) -> datetime:
+    return max((ts for ts in data.ts if ts <= at), default=data.ts[0])
+
+
+def _deploy_inside(data: SeriesData, since: datetime, deploys: list[AliasChange]) -> AliasChange | None:
+    """A deploy a few minutes into the episode that made it much worse: a stray error or two
+    just before a bad deploy must not hide the deploy. The episode then starts at its bucket."""
+    grace = since + timedelta(minutes=DEPLOY_GRACE_MINUTES)
+    inv, err = data["invocations"], data["errors"]
+    start = data.ts.index(since)
+    for d in reversed([d for d in deploys if since < d.at <= grace]):
+        i = data.ts.index(_bucket_of(data, d.at))
+        rate_before = rate(sum(e or 0 for e in err[start:i]), sum(n or 0 for n in inv[start:i]))
+        rate_after = rate(sum(e or 0 for e in err[i:]), sum(n or 0 for n in inv[i:]))
+        if rate_after is not None and (rate_before is None or rate_after >= 2 * rate_before):
+            return d
+    return None
 
 
 def rightsizing(*, function: Function, series: Series | None, now: datetime) -> RightSizing | None:

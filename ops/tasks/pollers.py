@@ -17,6 +17,7 @@ from django.conf import settings
 from ops.models import Account, PollSource
 from ops.pollers import rollup
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
+from ops.pollers.changes import changes_poll
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
@@ -89,6 +90,18 @@ def poll_logs_all() -> int:
 @shared_task(**POLL)
 def poll_logs(account_id: int, region: str) -> int:
     return _poll(PollSource.LOGS, account_id, region, logs_poll, swallow_transient=True)
+
+
+@shared_task(**FAN_OUT)
+def poll_changes_all() -> int:
+    """Fan out one CloudTrail changes task per enabled account×region."""
+    return _fan_out(poll_changes)
+
+
+# No autoretry: the next tick re-reads the trailing window anyway (EventId dedup).
+@shared_task(**POLL)
+def poll_changes(account_id: int, region: str) -> int:
+    return _poll(PollSource.CHANGES, account_id, region, changes_poll, swallow_transient=True)
 
 
 @shared_task(**POLL)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _TARGET_PREFIX = {"AmazonSQS": "sqs", "Logs_20140328": "logs", "GraniteServiceVersion20100801": "cloudwatch"}
 _SIGNING = {"monitoring": "cloudwatch", "lambda": "lambda", "xray": "xray", "sts": "sts", "sqs": "sqs",
-            "logs": "logs", "iam": "iam"}
+            "logs": "logs", "iam": "iam", "cloudtrail": "cloudtrail"}
 
 
 @lru_cache(maxsize=None)
@@ -24,7 +24,8 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern, int, str]]:
         uri = http.get("requestUri", "/")
         path, _, query = uri.partition("?")
         literal = len(re.sub(r"\{[^}]+\}", "", path))
-        pattern = "^" + re.sub(r"\\\{[^}]+?\\\+?\\\}", "[^/]+", re.escape(path.rstrip("/"))) + "/?$"
+        # re.escape turns "{FunctionName}" into \{FunctionName\} (and "{Name+}" into \{Name\+\})
+        pattern = "^" + re.sub(r"\\\{[^}]+?(?:\\\+)?\\\}", "[^/]+", re.escape(path.rstrip("/"))) + "/?$"
         routes.append((http.get("method", "POST"), re.compile(pattern), literal + len(query), name))
     routes.sort(key=lambda r: -r[2])
     return routes
@@ -58,7 +59,9 @@ def classify(environ: dict[str, Any], body: bytes) -> tuple[str, str, str, str]:
     path = environ.get("PATH_INFO", "")
     operation = "*"
     target = environ.get("HTTP_X_AMZ_TARGET", "")
-    if target and "." in target:
+    if target.startswith("com.amazonaws.cloudtrail."):
+        service, operation = "cloudtrail", target.rpartition(".")[2]
+    elif target and "." in target:
         prefix, _, operation = target.partition(".")
         service = _TARGET_PREFIX.get(prefix, service)
     elif "/operation/" in path:

@@ -28,6 +28,7 @@ PROTOCOL = {
     "xray": "rest-json",
     "sts": "query",
     "iam": "query",
+    "cloudtrail": "json",
 }
 
 

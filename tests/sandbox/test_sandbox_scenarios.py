@@ -198,3 +198,22 @@ def test_dlq_depth_metric_follows_the_queue_minute_by_minute(seeded):
                   stat="Maximum", ns="AWS/SQS")
     assert all(a > 0 for a in ages)
     set_scenario(seeded, "steady")
+
+
+def test_scenario_changes_are_in_cloudtrail_with_their_actor(seeded):
+    import json
+
+    from sandbox.testing import cloudtrail_delay
+
+    cloudtrail_delay(seeded, 0)
+    sc = set_scenario(seeded, "deploy-regression", function="orders-api", account=PROD_ACCOUNT_ID)
+    ct = make_client(seeded.endpoint, "cloudtrail")
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "UpdateAlias20150331"}])
+    record = json.loads(events["Events"][0]["CloudTrailEvent"])
+    assert record["requestParameters"]["functionVersion"] == sc["version"]
+    assert record["userAgent"].startswith("codedeploy.amazonaws.com")
+    assert record["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] == "CodeDeployServiceRole"
+    published = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PublishVersion20150331"}])
+    record = json.loads(published["Events"][0]["CloudTrailEvent"])
+    assert record["userIdentity"]["arn"].endswith("assumed-role/deploy-bot/ci-build-1042")
+    assert record["userAgent"].startswith("aws-cli/")

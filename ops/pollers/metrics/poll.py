@@ -1,8 +1,8 @@
 """Metrics: CloudWatch GetMetricData → MinuteStat / RegionStat / QueueStat, per account×region.
 
 A run:
-1. builds the targets: one per function (its own series, each alias, each version behind a
-   weighted alias), plus one for the scope (region-level concurrency and the known DLQs);
+1. builds the targets: one per function (its own series, each alias, each version an alias
+   points or recently pointed to), plus one for the scope (region-level concurrency and the known DLQs);
 2. plans the cadence: functions with invocations in the last hour (Function.last_invoked_at,
    which this poller keeps) are "busy" and polled every run, idle ones every
    METRICS_IDLE_POLL_SECONDS; both stretch if the projected GetMetricData spend would pass this

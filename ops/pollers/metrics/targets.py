@@ -1,17 +1,30 @@
-"""What one metrics run reads: a target per function (its series, aliases, weighted versions)
-and one for the scope (region-level concurrency and the known DLQs)."""
+"""What one metrics run reads: a target per function (its series, its aliases, and every
+version an alias points to or pointed to within VERSION_HISTORY) and one for the scope
+(region-level concurrency and the known DLQs).
+
+Every version, not only those behind a weighted alias: after ``live → v9`` the page must put
+v9 (all the traffic) beside v8 (the version it replaced, whose minutes before the switch a new
+target backfills). A version leaves the reads VERSION_HISTORY after its alias left it.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
 
 from ops.aws.cloudwatch import MetricQuery
-from ops.models import DLQ_ROLES, Alias, Function, FunctionQueue, Series, SeriesKind
+
+from ops.models import DLQ_ROLES, Alias, AliasChange, Function, FunctionQueue, MinuteStat, Series, SeriesKind
 from ops.pollers.base import PollContext
 from ops.pollers.metrics import plan
 
 SCOPE_KEY = "scope"
+VERSION_HISTORY = timedelta(hours=24)
+TRAFFIC_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -49,23 +62,59 @@ def _series_ids(keys: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], i
     }
 
 
+def _alias_traffic(functions: list[Function]) -> dict[tuple[int, str], float]:
+    """(function id, alias name) → invocations through it in the last hour (one query)."""
+    rows = (
+        MinuteStat.objects.filter(
+            series__function__in=functions, series__kind=SeriesKind.ALIAS, ts__gte=timezone.now() - TRAFFIC_WINDOW
+        )
+        .values_list("series__function_id", "series__qualifier")
+        .annotate(n=Sum("invocations"))
+    )
+    return {(fid, name): n or 0 for fid, name, n in rows}
+
+
+def _alias_versions(functions: list[Function], aliases: dict[int, list[Alias]]) -> dict[int, dict[str, str]]:
+    """function id → {version: the alias to read it through}: each alias's routing now, then
+    the versions its recent history names (two queries).
+
+    ExecutedVersion is a dimension under each alias (Resource), and a version's series is read
+    through one of them: the one its traffic takes. So aliases are tried busiest first (last
+    hour), then weighted ones (a canary's second version carries the traffic there), then by name.
+    """
+    traffic = _alias_traffic(functions)
+    out: dict[int, dict[str, str]] = {fn.pk: {} for fn in functions}
+    for fn in functions:
+        ranked = sorted(aliases[fn.pk], key=lambda a: (-traffic.get((fn.pk, a.name), 0), not a.weights, a.name))
+        for a in ranked:
+            for version, _share in a.routing:
+                out[fn.pk].setdefault(version, a.name)
+    live = {a.pk: a for fn in functions for a in aliases[fn.pk]}
+    recent = (
+        AliasChange.objects.filter(alias_id__in=list(live), at__gte=timezone.now() - VERSION_HISTORY)
+        .order_by("at")
+        .values_list("alias_id", "from_version", "from_weights", "to_version", "to_weights")
+    )
+    for alias_id, from_v, from_w, to_v, to_w in recent:
+        a = live[alias_id]
+        for version in [from_v, *(from_w or {}), to_v, *(to_w or {})]:
+            if version:
+                out[a.function_id].setdefault(str(version), a.name)
+    return out
+
+
 def build_targets(ctx: PollContext, functions: list[Function], percentiles) -> list[Target]:
     aliases: dict[int, list[Alias]] = defaultdict(list)
     for a in Alias.objects.filter(function__in=functions, gone_at=None).order_by("name"):
         aliases[a.function_id].append(a)
+    versions = _alias_versions(functions, aliases)
     wanted: set[tuple[int, str, str]] = set()
-    versions: dict[int, dict[str, str]] = {}
     for fn in functions:
         wanted.add((fn.pk, SeriesKind.FUNCTION, ""))
-        versions[fn.pk] = {}
         for a in aliases[fn.pk]:
             wanted.add((fn.pk, SeriesKind.ALIAS, a.name))
-            if a.weights:
-                for version, _share in a.routing:
-                    # A version behind two weighted aliases is read through the first one.
-                    if version not in versions[fn.pk]:
-                        versions[fn.pk][version] = a.name
-                        wanted.add((fn.pk, SeriesKind.VERSION, version))
+        for version in versions[fn.pk]:
+            wanted.add((fn.pk, SeriesKind.VERSION, version))
     ids = _series_ids(wanted)
     targets = []
     for fn in functions:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 # session + user + 2 permission lookups (nav role) are part of every page; SAVEPOINT,
 # SET LOCAL jit = off and RELEASE wrap the reads (see telemetry.reads_without_jit)
 OVERVIEW_QUERIES = 18
-FUNCTION_QUERIES = 21  # 20 for the telemetry and inventory, 1 for the function's jobs
+FUNCTION_QUERIES = 22  # 20 for the telemetry and inventory, 1 for the function's jobs, 1 for its CloudTrail changes
 
 
 def text(resp) -> str:
@@ -172,3 +172,17 @@ def test_minute_partial_lists_that_minutes_lines(client_in, estate):
                          {"ts": (ts - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"), "step": "600"})
     assert "older line" in text(wide) and "in handler" in text(wide)
     assert client_in.get(reverse("function-minute", args=[estate.bad.pk])).status_code == 400
+
+
+def test_function_page_lists_cloudtrail_changes_with_actor_and_tool(client_in, estate):
+    from tests.factories import ChangeFactory
+
+    ChangeFactory(function=estate.bad, at=estate.now - timedelta(minutes=20))
+    ChangeFactory(function=estate.ok, at=estate.now - timedelta(minutes=10), summary="memory 512 MB → 1024 MB")
+    t = text(client_in.get(reverse("function", args=[estate.bad.pk]) + "?range=1h"))
+    assert "reserved concurrency 200 → 1 role/oncall-admin console PutFunctionConcurrency" in t
+    assert "memory 512 MB" not in t  # another function's change
+    t = text(client_in.get(reverse("function", args=[estate.ok.pk]) + "?range=1h"))
+    assert "memory 512 MB → 1024 MB" in t
+    t = text(client_in.get(reverse("function", args=[estate.throttled.pk]) + "?range=1h"))
+    assert "No change recorded by CloudTrail in the last 1 h." in t

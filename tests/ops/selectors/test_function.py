@@ -75,3 +75,25 @@ def test_rightsizing_without_report_lines_or_when_memory_fits(estate):
 @pytest.mark.parametrize("used, size", [(10, 128), (102, 128), (103, 256), (310, 512), (800, 1024)])
 def test_suggested_memory_keeps_a_quarter_of_headroom(used, size):
     assert suggested_memory_mb(used) == size
+
+
+def test_a_stray_error_just_before_a_bad_deploy_does_not_hide_it():
+    from ops.models import AliasChange
+    from ops.selectors.function import Totals, what_changed
+    from ops.selectors.telemetry import SeriesData
+    from tests.clock import hours_ago
+
+    t0 = hours_ago(1)
+    ts = [t0 + timedelta(minutes=i) for i in range(20)]
+    # 0.5 % of 30 a minute: a single error at minute 14 is "bad"; the deploy at 15:47 takes it to 40 %
+    errors = [0] * 14 + [1, 0, 12, 12, 13, 12]
+    data = SeriesData(step_s=60, ts=ts, values={"invocations": [30] * 20, "errors": errors, "throttles": [0] * 20})
+    deploy = AliasChange(at=ts[15] + timedelta(seconds=47), from_version="8", to_version="9")
+    wc = what_changed(data=data, totals=Totals(invocations=600, errors=50), deploys=[deploy], versions=[], groups=[])
+    assert wc.deploy is deploy and wc.since == ts[15] and wc.minutes_after_deploy == 0
+    assert wc.baseline_rate == 100.0 * 1 / (15 * 30)
+    # a deploy that did not make it worse is not the cause
+    calm = AliasChange(at=ts[15] + timedelta(seconds=47), from_version="8", to_version="9")
+    flat = SeriesData(step_s=60, ts=ts, values={"invocations": [30] * 20, "errors": [0] * 14 + [6] * 6, "throttles": [0] * 20})
+    wc = what_changed(data=flat, totals=Totals(invocations=600, errors=36), deploys=[calm], versions=[], groups=[])
+    assert wc.deploy is None and wc.since == ts[14]
