@@ -164,6 +164,9 @@ INVENTORY_POLL_SECONDS = env_int("INVENTORY_POLL_SECONDS", 300, minimum=10)
 INVENTORY_DETAIL_REFRESH_SECONDS = env_int("INVENTORY_DETAIL_REFRESH_SECONDS", 3600, minimum=60)
 METRICS_POLL_SECONDS = env_int("METRICS_POLL_SECONDS", 60, minimum=10)
 LOGS_POLL_SECONDS = env_int("LOGS_POLL_SECONDS", 60, minimum=10)
+# A scope × source with no successful cycle for this many of its cadences is failing (status
+# page, /healthz 503); fewer missed cycles show as degraded (ops/pollers/health.py).
+POLL_FAILING_CYCLES = env_int("POLL_FAILING_CYCLES", 3, minimum=1, maximum=100)
 
 # --- Telemetry ingestion (ops/pollers/metrics/, logs/, rollup.py) ---
 # Idle functions (no invocations in the last hour) are polled this often; busy ones every run.
