@@ -168,3 +168,17 @@ def test_behind_notice_when_logs_lag_though_the_last_run_succeeded(client_in, es
     notice = _notice(client_in, estate.bad)
     assert notice.startswith("warn degraded: Data is behind:")
     assert "Logs polling for prod / us-east-1 is degraded" in notice and "data 12 min behind" in notice
+
+
+@pytest.mark.django_db
+def test_the_function_api_reports_the_same_state_as_the_pages(client_in, estate):
+    now = timezone.now()
+    assert client_in.get(f"/api/v1/functions/{estate.bad.pk}").json()["problems"] == []
+    PollStatus.objects.filter(source="metrics").update(
+        last_success_at=now - timedelta(minutes=10), last_error_at=now - timedelta(seconds=20),
+        last_error_code="EndpointConnectionError", last_error_message="Could not connect to the endpoint URL")
+    (problem,) = client_in.get(f"/api/v1/functions/{estate.bad.pk}").json()["problems"]
+    since = (now - timedelta(minutes=10) + timedelta(seconds=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert problem == {"source": "metrics", "state": "failing", "since": since,
+                       "reason": "no successful poll for 10 min (expected every 60 s); last error EndpointConnectionError",
+                       "code": "EndpointConnectionError", "message": "Could not connect to the endpoint URL"}
