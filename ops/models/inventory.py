@@ -269,6 +269,8 @@ class PollStatus(models.Model):
 
     @property
     def healthy(self) -> bool:
+        """The last run did not fail. The pages, /healthz and the API judge more than this:
+        ok / degraded / failing, in ops.pollers.health."""
         return self.last_success_at is not None and (
             self.last_error_at is None or self.last_error_at <= self.last_success_at
         )
