@@ -21,7 +21,7 @@ How it is judged, first match wins:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
@@ -149,7 +149,8 @@ def poll_health(status: PollStatus, *, now: datetime) -> PollHealth:
         reason = status.last_shortfall or f"{status.last_failed_calls} AWS call(s) failed; data may lag"
     elif lag_s is not None and lag_s > behind_s:
         state, since = PollState.DEGRADED, status.data_until + timedelta(seconds=behind_s)
-        reason = f"data {_ago(lag_s)} behind (read up to {status.data_until:%H:%M} UTC)"
+        fmt = "%H:%M" if lag_s < 12 * 3600 else "%Y-%m-%d %H:%M"  # a catch-up can be a day behind
+        reason = f"data {_ago(lag_s)} behind (read up to {status.data_until.astimezone(UTC).strftime(fmt)} UTC)"
     else:
         state, since = PollState.OK, status.state_since if status.state == PollState.OK else success
         reason = ""

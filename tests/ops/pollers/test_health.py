@@ -90,3 +90,10 @@ def test_worst_state():
     assert worst([]) == PollState.OK
     assert worst([PollState.OK, PollState.DEGRADED]) == PollState.DEGRADED
     assert worst([PollState.DEGRADED, PollState.FAILING, PollState.OK]) == PollState.FAILING
+
+
+def test_a_catch_up_a_day_behind_says_the_date(now):
+    until = now - timedelta(hours=18)
+    h = poll_health(_row(now, source="logs", data_until=until), now=now)
+    assert h.state == PollState.DEGRADED and h.behind
+    assert h.reason == f"data 18 h 0 min behind (read up to {until:%Y-%m-%d %H:%M} UTC)"
