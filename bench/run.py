@@ -4,6 +4,8 @@ Each benchmark is its own process (`python -m bench.bench_x`) that prints JSON o
 results are also written to bench/results/<name>.json. Run by hand: `make bench`.
 bench_page_weight starts the demo (sandbox, web, workers) on WEB_PORT / SANDBOX_PORT for its
 browser measurement and stops it again.
+
+Long benchmarks (SLOW) run only when named (`python -m bench.run bench_soak`) or with `--all`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Half an hour or more each: left out of the default run.
+SLOW = {"bench_soak"}
 
 
-def main(names: list[str]) -> int:
+def main(names: list[str], *, everything: bool = False) -> int:
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     results: dict[str, object] = {}
@@ -25,6 +29,8 @@ def main(names: list[str]) -> int:
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem
         if names and name not in names:
+            continue
+        if not names and name in SLOW and not everything:
             continue
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent, capture_output=True, text=True)
@@ -43,4 +49,5 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    raise SystemExit(main([a for a in args if a != "--all"], everything="--all" in args))

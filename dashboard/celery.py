@@ -11,6 +11,7 @@ database table.
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -33,3 +34,9 @@ def _install_schedule(sender, **kwargs):
 
 
 app.autodiscover_tasks(["ops"])
+
+# A worker that cannot reach its database or broker, or whose database is not migrated, exits
+# at start-up with a clear message instead of saying "ready" (dashboard/worker_checks.py).
+from dashboard.worker_checks import refuse_unless_ready  # noqa: E402
+
+worker_init.connect(refuse_unless_ready, weak=False)

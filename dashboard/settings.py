@@ -225,6 +225,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=5)
 CELERY_TASK_DEFAULT_QUEUE = "pollers"
+# A worker takes a message from Redis only when it has a free process to run it, so a message
+# is unacknowledged only while it runs (late-acked pollers) or for the instant before it starts
+# (early-acked actions), never while it waits behind a long job.
+CELERY_WORKER_DISABLE_PREFETCH = True
+# Longest wait before a poll task's retry (ops/tasks/pollers.py RETRY, exponential backoff).
+CELERY_POLL_RETRY_BACKOFF_MAX = 300
+# Redis hands an unacknowledged message to another worker after the visibility timeout, which
+# is how a SIGKILLed worker's tasks come back. Kombu's default is an hour; it must only outlast
+# the longest a late-acked task may hold its message: a retry's countdown (held until due) plus
+# the task's hard time limit, plus a margin. Early-acked actions (ops/tasks/actions.py, up to
+# 31 min) release theirs when they start, so their limit does not count.
+# tests/ops/tasks/test_queues.py checks this against every registered task.
+CELERY_VISIBILITY_MARGIN_SECONDS = 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_POLL_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT + CELERY_VISIBILITY_MARGIN_SECONDS,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Jobs (ops/actions/runner.py) ---
@@ -260,6 +276,10 @@ CHANGES_POLL_SECONDS = env_int("CHANGES_POLL_SECONDS", 60, minimum=10)
 CHANGES_TRAILING_SECONDS = env_int("CHANGES_TRAILING_SECONDS", 900, minimum=60)
 CHANGES_INITIAL_BACKFILL_SECONDS = env_int("CHANGES_INITIAL_BACKFILL_SECONDS", 86400, minimum=60, maximum=90 * 86400)
 CHANGES_MAX_PAGES = env_int("CHANGES_MAX_PAGES", 100, minimum=1)
+
+# A scope × source with no successful cycle for this many of its cadences is failing (status
+# page, /healthz 503); fewer missed cycles show as degraded (ops/pollers/health.py).
+POLL_FAILING_CYCLES = env_int("POLL_FAILING_CYCLES", 3, minimum=1, maximum=100)
 
 # --- Telemetry ingestion (ops/pollers/metrics/, logs/, rollup.py) ---
 # Idle functions (no invocations in the last hour) are polled this often; busy ones every run.

@@ -86,3 +86,16 @@ def pct(value, digits: int = 1) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value):.{int(digits)}f} %"
+
+
+@register.filter
+def duration_s(value) -> str:
+    """Seconds as "45 s", "12 min", "3 h 5 min"; "—" when unknown."""
+    if value is None:
+        return "—"
+    seconds = int(value)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"

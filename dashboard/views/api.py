@@ -171,7 +171,8 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
             "console_url": fn.console_url,
         },
         "polled": not fd.not_polled,
-        "problems": [{"source": s.source, "code": s.last_error_code, "message": s.last_error_message} for s in fd.problems],
+        "problems": [{"source": s.source, "state": s.state, "since": _iso(s.since), "reason": s.reason,
+                      "code": s.last_error_code, "message": s.last_error_message} for s in fd.problems],
         "totals": totals(t) | {"concurrency_max": t.concurrency_max, "cost_estimated": t.cost_estimated},
         "versions": [{"version": v.version} | totals(v.totals) for v in fd.versions],
         "what_changed": {

@@ -17,6 +17,7 @@ from ops.selectors.function import function_changes, function_data, last_deploy,
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import function_header
 from ops.selectors.jobs import jobs_for_function
+from ops.selectors.status import function_behind
 from ops.selectors.telemetry import reads_without_jit, step_label
 
 
@@ -48,6 +49,7 @@ def _context(request: HttpRequest, fn: Function) -> dict:
         "step_label": step_label(fd.data.step_s) if fd.data is not None else "",
         "fn": fn,
         "fd": fd,
+        "behind": function_behind(function=fn, healths=fd.scope_health),
         "time_range": time_range,
         "range_links": range_links(time_range, params),
         "params": params,

@@ -1,9 +1,11 @@
-"""The status page (what each poller last did) and /healthz (for load balancers and compose)."""
+"""The status page (each poller's state per account × region) and /healthz (for uptime checkers,
+load balancers and compose). Both read the state from ops.pollers.health, so they agree."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -18,8 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.forms import PollNowForm
 from dashboard.permissions import operator_required
 from ops.actions.runner import JobRequestError
-from ops.models import JobKind
-from ops.selectors.inventory import accounts_without_status, poll_statuses
+from ops.models import JobKind, PollState
+from ops.pollers.health import failing_cycles
+from ops.selectors.inventory import accounts_without_status
+from ops.selectors.status import health_summary, poll_healths
 from ops.selectors.jobs import jobs_recent
 from ops.selectors.quarantine import quarantine_by_scope
 from ops.selectors.usage import api_spend
@@ -31,7 +35,8 @@ def status_page(request: HttpRequest) -> HttpResponse:
     context = {
         "poll_jobs": jobs_recent(kind=JobKind.POLL_INVENTORY),
         "request_key": uuid.uuid4().hex,
-        "statuses": poll_statuses(),
+        "statuses": poll_healths(now=now),
+        "failing_cycles": failing_cycles(),
         "never_polled": accounts_without_status(),
         "now": now,
         "spend": api_spend(now=now),
@@ -63,10 +68,16 @@ def poll_now(request: HttpRequest) -> HttpResponse:
     return redirect("status")
 
 
+# What an uptime checker acts on: 200 while the product works (ok, or degraded: some data may
+# lag, the detail says why), 503 when it does not (a scope × source failing, or the database or
+# Redis unreachable).
+HTTP_BY_STATE = {PollState.OK: 200, PollState.DEGRADED: 200, PollState.FAILING: 503}
+
+
 @login_not_required
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """DB and Redis reachability plus the age of the oldest successful poll per source. No secrets."""
+    """DB and Redis reachability, then every scope × source's polling state. No secrets."""
     checks: dict[str, dict] = {}
     ok = True
     t0 = time.monotonic()
@@ -85,17 +96,40 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # noqa: BLE001
         ok = False
         checks["redis"] = {"ok": False, "error": type(exc).__name__}
-    polls: dict[str, dict] = {}
+    state, polls, problems = PollState.FAILING, {}, []
     if checks["database"]["ok"]:
         now = timezone.now()
-        for st in poll_statuses():
-            entry = polls.setdefault(st.source, {"scopes": 0, "failing": 0, "oldest_success_age_s": None})
-            entry["scopes"] += 1
-            if not st.healthy:
-                entry["failing"] += 1
-            if st.last_success_at:
-                age = round((now - st.last_success_at).total_seconds())
-                if entry["oldest_success_age_s"] is None or age > entry["oldest_success_age_s"]:
-                    entry["oldest_success_age_s"] = age
-    body = {"ok": ok, "checks": checks, "polls": polls, "aws_endpoint": "custom" if settings.AWS_ENDPOINT_URL else "aws"}
-    return JsonResponse(body, status=200 if ok else 503)
+        summary = health_summary(now=now)
+        polls = summary.sources
+        problems = [_problem(h, now) for h in summary.not_ok]
+        state = summary.state if ok else PollState.FAILING
+    body = {
+        "ok": ok and state == PollState.OK,
+        "state": state,
+        "checks": checks,
+        "polls": polls,
+        "problems": problems,
+        "failing_after_cycles": failing_cycles(),
+        "aws_endpoint": "custom" if settings.AWS_ENDPOINT_URL else "aws",
+    }
+    return JsonResponse(body, status=HTTP_BY_STATE[state])
+
+
+def _problem(h, now) -> dict:
+    return {
+        "source": h.source,
+        "account": h.account.name,
+        "region": h.region,
+        "state": h.state,
+        "since": _iso(h.since),
+        "reason": h.reason,
+        "last_error_code": h.last_error_code or None,
+        "last_error_at": _iso(h.last_error_at),
+        "last_success_at": _iso(h.last_success_at),
+        "data_until": _iso(h.data_until),
+        "lag_s": h.lag_s,
+    }
+
+
+def _iso(value) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from django.conf import settings
 
-from ops.aws import usage
+from ops.aws import outcomes, usage
 from ops.aws.errors import classify
 
 
@@ -97,6 +97,9 @@ def _count(c, scope: Scope) -> None:
     # First, and as specific as any other before-call handler: a handler that answers the call
     # itself (botocore's Stubber, a fake responder) must not hide it from the count.
     c.meta.events.register_first("before-call.*.*", usage.before_call_hook(scope.account_id, scope.region))
+    # Each call's outcome, for the status of the poll run it belongs to (ops.aws.outcomes).
+    c.meta.events.register("after-call.*.*", outcomes.after_call_hook)
+    c.meta.events.register("after-call-error.*.*", outcomes.after_call_error_hook)
 
 
 def forget_sessions() -> None:

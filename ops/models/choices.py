@@ -17,6 +17,26 @@ class PollSource(models.TextChoices):
     CHANGES = "changes", "Changes (CloudTrail)"
 
 
+class PollState(models.TextChoices):
+    """What a scope × source's polling is doing, as the status page, /healthz and the API say it
+    (ops.pollers.health computes it, in one place):
+
+    - ok: the last run read everything it was due to read and the data is current;
+    - degraded: data may lag — some AWS calls of the last run failed, a statistic could not be
+      read, work was left for the next run, the last run failed, or the data is behind;
+    - failing: no successful cycle within POLL_FAILING_CYCLES × the source's cadence, or AWS
+      refused for a reason retrying will not cure (AccessDenied).
+    """
+
+    OK = "ok", "ok"
+    DEGRADED = "degraded", "degraded"
+    FAILING = "failing", "failing"
+
+
+# Worst first: /healthz reports the worst state of any scope × source.
+POLL_STATE_ORDER: tuple[str, ...] = (PollState.FAILING, PollState.DEGRADED, PollState.OK)
+
+
 class QueueRole(models.TextChoices):
     LAMBDA_DLQ = "lambda_dlq", "Lambda async DLQ"
     ON_FAILURE = "on_failure", "On-failure destination"

@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
-from ops.models.choices import AliasChangeSource, Architecture, DeployDating, PollSource, QueueRole
+from ops.models.choices import AliasChangeSource, Architecture, DeployDating, PollSource, PollState, QueueRole
 
 ACCOUNT_ID = RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")
 REGION = RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d$", "Not an AWS region name (e.g. us-east-1).")
@@ -256,6 +257,24 @@ class PollStatus(models.Model):
     cursor = models.JSONField(default=dict, blank=True)
     # Problems that did not fail the run (a bad log line, a partial metric result), newest last.
     warnings = models.JSONField(default=list, blank=True)
+    # --- what ops.pollers.health judges the state from (recorded by ops.pollers.base) ---
+    # A scope that never succeeds is failing once this is POLL_FAILING_CYCLES cadences old.
+    created_at = models.DateTimeField(default=timezone.now)
+    # The source's cadence when it last ran: "no success within N cadences" needs no other lookup.
+    cadence_s = models.PositiveIntegerField(null=True, blank=True)
+    # AWS said no for a reason retrying will not cure (AccessDenied): failing at once.
+    last_error_permanent = models.BooleanField(default=False)
+    # The last finished run's AWS calls (after boto3's retries) and how many of them failed.
+    last_calls = models.PositiveIntegerField(default=0)
+    last_failed_calls = models.PositiveIntegerField(default=0)
+    # Why the last run read less than it was due to (failed calls, partial data, time budget).
+    last_shortfall = models.CharField(max_length=500, blank=True)
+    # Everything before this instant has been read (the poller says; null = not known).
+    data_until = models.DateTimeField(null=True, blank=True)
+    # The state as the last run left it, and since when; readers add "failing" once no run
+    # has succeeded for long enough, which no run is there to record.
+    state = models.CharField(max_length=16, choices=PollState.choices, blank=True)
+    state_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["source", "account__name", "region"]
@@ -265,6 +284,8 @@ class PollStatus(models.Model):
 
     @property
     def healthy(self) -> bool:
+        """The last run did not fail. The pages, /healthz and the API judge more than this:
+        ok / degraded / failing, in ops.pollers.health."""
         return self.last_success_at is not None and (
             self.last_error_at is None or self.last_error_at <= self.last_success_at
         )

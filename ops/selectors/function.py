@@ -24,6 +24,7 @@ from ops.models import (
     Series,
     SeriesKind,
 )
+from ops.pollers.health import PollHealth, poll_health
 from ops.rules import cost as cost_rule
 from ops.rules import rightsizing as rightsizing_rule
 from ops.rules.episode import onset
@@ -104,7 +105,8 @@ class FunctionData:
     what_changed: WhatChanged
     rightsizing: RightSizing | None
     metrics_status: PollStatus | None
-    problems: list[PollStatus]
+    problems: list[PollHealth]  # the scope's sources that are failing, or whose last run failed
+    scope_health: list[PollHealth]  # every source of the function's account × region
     concurrency_limit: int
 
     @property
@@ -174,7 +176,8 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
     groups = error_groups(function=function, time_range=time_range)
     statuses = list(PollStatus.objects.filter(account_id=function.account_id, region=function.region))
     metrics_status = next((s for s in statuses if s.source == PollSource.METRICS), None)
-    problems = [s for s in statuses if s.last_error_code and not s.healthy]
+    scope_health = [poll_health(s, now=now) for s in statuses]
+    problems = [h for h in scope_health if h.problem]
     return FunctionData(
         function=function,
         time_range=time_range,
@@ -187,6 +190,7 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
         rightsizing=rightsizing(function=function, series=fn_series, now=now),
         metrics_status=metrics_status,
         problems=problems,
+        scope_health=scope_health,
         concurrency_limit=function.reserved_concurrency or account_concurrency_limit(),
     )
 

@@ -7,8 +7,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from ops.models import PollSource, PollStatus
+from ops.pollers.health import PollHealth, poll_health
 from ops.selectors.timerange import TimeRange
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000
@@ -61,19 +63,20 @@ ORDER BY a.name, r.region
 
 
 @dataclass(frozen=True)
-class PollState:
+class MetricsPollState:
     """Why numbers may be missing: metrics never polled, or polls failing (with AWS's code)."""
 
     never_polled: bool
-    failing: list[PollStatus]
+    failing: list[PollHealth]
     last_success: datetime | None
 
 
-def metrics_poll_state() -> PollState:
+def metrics_poll_state(*, now: datetime | None = None) -> MetricsPollState:
+    now = now or timezone.now()
     statuses = list(PollStatus.objects.filter(source=PollSource.METRICS).select_related("account"))
     successes = [s.last_success_at for s in statuses if s.last_success_at]
-    failing = [s for s in statuses if s.last_error_code and not s.healthy]
-    return PollState(never_polled=not successes, failing=failing, last_success=max(successes, default=None))
+    failing = [h for h in (poll_health(s, now=now) for s in statuses) if h.problem]
+    return MetricsPollState(never_polled=not successes, failing=failing, last_success=max(successes, default=None))
 
 
 def _f(value) -> float | None:

@@ -23,7 +23,14 @@ from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
 from ops.services.usage import api_usage_flush_quietly
 
-RETRY = {"autoretry_for": (TransientPollError,), "retry_backoff": 15, "retry_backoff_max": 300, "max_retries": 3}
+# The backoff cap bounds how long a retry's message is held before it runs: the broker's
+# visibility timeout is sized from it (dashboard/settings.py).
+RETRY = {
+    "autoretry_for": (TransientPollError,),
+    "retry_backoff": 15,
+    "retry_backoff_max": settings.CELERY_POLL_RETRY_BACKOFF_MAX,
+    "max_retries": 3,
+}
 # A poll of one scope: the configured limits (CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT).
 POLL = {
     "acks_late": True,

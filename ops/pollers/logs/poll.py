@@ -103,7 +103,7 @@ def logs_poll(ctx: PollContext) -> None:
     for pk, (group, start, stop) in windows.items():
         fn = by_pk[pk]
         if time.monotonic() > deadline:
-            ctx.warn(f"time budget used up; {len(windows)} log group(s) were due, the rest go next run")
+            ctx.shortfall(f"time budget used up; {len(windows)} log group(s) were due, the rest go next run")
             break
         try:
             if pk in read:
@@ -136,5 +136,9 @@ def logs_poll(ctx: PollContext) -> None:
         ctx.cursor = LogsCursor(groups=dict(cursors), active=dict(active)).to_json()
         PollStatus.objects.filter(pk=ctx.status.pk).update(cursor=ctx.cursor)
     ctx.cursor = LogsCursor(groups=dict(cursors), active=dict(active)).to_json()
+    # Complete up to the oldest cursor of the busy functions (idle ones are read less often by design).
+    groups_busy = [cursors[aws_logs.log_group_for(fn.name)] for fn in functions
+                   if str(fn.pk) in busy and aws_logs.log_group_for(fn.name) in cursors]
+    ctx.data_until = min(groups_busy, default=None)
     if catch_up:
         rollup.rollup_range(start=min(catch_up), end=max(catch_up))

@@ -145,7 +145,7 @@ def metrics_poll(ctx: PollContext) -> None:
                 retries[key] = retries.get(key, 0) + 1
                 if retries[key] >= PARTIAL_RETRIES:
                     done.add(key)
-                    ctx.warn(f"target {key}: accepted partial data for {s:%H:%M}–{e:%H:%M} after {PARTIAL_RETRIES} reads")
+                    ctx.shortfall(f"target {key}: accepted partial data for {s:%H:%M}–{e:%H:%M} after {PARTIAL_RETRIES} reads")
             for key in done:
                 retries.pop(key, None)
             if s < end - timedelta(hours=settings.ROLLUP_TRAILING_HOURS):
@@ -158,9 +158,13 @@ def metrics_poll(ctx: PollContext) -> None:
                 break  # re-read this chunk next run rather than skip past it
             s = e
         if chunks_left <= 0:
-            ctx.warn("catch-up continues next run (chunk or time limit per run reached)")
+            ctx.shortfall("catch-up continues next run (chunk or time limit per run reached)")
             break
     _save_cursor(ctx, cursors, retries)
+    # Complete up to the oldest cursor of what is read every run (busy functions, the region);
+    # idle functions are read every METRICS_IDLE_POLL_SECONDS by design, which is not lag.
+    every_run = [cursors[t.key] for t in targets if t.key in cursors and (t.key in busy or t.key == SCOPE_KEY)]
+    ctx.data_until = min(every_run, default=None)
 
 
 def _fetch(ctx: PollContext, group: list[Target], s: datetime, e: datetime) -> MetricBatch | None:

@@ -50,7 +50,7 @@ def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch) -> se
                     queue[(sink.ref, m)][sink.column] = _value(sink.column, v)
     if incomplete:
         names = ", ".join(sorted({next((t.name or "region/DLQ" for t in group if t.key == k), k) for k in incomplete})[:5])
-        ctx.warn(f"{len(incomplete)} target(s) got {sorted(set(incomplete.values()))} results ({names}); re-read next run")
+        ctx.shortfall(f"{len(incomplete)} target(s) got {sorted(set(incomplete.values()))} results ({names}); re-read next run")
 
     # A function deleted (row removed) during the poll: drop its points, say so.
     sids = {sid for sid, _ in minute}

@@ -8,11 +8,13 @@ started is killed when the test ends, and the queues are purged before and after
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,42 @@ class Worker:
         self.proc.wait(timeout=10)
 
 
+class Beat:
+    """``celery beat`` in its own process; ``ticks(name)`` are the times it sent that entry."""
+
+    LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/MainProcess\] Scheduler: Sending due task (\S+) ")
+
+    def __init__(self, env: dict[str, str], tmp_path: Path) -> None:
+        self.log_path = tmp_path / "beat.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.ops.tasks.worker_app", "beat", "-s", str(tmp_path / "beat-schedule"),
+             "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def ticks(self, entry: str) -> list[datetime]:
+        out = []
+        for line in self.output().splitlines():
+            m = self.LINE.match(line)
+            if m and m.group(2) == entry:
+                out.append(datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC))
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
 def _purge() -> None:
     from dashboard.celery import app
 
@@ -75,8 +113,15 @@ def workers(tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     started: list[Worker] = []
+    beats: list[Beat] = []
 
     class Starter:
+        def beat(self, **overrides: str) -> Beat:
+            """Celery beat with the product's schedule (settings overridden by ``overrides``)."""
+            beat = Beat({**env, **overrides}, tmp_path)
+            beats.append(beat)
+            return beat
+
         def start(self, *queues: str) -> list[Worker]:
             new = [Worker(q, env, tmp_path / f"{q}-{len(started) + i}.log") for i, q in enumerate(queues)]
             started.extend(new)
@@ -86,6 +131,8 @@ def workers(tmp_path):
 
     _purge()
     yield Starter()
+    for b in beats:
+        b.stop()
     for w in started:
         w.kill()
     _purge()

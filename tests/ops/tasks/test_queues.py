@@ -57,3 +57,25 @@ def test_compose_and_the_demo_run_one_worker_per_queue():
         if name in workers:
             assert svc["healthcheck"]["test"][1].startswith(f"celery -A dashboard inspect ping -d {queues[name]}@$$HOSTNAME")
     assert dict(demo.WORKERS) == {"pollers": 2, "alerts": 1, "actions": 1}
+
+
+def test_the_visibility_timeout_outlasts_every_late_acked_task_and_is_minutes_not_an_hour():
+    """A late-acked task holds its message until it ends: a retry's countdown plus its time limit.
+    Redis gives an unacknowledged message to another worker after the visibility timeout, so a
+    shorter timeout would run a live task twice, and kombu's default hour would leave a SIGKILLed
+    worker's tasks stranded that long."""
+    tasks = _ops_tasks()
+    timeout = app.conf.broker_transport_options["visibility_timeout"]
+    margin = settings.CELERY_VISIBILITY_MARGIN_SECONDS
+    late = {name: t for name, t in tasks.items() if t.acks_late}
+    holds = {name: t.time_limit + (t.retry_backoff_max if getattr(t, "autoretry_for", ()) else 0) for name, t in late.items()}
+    assert holds["ops.tasks.pollers.poll_inventory"] == settings.CELERY_TASK_TIME_LIMIT + settings.CELERY_POLL_RETRY_BACKOFF_MAX
+    for name, hold in holds.items():
+        assert timeout >= hold + margin, name
+    assert timeout == max(holds.values()) + margin  # no longer than it must be
+    assert timeout <= 15 * 60
+    # Early-acked actions run longer than the timeout: safe only because a worker takes a
+    # message when it has a free process (no prefetch), so none waits unacknowledged behind a job.
+    early = [t for t in tasks.values() if not t.acks_late]
+    assert early and max(t.time_limit for t in early) > timeout
+    assert app.conf.worker_disable_prefetch is True and app.conf.worker_prefetch_multiplier == 1

@@ -101,3 +101,51 @@ def test_a_resumable_job_whose_worker_was_killed_is_resumed_by_the_next_worker_f
     assert _items_logged(job) == list(range(12))  # every item exactly once across both workers
     attempts = [row["attempt"] for row in JobLogEntry.objects.filter(job=job, data__has_key="item").values_list("data", flat=True)]
     assert attempts == [1] * done_at_kill + [2] * (12 - done_at_kill)
+
+
+def _fault_hits(endpoint: str) -> int:
+    import json
+    import urllib.request
+
+    rules = json.loads(urllib.request.urlopen(f"{endpoint}/_sandbox/faults", timeout=10).read())
+    return sum(r["hits"] for r in (rules["rules"] if isinstance(rules, dict) else rules))
+
+
+def test_a_poll_whose_worker_was_killed_mid_run_runs_again_from_the_next_beat_tick(aws, workers):
+    """SIGKILL mid-poll: the advisory lock dies with the worker's database connection, beat keeps
+    ticking, and the first tick after a worker is back runs the poll — no tick skipped as
+    "already running elsewhere", no wait for the killed worker's unacknowledged message."""
+    from django.utils import timezone
+
+    from ops.models import PollState
+    from ops.pollers.base import advisory_lock
+
+    cadence = 10
+    _estate()
+    account = AccountFactory(name="prod", account_id="123456789012", regions=["us-east-1"])
+    # The first poll's ListFunctions answers after 60 s: the worker is killed while it waits.
+    add_fault(aws, service="lambda", operation="ListFunctions", region="us-east-1", error=None, delay_ms=60000, count=1)
+    try:
+        (first,) = workers.start("pollers")
+        beat = workers.beat(TZ="UTC", INVENTORY_POLL_SECONDS=str(cadence), METRICS_POLL_SECONDS="3600",
+                            LOGS_POLL_SECONDS="3600", JOB_SWEEP_SECONDS="3600")
+        _wait(lambda: PollStatus.objects.filter(last_started_at__isnull=False).exists(), 60, "the first tick's poll to start")
+        _wait(lambda: _fault_hits(aws) == 1, 30, "its ListFunctions call to be in flight")
+        first.kill()
+        killed_at = timezone.now()
+        assert PollStatus.objects.get().last_success_at is None  # killed mid-poll
+        with advisory_lock(f"poll:inventory:{account.pk}:us-east-1") as free:
+            assert free, "the killed worker's advisory lock outlived its connection"
+        (second,) = workers.start("pollers")  # what compose's restart policy does
+        ready_at = timezone.now()
+        status = _wait(lambda: PollStatus.objects.filter(last_success_at__gt=killed_at).first(), 4 * cadence,
+                       "a poll after the kill")
+        ticks = beat.ticks("inventory")
+        after_ready = [t for t in ticks if t >= ready_at]
+        assert after_ready, beat.output()[-2000:]
+        # The run began no later than the first tick that found a live worker (and before the one after it).
+        next_tick = after_ready[1] if len(after_ready) > 1 else None
+        assert next_tick is None or status.last_started_at < next_tick, (ticks, status.last_started_at, ready_at, second.output()[-3000:])
+        assert (status.items, status.state, status.consecutive_failures) == (2, PollState.OK, 0)
+    finally:
+        clear_faults(aws)
