@@ -86,3 +86,16 @@ def pct(value, digits: int = 1) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value):.{int(digits)}f} %"
+
+
+@register.filter
+def age_s(value) -> str:
+    """An age in seconds as "42 s", "7 min", "3 h" ("?" when unknown)."""
+    if value is None:
+        return "?"
+    s = int(value)
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    return f"{s // 3600} h"

@@ -164,12 +164,19 @@ def _attach_deploys(states: dict[int, NowState]) -> None:
             s.minutes_after_deploy = max(0, round((s.since - s.deploy.at).total_seconds() / 60))
 
 
-def function_now(*, function: Function, series: Series | None, concurrency_limit: int) -> NowState:
-    """The function page's and the API's now state (three queries at most: known-until when the
-    poller has not published it, the lookback buckets, the deploys when on fire)."""
+_ASK = object()
+
+
+def function_now(
+    *, function: Function, series: Series | None, concurrency_limit: int, known_until: datetime | None = _ASK
+) -> NowState:
+    """The function page's and the API's now state (three queries at most: known-until when
+    neither the caller nor the poller has it, the lookback buckets, the deploys when on fire)."""
     if series is None:
         return NowState(known_until=None)
-    known = function.metrics_known_until or series_known_until(series_ids=[series.id]).get(series.id)
+    known = known_until
+    if known is _ASK:
+        known = function.metrics_known_until or series_known_until(series_ids=[series.id]).get(series.id)
     inp = NowInput(
         function_id=function.pk,
         series_id=series.id,

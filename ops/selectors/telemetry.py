@@ -272,9 +272,11 @@ def series_buckets(
     """Bucketed values for each series (one query whatever the number of series; one more
     when ``known_until`` is not given).
 
-    A bucket that ends after the series' known-until instant (``series_known_until``) is not
-    known yet: every column is None there, counts included — a line that drops to 0 at the
-    last polled minute would read as "errors stopped". Known buckets without rows are quiet:
+    A bucket that begins at or after the series' known-until instant (``series_known_until``)
+    is not known yet: every column is None there, counts included — a line that drops to 0 at
+    the last polled minute would read as "errors stopped". A coarse bucket the instant falls
+    inside keeps what its known minutes hold (on a 7-day chart the newest hour is then still
+    drawn, as the range's own last bucket always is). Known buckets without rows are quiet:
     counts 0, gauges None."""
     step = bucket_step(time_range.seconds, max_points=max_points)
     start = floor_to(time_range.start, step)
@@ -307,11 +309,10 @@ def series_buckets(
         for col in columns:
             value = row[col]
             data.values[col][i] = float(value) if value is not None else (0 if col in SUM_COLUMNS else None)
-    width = timedelta(seconds=step)
     for sid, data in out.items():
         known = known_until.get(sid)
         for i in range(len(times)):
-            if known is None or times[i] + width > known:
+            if known is None or times[i] >= known:
                 for col in columns:
                     data.values[col][i] = None
     return out
