@@ -292,6 +292,11 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
                 "suggested_mb": rs.suggested_mb,
                 "monthly_compute_usd": round(rs.monthly_now_usd, 4),
                 "monthly_saving_usd": round(rs.monthly_saving_usd, 4),
+                "verdict": rs.verdict.value,
+                "used_pct": round(rs.used_pct, 2),
+                "out_of_memory_errors": rs.oom_errors,
+                "monthly_compute_at_suggested_usd": round(rs.monthly_at_suggested_usd, 4),
+                "monthly_extra_usd": round(rs.monthly_extra_usd, 4),
             }
             if rs
             else None

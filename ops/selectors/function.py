@@ -290,14 +290,23 @@ def what_changed(
 
 
 def rightsizing(*, function: Function, series: Series | None, now: datetime) -> RightSizing | None:
-    """The right-sizing rule (``ops.rules.rightsizing``) over the function series' last week."""
+    """The right-sizing rule (``ops.rules.rightsizing``) over the function's last week: the
+    series' peak memory use and the out-of-memory errors its logs showed (two queries)."""
     if series is None:
         return None
-    t = series_totals(
-        series_ids=[series.id], start=now - rightsizing_rule.WINDOW, end=now, columns=rightsizing_rule.COLUMNS
-    )[series.id]
+    start = now - rightsizing_rule.WINDOW
+    t = series_totals(series_ids=[series.id], start=start, end=now, columns=rightsizing_rule.COLUMNS)[series.id]
+    in_window = Q(errorminute__ts__gte=start, errorminute__ts__lt=now)
+    oom = sum(
+        g.in_window
+        for g in ErrorGroup.objects.filter(function=function, last_seen__gte=start)
+        .annotate(in_window=Sum("errorminute__count", filter=in_window, default=0))
+        .only("error_type", "message")
+        if rightsizing_rule.is_out_of_memory(error_type=g.error_type, message=g.message)
+    )
     return rightsizing_rule.rightsizing_of(
-        totals=t, memory_mb=function.memory_mb, region=function.region, architecture=function.architecture
+        totals=t, memory_mb=function.memory_mb, region=function.region, architecture=function.architecture,
+        oom_errors=oom,
     )
 
 
