@@ -55,6 +55,10 @@ class FunctionSpec:
     dlq: str | None = None            # sqs: the source queue's DLQ; async: the Lambda DeadLetterConfig target
     on_failure: str | None = None     # async: on-failure destination queue
     stream_table: str | None = None   # stream-triggered: DynamoDB table with a stream
+    # Share of failed events that still fail after the retries (SQS redelivery, Lambda's two
+    # async retries) and so reach the DLQ / on-failure destination. Transient errors mostly
+    # succeed on a retry, so a healthy estate's DLQs fill slowly; 1.0 sends every failure.
+    dead_letter_share: float = 1.0
     team: str = "platform"
     service: str = "core"
     env: str = "prod"

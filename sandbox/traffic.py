@@ -249,7 +249,11 @@ class Generator:
                                             timed_out, rng))
                 traces += 1
             # failed events land in DLQs / destinations
-            if errored and f.kind in ("sqs", "async") and dlq_sent < dlq_cap:
+            # (only a share of the failures outlive the retries; every one in a dlq-flood; the
+            # draw happens only where the share is below 1, so such estates replay unchanged)
+            flood = name == "dlq-flood" and targeted
+            if (errored and f.kind in ("sqs", "async") and dlq_sent < dlq_cap
+                    and (flood or f.dead_letter_share >= 1.0 or rng.random() < f.dead_letter_share)):
                 if f.kind == "sqs" and f.dlq:
                     body, attrs = payloads.sqs_dlq_message(f, rid, ts, rng)
                     batch.sqs.setdefault(scope, {}).setdefault(f.dlq, []).append([body, attrs, ts])
