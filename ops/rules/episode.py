@@ -112,7 +112,8 @@ def episode_of(signal: Signal, data: "SeriesData", *, now: Record, record_of) ->
 
     1. A minute is bad when its own value reaches the signal's firing level (``minute_bad``).
     2. The episode is the run of bad minutes that ends at the latest bad one, allowing
-       ``GAP_MINUTES`` quiet minutes inside; its first minute is "since".
+       ``GAP_MINUTES`` quiet minutes inside; for a rate (errors, throttles) its start moves to
+       the most likely change point within the run (``_change_point``); that minute is "since".
     3. The baseline is the record of the minutes before the episode (``record_of``, the same
        aggregation as the now window); chronic when that record is on fire for the signal too,
        or when the episode runs back past the first minute read.
@@ -135,12 +136,52 @@ def episode_of(signal: Signal, data: "SeriesData", *, now: Record, record_of) ->
             if quiet > GAP_MINUTES:
                 break
     before_lookback = first == 0
+    if not before_lookback:
+        first = _change_point(signal, records, first, last)
     baseline = record_of([{c: data.values[c][i] for c in data.values} for i in range(first)]) if first else None
     baseline_value = getattr(baseline, signal.column) if baseline is not None else None
     chronic = before_lookback or (
         baseline is not None and signal_level(signal, baseline).rank >= signal.fires.rank
     )
     return Episode(signal, data.ts[first], before_lookback, chronic, now_value, baseline_value)
+
+
+def _trials(signal: Signal, r: Record) -> tuple[float, float] | None:
+    """(events, trials) of a minute for the signals that are a rate of calls."""
+    if signal.key == "error_rate":
+        return (r.errors or 0.0, r.invocations or 0.0)
+    if signal.key == "throttles":
+        return (r.throttles or 0.0, (r.invocations or 0.0) + (r.throttles or 0.0))
+    return None
+
+
+def _loglik(k: float, n: float) -> float:
+    if n <= 0 or k <= 0 or k >= n:
+        return 0.0
+    p = k / n
+    return k * math.log(p) + (n - k) * math.log(1 - p)
+
+
+def _change_point(signal: Signal, records: list[Record], first: int, last: int) -> int:
+    """Where within [first, last] the rate most likely changed: the split that maximises the
+    binomial likelihood of "one rate before, another from here". A noisy minute of the old
+    rate just before the onset (2 errors of 30 at a 1 % baseline) is then not taken for the
+    start of the episode, which a run of bad minutes alone would do."""
+    counts = [_trials(signal, r) for r in records[: last + 1]]
+    if counts[0] is None:
+        return first
+    k_tot = sum(k for k, _ in counts)
+    n_tot = sum(n for _, n in counts)
+    k_before = sum(k for k, _ in counts[:first])
+    n_before = sum(n for _, n in counts[:first])
+    best, best_ll = first, -math.inf
+    for i in range(first, last + 1):
+        ll = _loglik(k_before, n_before) + _loglik(k_tot - k_before, n_tot - n_before)
+        if ll > best_ll + 1e-9:
+            best, best_ll = i, ll
+        k_before += counts[i][0]
+        n_before += counts[i][1]
+    return best
 
 
 # Signals whose column a minute bucket's record carries.

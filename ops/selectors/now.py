@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from ops.models import AliasChange, AliasChangeSource, Function, Series
+from ops.models import AliasChange, AliasChangeSource, Function, FunctionVersion, Series
 from ops.rules import now as now_rule
 from ops.rules.episode import Episode, episode_of, firing_signal
 from ops.rules.evaluate import Finding, Record, page_findings
@@ -141,27 +143,41 @@ def now_states(*, inputs: list[NowInput], only_on_fire: bool = True) -> dict[int
 
 
 def _attach_deploys(states: dict[int, NowState]) -> None:
+    """The deploy before each onset (one query).
+
+    An alias change counts when it happened at or before the onset's minute and at most an
+    hour before it. Seen by the inventory poll, a change is stamped when it was seen, up to a
+    poll interval late; when its version was published before the onset, the change may be
+    that late and still count, and its time is then the version's publish time (the alias
+    moved between the two). CloudTrail-stamped changes are exact either way."""
     dated = {fid: s for fid, s in states.items() if s.since is not None}
     if not dated:
         return
     earliest = min(s.since for s in dated.values()) - timedelta(minutes=DEPLOY_LINK_MINUTES)
+    published = FunctionVersion.objects.filter(function=OuterRef("function_id"), version=OuterRef("to_version"))
     changes: dict[int, list[AliasChange]] = {}
     for ch in (
         AliasChange.objects.filter(function_id__in=list(dated), at__gte=earliest)
         .exclude(source=AliasChangeSource.CREATED)
+        .annotate(published_at=Subquery(published.values("last_modified")[:1]))
         .select_related("alias")
         .order_by("at")
     ):
         changes.setdefault(ch.function_id, []).append(ch)
+    late = timedelta(seconds=settings.INVENTORY_POLL_SECONDS) + timedelta(minutes=1)
     for fid, s in dated.items():
-        # a deploy stamped within the onset's minute counts: the minute began before the change
+        # a change stamped within the onset's minute counts: the minute began before it
         window_end = s.since + timedelta(minutes=1)
-        before = [
-            d for d in changes.get(fid, []) if d.at < window_end and s.since - d.at <= timedelta(minutes=DEPLOY_LINK_MINUTES)
-        ]
+        before = []
+        for d in changes.get(fid, []):
+            at = d.at
+            if at >= window_end and d.published_at and d.published_at < window_end and at - s.since <= late:
+                at = d.published_at
+            if at < window_end and s.since - at <= timedelta(minutes=DEPLOY_LINK_MINUTES):
+                before.append((at, d))
         if before:
-            s.deploy = before[-1]
-            s.minutes_after_deploy = max(0, round((s.since - s.deploy.at).total_seconds() / 60))
+            at, s.deploy = max(before, key=lambda x: x[0])
+            s.minutes_after_deploy = max(0, round((s.since - at).total_seconds() / 60))
 
 
 _ASK = object()
