@@ -144,14 +144,15 @@ def session_for(endpoint: str, account: str, region: str):
                                  aws_session_token=creds["SessionToken"], region_name=region)
 
 
-def seed(endpoint: str | None = None, *, small: bool = False) -> Estate:
-    """Create the estate through the ordinary AWS APIs and register it with the server."""
+def seed(endpoint: str | None = None, *, small: bool = False, specs: list[FunctionSpec] | None = None) -> Estate:
+    """Create the estate (``specs``, else the small or the full set) through the ordinary AWS
+    APIs and register it with the server."""
     from botocore.config import Config
 
     endpoint = endpoint or default_endpoint()
     from .specs import full_specs, small_specs
 
-    specs = small_specs() if small else full_specs()
+    specs = specs if specs is not None else (small_specs() if small else full_specs())
     estate = Estate(accounts=ACCOUNTS, regions=list(REGIONS), functions=specs, small=small)
     cfg = Config(retries={"max_attempts": 2, "mode": "standard"})
     sessions: dict[tuple[str, str], Any] = {}
