@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from ops.models import AliasChange, AliasChangeSource, Function, FunctionVersion, Series
+from ops.models import DLQ_ROLES, AliasChange, AliasChangeSource, Function, FunctionVersion, Series
 from ops.rules import now as now_rule
 from ops.rules.episode import Episode, episode_of, firing_signal
 from ops.rules.evaluate import Finding, Record, page_findings
@@ -94,7 +95,9 @@ def _minutes(data: SeriesData, lo: int, hi: int) -> list[dict]:
     return [{c: data.values[c][i] for c in data.values} for i in range(lo, hi)]
 
 
-def now_states(*, inputs: list[NowInput], only_on_fire: bool = True) -> dict[int, NowState]:
+def now_states(
+    *, inputs: list[NowInput], only_on_fire: bool = True, dlq: dict[int, tuple[float, float]] | None = None
+) -> dict[int, NowState]:
     """The now state of each input (two queries whatever their number: minute buckets over the
     lookback, and the alias changes before the onsets).
 
@@ -128,7 +131,9 @@ def now_states(*, inputs: list[NowInput], only_on_fire: bool = True) -> dict[int
             if series is None:
                 continue
             hi = sum(1 for t in series.ts if t + timedelta(seconds=series.step_s) <= inp.known_until)
-            record = record_of(_minutes(series, max(0, hi - now_rule.NOW_MINUTES), hi))
+            depth, growth = (dlq or {}).get(inp.function_id) or (None, None)
+            record = record_of(_minutes(series, max(0, hi - now_rule.NOW_MINUTES), hi), dlq_depth=depth,
+                               dlq_growth=growth)
         state.record = record
         state.findings = page_findings(record)
         signal = firing_signal(state.findings)
@@ -186,8 +191,9 @@ _ASK = object()
 def function_now(
     *, function: Function, series: Series | None, concurrency_limit: int, known_until: datetime | None = _ASK
 ) -> NowState:
-    """The function page's and the API's now state (three queries at most: known-until when
-    neither the caller nor the poller has it, the lookback buckets, the deploys when on fire)."""
+    """The function page's and the API's now state (four queries at most: known-until when
+    neither the caller nor the poller has it, the DLQs' depth, the lookback buckets, the deploys
+    when on fire)."""
     if series is None:
         return NowState(known_until=None)
     known = known_until
@@ -201,7 +207,29 @@ def function_now(
         concurrency_limit=concurrency_limit,
         reserved_concurrency=function.reserved_concurrency,
     )
-    return now_states(inputs=[inp], only_on_fire=False)[function.pk]
+    dlq = _dlq_now(function=function, known_until=known) if known else None
+    return now_states(inputs=[inp], only_on_fire=False, dlq={function.pk: dlq} if dlq else None)[function.pk]
+
+
+def _dlq_now(*, function: Function, known_until: datetime) -> tuple[float, float] | None:
+    """(depth, growth) of the function's DLQs over the now window, as the fleet statement
+    computes them: the latest depth before known-until, minus the latest before the window."""
+    sql = """
+SELECT sum(q.visible_max)::float8, sum(q.visible_max - coalesce(b.visible_max, 0))::float8
+FROM ops_functionqueue fq
+CROSS JOIN LATERAL (
+  SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(known)s ORDER BY ts DESC LIMIT 1
+) q
+LEFT JOIN LATERAL (
+  SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
+) b ON true
+WHERE fq.function_id = %(fid)s AND fq.role = ANY(%(roles)s)
+"""
+    with connection.cursor() as cur:
+        cur.execute(sql, {"known": known_until, "start": known_until - now_rule.NOW_WINDOW, "fid": function.pk,
+                          "roles": [r.value for r in DLQ_ROLES]})
+        depth, growth = cur.fetchone()
+    return None if depth is None else (depth, growth)
 
 
 def data_age_s(known_until: datetime | None, *, now: datetime | None = None) -> float | None:

@@ -112,3 +112,23 @@ def test_rightsizing_without_report_lines_fits_or_add_memory(estate):
 @pytest.mark.parametrize("used, size", [(10, 128), (102, 128), (103, 256), (310, 512), (800, 1024)])
 def test_suggested_memory_keeps_a_quarter_of_headroom(used, size):
     assert suggested_memory_mb(used) == size
+
+
+def test_the_pages_now_state_is_the_overviews_whatever_the_range(estate):
+    from ops.selectors.fleet import fleet_page
+    from ops.selectors.inventory import FunctionFilters
+
+    fp = fleet_page(time_range=TimeRange.preset("24h", now=estate.now), filters=FunctionFilters())
+    fire = {r.id: r for r in fp.fire}
+    for fn in (estate.bad, estate.ok, estate.throttled):
+        for key in ("1h", "7d"):
+            now = data_for(estate, fn, key=key).now
+            assert now.on_fire is (fn.pk in fire), (fn.name, key)
+            if now.on_fire:
+                row = fire[fn.pk]
+                assert now.reasons == row.reasons  # DLQ growth included, judged on the same window
+                assert (now.since, now.chronic, now.baseline_rate, now.deploy) == (
+                    row.since, row.chronic, row.baseline_rate, row.deploy)
+    bad = data_for(estate, key="7d")
+    # "what changed" names the now episode's onset to the minute, even on a 7-day range's hourly buckets
+    assert bad.what_changed.since == bad.now.since and bad.what_changed.deploy == estate.deploy
