@@ -135,7 +135,8 @@ def episode_of(signal: Signal, data: "SeriesData", *, now: Record, record_of) ->
             quiet += 1
             if quiet > GAP_MINUTES:
                 break
-    before_lookback = first == 0
+    # the run reaches the first minute read (within the same quiet gap): older than the lookback
+    before_lookback = first <= GAP_MINUTES
     if not before_lookback:
         first = _change_point(signal, records, first, last)
     baseline = record_of([{c: data.values[c][i] for c in data.values} for i in range(first)]) if first else None

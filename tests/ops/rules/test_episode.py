@@ -75,3 +75,9 @@ def test_a_standing_problem_is_chronic_and_never_reads_as_risen():
 def test_no_minute_data_no_episode():
     ep = _episode(ERROR_RATE, _data([30] * 180, [0] * 180))
     assert ep.since is None and not ep.chronic and not ep.rose
+
+
+def test_an_episode_whose_first_minutes_happen_to_be_quiet_still_reaches_past_the_lookback():
+    err = [0, 0] + [6] * 178  # the two first minutes read had no error by chance
+    ep = _episode(ERROR_RATE, _data([12] * 180, err))
+    assert ep.before_lookback and ep.chronic and not ep.rose
