@@ -27,6 +27,7 @@ from ops.selectors.telemetry import SeriesData, series_buckets, series_known_unt
 from ops.selectors.timerange import TimeRange
 
 DEPLOY_LINK_MINUTES = 60  # an onset within this long after a deploy is attributed to it
+DEPLOY_SLACK = timedelta(minutes=2)  # a deploy stamped up to this long after the onset minute began
 
 
 @dataclass
@@ -171,8 +172,10 @@ def _attach_deploys(states: dict[int, NowState]) -> None:
         changes.setdefault(ch.function_id, []).append(ch)
     late = timedelta(seconds=settings.INVENTORY_POLL_SECONDS) + timedelta(minutes=1)
     for fid, s in dated.items():
-        # a change stamped within the onset's minute counts: the minute began before it
-        window_end = s.since + timedelta(minutes=1)
+        # A change stamped within the onset's minute counts (the minute began before it), and
+        # within the next one too: CloudWatch stamps a call with its start, and the onset is
+        # only known to the minute, so a bad build's first calls can land in the minute before.
+        window_end = s.since + DEPLOY_SLACK
         before = []
         for d in changes.get(fid, []):
             at = d.at

@@ -127,3 +127,21 @@ def test_a_dlq_is_on_fire_when_it_fills_up_not_for_old_messages(estate):
     fire = {r.name: [text for _, text in r.reasons] for r in fp.fire}
     assert "DLQ depth 45 messages (+40 new)" in fire["ingest-stream"]
     assert not any(text.startswith("DLQ") for text in fire["payments-api"])  # on fire for its errors only
+
+
+def test_a_deploy_seen_late_counts_when_its_version_was_published_by_the_onset(estate):
+    """An alias change the inventory poll saw minutes after the onset is the deploy when its
+    version was published within the onset's minute or the next (calls stamped by their start)."""
+    from ops.models import AliasChange, FunctionVersion
+    from tests.factories import AliasChangeFactory
+
+    AliasChange.objects.filter(pk=estate.deploy.pk).delete()
+    onset = estate.now.replace(second=0, microsecond=0) - timedelta(minutes=30)
+    FunctionVersion.objects.create(function=estate.bad, version="43", last_modified=onset + timedelta(seconds=65))
+    AliasChangeFactory(alias=estate.deploy.alias, at=onset + timedelta(minutes=4, seconds=30), from_version="42",
+                       to_version="43")
+    bad = next(r for r in page(estate).fire if r.name == "payments-api")
+    assert bad.since == onset and bad.deploy.to_version == "43" and bad.minutes_after_deploy == 0
+    # a change seen later than an inventory poll interval after the onset is not taken for it
+    AliasChange.objects.update(at=onset + timedelta(minutes=9))
+    assert next(r for r in page(estate).fire if r.name == "payments-api").deploy is None
