@@ -104,7 +104,7 @@ def test_a_deploy_regression_tops_the_default_overview_within_two_poll_cycles(wo
     onset = switched
     sandbox.generate(sandbox_server, start=onset, minutes=3, seed=3)
     truth = sandbox.ledger_totals(sandbox_server, function="checkout-api", start=onset, end=onset + timedelta(minutes=2))
-    assert truth["errors"] / truth["invocations"] > 0.3
+    assert truth["errors"] / truth["invocations"] > 0.2  # the bad build fails ~35 % of its calls
 
     for i in (1, 2):  # two poll cycles, a minute apart
         assert all(o.ok for o in _cycle(monkeypatch, clock=onset + timedelta(minutes=1 + i, seconds=5)))
@@ -135,7 +135,10 @@ def test_a_deploy_regression_tops_the_default_overview_within_two_poll_cycles(wo
     assert AliasChange.objects.filter(function=fn, to_version=scenario["version"]).count() == 1
 
 
-def test_a_denied_metrics_poll_leaves_its_minutes_null_not_zero(world, sandbox_server, monkeypatch, client_in):
+def test_a_denied_metrics_poll_leaves_its_minutes_null_not_zero(world, sandbox_server, monkeypatch, client_in, settings):
+    # a first read of 45 minutes: all of it within the roll-up task's trailing window, so the
+    # range totals come from minute rows only
+    settings.METRICS_INITIAL_BACKFILL_MINUTES = 45
     end = _minute(timezone.now())
     sandbox.generate(sandbox_server, start=end - timedelta(minutes=40), minutes=40, scenario="steady", seed=5)
     known = end - timedelta(minutes=15)
