@@ -201,7 +201,8 @@ class Generator:
         log_group = f"/aws/lambda/{f.name}"
         group_logs = batch.logs.setdefault(scope, {}).setdefault(log_group, {})
         traces = 0
-        dlq_cap = 200 if (name == "dlq-flood" and targeted) else 5
+        flood = name == "dlq-flood" and targeted
+        dlq_cap = 200 if flood else 5
         dlq_sent = 0
         dest_sent = 0
         mem_gb = f.memory / 1024.0
@@ -249,9 +250,7 @@ class Generator:
                                             timed_out, rng))
                 traces += 1
             # failed events land in DLQs / destinations
-            # (only a share of the failures outlive the retries; every one in a dlq-flood; the
-            # draw happens only where the share is below 1, so such estates replay unchanged)
-            flood = name == "dlq-flood" and targeted
+            # only a share outlives the retries (all in a dlq-flood; no draw at share 1: replays unchanged)
             if (errored and f.kind in ("sqs", "async") and dlq_sent < dlq_cap
                     and (flood or f.dead_letter_share >= 1.0 or rng.random() < f.dead_letter_share)):
                 if f.kind == "sqs" and f.dlq:
