@@ -55,6 +55,10 @@ class FunctionSpec:
     dlq: str | None = None            # sqs: the source queue's DLQ; async: the Lambda DeadLetterConfig target
     on_failure: str | None = None     # async: on-failure destination queue
     stream_table: str | None = None   # stream-triggered: DynamoDB table with a stream
+    # Share of failed events that still fail after the retries (SQS redelivery, Lambda's two
+    # async retries) and so reach the DLQ / on-failure destination. Transient errors mostly
+    # succeed on a retry, so a healthy estate's DLQs fill slowly; 1.0 sends every failure.
+    dead_letter_share: float = 1.0
     team: str = "platform"
     service: str = "core"
     env: str = "prod"
@@ -140,14 +144,15 @@ def session_for(endpoint: str, account: str, region: str):
                                  aws_session_token=creds["SessionToken"], region_name=region)
 
 
-def seed(endpoint: str | None = None, *, small: bool = False) -> Estate:
-    """Create the estate through the ordinary AWS APIs and register it with the server."""
+def seed(endpoint: str | None = None, *, small: bool = False, specs: list[FunctionSpec] | None = None) -> Estate:
+    """Create the estate (``specs``, else the small or the full set) through the ordinary AWS
+    APIs and register it with the server."""
     from botocore.config import Config
 
     endpoint = endpoint or default_endpoint()
     from .specs import full_specs, small_specs
 
-    specs = small_specs() if small else full_specs()
+    specs = specs if specs is not None else (small_specs() if small else full_specs())
     estate = Estate(accounts=ACCOUNTS, regions=list(REGIONS), functions=specs, small=small)
     cfg = Config(retries={"max_attempts": 2, "mode": "standard"})
     sessions: dict[tuple[str, str], Any] = {}

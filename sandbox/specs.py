@@ -107,7 +107,7 @@ def full_specs() -> list[FunctionSpec]:
         FunctionSpec("load-test-target", S, E1, "provided.al2023", 128, 5, "arm64", "api", rate=0.0,
                      error_rate=0.0, duration_ms=5, env="staging", team="platform", service="loadtest"),
         FunctionSpec("data-migrator", S, E1, "python3.12", 3008, 900, "x86_64", "cron", rate=0.1, error_rate=0.2,
-                     duration_ms=240000, env="staging", team="platform", service="migrations"),
+                     duration_ms=240000, duration_sigma=0.2, env="staging", team="platform", service="migrations"),
         # staging / eu-west-1
         FunctionSpec("checkout-api", S, W1, "python3.12", 1024, 15, "arm64", "api", rate=2, error_rate=0.02,
                      duration_ms=170, versions=2, aliases={"live": {"version": "2"}}, traffic_alias="live",
@@ -120,6 +120,11 @@ def full_specs() -> list[FunctionSpec]:
         FunctionSpec("pricing-api", S, W1, "java21", 2048, 10, "arm64", "api", rate=1.5, error_rate=0.01,
                      duration_ms=120, init_ms=3000, env="staging", team="catalog", service="pricing"),
     ]
+    # A healthy estate: most failed events succeed on a retry, so its DLQs grow by a message
+    # now and then, not every minute (the dlq-flood scenario sends every failure).
+    for spec in specs:
+        if spec.kind in ("sqs", "async"):
+            spec.dead_letter_share = 0.02
     return specs
 
 

@@ -32,12 +32,12 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
     return server
 
 
-def seed_estate(endpoint: str | SandboxServer, *, small: bool = True) -> Estate:
-    """Create the estate (small: 5 functions over both accounts) through the AWS APIs."""
+def seed_estate(endpoint: str | SandboxServer, *, small: bool = True, specs: list[FunctionSpec] | None = None) -> Estate:
+    """Create the estate (small: 6 functions over both accounts; or exactly ``specs``) through the AWS APIs."""
     from .estate import seed
 
     ep = endpoint.endpoint if isinstance(endpoint, SandboxServer) else endpoint
-    return seed(ep, small=small)
+    return seed(ep, small=small, specs=specs)
 
 
 def _endpoint(target: str | SandboxServer) -> str:

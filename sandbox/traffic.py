@@ -201,7 +201,8 @@ class Generator:
         log_group = f"/aws/lambda/{f.name}"
         group_logs = batch.logs.setdefault(scope, {}).setdefault(log_group, {})
         traces = 0
-        dlq_cap = 200 if (name == "dlq-flood" and targeted) else 5
+        flood = name == "dlq-flood" and targeted
+        dlq_cap = 200 if flood else 5
         dlq_sent = 0
         dest_sent = 0
         mem_gb = f.memory / 1024.0
@@ -249,7 +250,9 @@ class Generator:
                                             timed_out, rng))
                 traces += 1
             # failed events land in DLQs / destinations
-            if errored and f.kind in ("sqs", "async") and dlq_sent < dlq_cap:
+            # only a share outlives the retries (all in a dlq-flood; no draw at share 1: replays unchanged)
+            if (errored and f.kind in ("sqs", "async") and dlq_sent < dlq_cap
+                    and (flood or f.dead_letter_share >= 1.0 or rng.random() < f.dead_letter_share)):
                 if f.kind == "sqs" and f.dlq:
                     body, attrs = payloads.sqs_dlq_message(f, rid, ts, rng)
                     batch.sqs.setdefault(scope, {}).setdefault(f.dlq, []).append([body, attrs, ts])

@@ -85,6 +85,10 @@ def _build(now) -> Estate:
     QueueStatFactory(queue=dlq, ts=now.replace(second=0, microsecond=0) - timedelta(minutes=2), visible_max=380)
     RegionStatFactory(account=account, region="us-east-1", ts=now.replace(second=0, microsecond=0) - timedelta(minutes=3),
                       claimed_concurrency_max=612)
+    # what the metrics poller publishes after storing these minutes: all known up to this minute
+    Function.objects.filter(pk__in=[bad.pk, ok.pk, throttled.pk]).update(metrics_known_until=start + timedelta(hours=6))
+    for f in (bad, ok, throttled):
+        f.refresh_from_db()
     return Estate(now=now, account=account, bad=bad, ok=ok, throttled=throttled, deploy=deploy, group=group)
 
 

@@ -99,3 +99,16 @@ def duration_s(value) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@register.filter
+def age_s(value) -> str:
+    """An age in seconds as "42 s", "7 min", "3 h" ("?" when unknown)."""
+    if value is None:
+        return "?"
+    s = int(value)
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    return f"{s // 3600} h"

@@ -62,6 +62,34 @@ def _function_or_404(pk: int) -> Function:
         raise Http404(f"no function {pk}") from None
 
 
+def _now_json(state) -> dict | None:
+    """The now state (ops.selectors.now): the verdict on the last known minutes, whatever the range."""
+    if state is None:
+        return None
+    rec, ep = state.record, state.episode
+    return {
+        "known_until": _iso(state.known_until),
+        "window_start": _iso(state.window_start),
+        "on_fire": state.on_fire,
+        "invocations": rec.invocations,
+        "errors": rec.errors,
+        "error_rate_pct": rec.error_rate,
+        "throttles": rec.throttles,
+        "reasons": [{"level": lvl, "text": text} for lvl, text in state.reasons],
+        "signal": ep.signal.key if ep else None,
+        "since": _iso(state.since),
+        "since_before_lookback": bool(ep and ep.before_lookback),
+        "chronic": state.chronic,
+        "baseline_error_rate_pct": state.baseline_rate,
+        "deploy": (
+            {"at": _iso(state.deploy.at), "alias": state.deploy.alias.name, "to_version": state.deploy.to_version}
+            if state.deploy
+            else None
+        ),
+        "minutes_after_deploy": state.minutes_after_deploy,
+    }
+
+
 @api_view
 def fleet(request: HttpRequest) -> JsonResponse:
     q = request.GET
@@ -100,6 +128,7 @@ def fleet(request: HttpRequest) -> JsonResponse:
     return json_response(
         {
             "range": _range_json(tr),
+            "data_as_of": _iso(page.as_of),
             "sort": page.sort,
             "page": page.page,
             "per_page": page.per_page,
@@ -110,6 +139,8 @@ def fleet(request: HttpRequest) -> JsonResponse:
                 | {
                     "reasons": [{"level": lvl, "text": text} for lvl, text in r.reasons],
                     "since": _iso(r.since),
+                    "chronic": r.chronic,
+                    "now": _now_json(r.now),
                     "baseline_error_rate_pct": r.baseline_rate,
                     "deploy": (
                         {"at": _iso(r.deploy.at), "alias": r.deploy.alias.name, "to_version": r.deploy.to_version}
@@ -171,9 +202,17 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
             "console_url": fn.console_url,
         },
         "polled": not fd.not_polled,
+        "data_as_of": _iso(fd.as_of),
+        "now": _now_json(fd.now),
         "problems": [{"source": s.source, "state": s.state, "since": _iso(s.since), "reason": s.reason,
                       "code": s.last_error_code, "message": s.last_error_message} for s in fd.problems],
-        "totals": totals(t) | {"concurrency_max": t.concurrency_max, "cost_estimated": t.cost_estimated},
+        "totals": totals(t)
+        | {
+            "concurrency_max": t.concurrency_max,
+            "cost_estimated": t.cost_estimated,
+            "incomplete": t.incomplete,
+            "known_until": _iso(t.known_until),
+        },
         "versions": [{"version": v.version} | totals(v.totals) for v in fd.versions],
         "what_changed": {
             "errors_since": _iso(wc.since),
@@ -229,6 +268,11 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
                 "suggested_mb": rs.suggested_mb,
                 "monthly_compute_usd": round(rs.monthly_now_usd, 4),
                 "monthly_saving_usd": round(rs.monthly_saving_usd, 4),
+                "verdict": rs.verdict.value,
+                "used_pct": round(rs.used_pct, 2),
+                "out_of_memory_errors": rs.oom_errors,
+                "monthly_compute_at_suggested_usd": round(rs.monthly_at_suggested_usd, 4),
+                "monthly_extra_usd": round(rs.monthly_extra_usd, 4),
             }
             if rs
             else None

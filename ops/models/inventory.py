@@ -69,6 +69,9 @@ class Function(models.Model):
     # The last minute with invocations, written by the metrics poller: a function invoked within
     # the last hour is "busy" and polled every run by the metrics and the logs pollers.
     last_invoked_at = models.DateTimeField(null=True, blank=True)
+    # The end of the last window the metrics poller stored for this function (its cursor, as a
+    # fact others may read): minutes at or after it are not known yet, null rather than 0.
+    metrics_known_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

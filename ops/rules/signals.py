@@ -105,14 +105,14 @@ P99_OF_TIMEOUT = Signal(
     fires=Level.WARN,
     wording=_words("p99 {value:.0f} % of {timeout_s} s timeout"),
 )
-# A DLQ that fills up within the range; old messages nobody redrove do not page anyone.
+# A DLQ that fills up within the judged window; old messages nobody redrove do not page anyone.
 DLQ_GROWTH = Signal(
     key="dlq_growth",
     column="dlq_growth",
     unit="messages",
     bad=Threshold(0.0, strict=True),
     fires=Level.BAD,
-    wording=_words("DLQ depth {dlq_depth:,} messages (+{dlq_growth:,} in range)"),
+    wording=_words("DLQ depth {dlq_depth:,} messages (+{dlq_growth:,} new)"),
 )
 ASYNC_EVENTS_DROPPED = Signal(
     key="async_events_dropped",

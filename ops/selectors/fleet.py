@@ -4,32 +4,33 @@ The whole table is one SQL statement whatever the number of functions: filter th
 total each function's series over the range (``ops.selectors.telemetry``), join the DLQ depth
 and the price, compute the ratios, rank by the requested sort, and return the requested page
 plus the rows that are on fire. Trends, onsets and deploys for those rows are one query each.
+
+On fire is the now state (``ops.rules.now``): the same statement aggregates each function's
+last complete minutes and judges them with the rules' SQL; the range changes the table's
+totals and trends, never which functions are on fire. The fire rows' onsets, chronic marks and
+deploys come from ``ops.selectors.now``, which ranks new problems above chronic ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-
 from django.db import connection
 
-from ops.costs import lambda_cost
-from ops.models import DLQ_ROLES, AliasChange, AliasChangeSource, Function, SeriesKind
+from ops.models import DLQ_ROLES, SeriesKind
 from ops.rules.cost import cost_usd_sql
-from ops.rules.episode import onset
-from ops.rules.evaluate import Finding, Record, page_findings
-from ops.rules.signals import ERROR_RATE
+from ops.rules.episode import rank_key
+from ops.rules.now import NOW_WINDOW, now_aggregates_sql, now_columns_sql
 from ops.rules.sql import on_fire_sql
+from ops.selectors.fleet_rows import FleetPage, FleetRow, _filter_sql, _price_values, _row
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.telemetry import EST_MS, SeriesData, series_buckets, totals_params, totals_sql
+from ops.selectors.now import NowInput, now_states
+from ops.selectors.telemetry import EST_MS, known_until_sql, series_buckets, totals_params, totals_sql
 from ops.selectors.timerange import TimeRange
 
 PAGE_SIZE = 50
 MAX_ON_FIRE = 20
 # ≤ 25 trend buckets: hourly on a 24 h range, so trends read the small hour roll-up
 TREND_POINTS = 25
-ONSET_POINTS = 181  # "since" to the minute on 1 h, 2 min on 6 h, 10 min on 24 h, hours beyond
 
 # sort key in the URL → SQL expression over the ranked rows
 SORTS = {
@@ -65,124 +66,6 @@ def parse_sort(raw: str | None) -> str:
     return raw if raw.lstrip("-") in SORTS else DEFAULT_SORT
 
 
-@dataclass
-class FleetRow:
-    id: int
-    name: str
-    account: str
-    region: str
-    runtime: str
-    architecture: str
-    memory_mb: int
-    timeout_s: int
-    reserved_concurrency: int | None
-    series_id: int | None
-    invocations: float
-    errors: float
-    throttles: float
-    async_events_dropped: float
-    cold_starts: float
-    duration_p99: float | None  # ms, max of the stored per-minute p99 in the range
-    concurrency_max: float | None
-    iterator_age_max: float | None  # ms
-    dlq_depth: float | None  # latest visible messages summed over the function's DLQs
-    dlq_growth: float | None  # how much that depth grew since the range began
-    error_rate: float | None  # %
-    p99_pct: float | None  # p99 as % of the timeout
-    cold_pct: float | None  # % of invocations (REPORT lines) that were cold starts
-    concurrency_limit: int
-    concurrency_pct: float | None
-    cost_usd: float
-    on_fire: bool
-    trend: SeriesData | None = None
-    reasons: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
-    since: datetime | None = None
-    baseline_rate: float | None = None
-    deploy: AliasChange | None = None
-    minutes_after_deploy: int | None = None
-    spark: dict | None = None
-
-    @property
-    def level(self) -> str:
-        levels = {lvl for lvl, _ in self.reasons}
-        return "bad" if "bad" in levels else ("warn" if "warn" in levels else "ok")
-
-
-@dataclass
-class FleetPage:
-    rows: list[FleetRow]
-    fire: list[FleetRow]
-    total: int
-    page: int
-    per_page: int
-    sort: str
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def start_index(self) -> int:
-        return 0 if not self.total else (self.page - 1) * self.per_page + 1
-
-    @property
-    def end_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-
-def _filter_sql(filters: FunctionFilters) -> tuple[str, dict]:
-    where, params = [], {}
-    if not filters.include_gone:
-        where.append("f.gone_at IS NULL")
-    if filters.q:
-        where.append("f.name ILIKE %(q)s")
-        params["q"] = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-    if filters.account:
-        where.append("a.name = %(account)s")
-        params["account"] = filters.account
-    if filters.region:
-        where.append("f.region = %(region)s")
-        params["region"] = filters.region
-    if filters.runtime:
-        where.append("f.runtime = %(runtime)s")
-        params["runtime"] = filters.runtime
-    if filters.tag:
-        key, sep, value = filters.tag.partition("=")
-        if sep:
-            where.append("f.tags @> jsonb_build_object(%(tag_key)s::text, %(tag_value)s::text)")
-            params |= {"tag_key": key, "tag_value": value}
-        else:
-            where.append("f.tags ? %(tag_key)s")
-            params["tag_key"] = key
-    return (" AND ".join(where) or "TRUE"), params
-
-
-def _price_values() -> tuple[str, dict]:
-    """Unit prices per (region, architecture) present in the inventory, from the cost model.
-    ``lambda_cost`` is linear in requests and GB-seconds, so two calls give both unit prices."""
-    pairs = sorted(set(Function.objects.values_list("region", "architecture").distinct()))
-    if not pairs:
-        return "SELECT NULL::text AS region, NULL::text AS arch, 0::float AS req, 0::float AS gbs", {}
-    rows, params = [], {}
-    for i, (region, arch) in enumerate(pairs):
-        params |= {
-            f"pr{i}": region,
-            f"pa{i}": arch,
-            f"pq{i}": lambda_cost(region=region, architecture=arch, requests=1, gb_seconds=0),
-            f"pg{i}": lambda_cost(region=region, architecture=arch, requests=0, gb_seconds=1),
-        }
-        rows.append(f"(%(pr{i})s::text, %(pa{i})s::text, %(pq{i})s::float, %(pg{i})s::float)")
-    return "SELECT * FROM (VALUES " + ", ".join(rows) + ") AS p(region, arch, req, gbs)", params
-
-
 def fleet_page(
     *, time_range: TimeRange, filters: FunctionFilters, sort: str = DEFAULT_SORT, page: int = 1, per_page: int = PAGE_SIZE
 ) -> FleetPage:
@@ -191,7 +74,7 @@ def fleet_page(
     sort = parse_sort(sort)
     desc = sort.startswith("-")
     order_col = SORTS[sort.lstrip("-")]
-    order = f"{order_col} {'DESC' if desc else 'ASC'} NULLS LAST, name, id"
+    order = f"r.{order_col} {'DESC' if desc else 'ASC'} NULLS LAST, r.name, r.id"
     where, params = _filter_sql(filters)
     prices_sql, price_params = _price_values()
     page = max(1, page)
@@ -204,31 +87,63 @@ def fleet_page(
         request_usd="p.req",
         gb_second_usd="p.gbs",
     )
+    known_sql = known_until_sql(function="f", series_id="s.id")
+    now_agg_sql = now_aggregates_sql(table="m")
+    now_columns = now_columns_sql(
+        agg="a", timeout_s="fn.timeout_s", concurrency_limit=f"coalesce(fn.reserved_concurrency, %(limit)s)"
+    )
     stat_sql = totals_sql(columns=_TOTAL_COLUMNS, source="(SELECT sid FROM fn WHERE sid IS NOT NULL)")
     sql = f"""
 WITH fn AS MATERIALIZED (
   SELECT f.id, f.name, a.name AS account, f.region, f.runtime, f.architecture, f.memory_mb, f.timeout_s,
-         f.reserved_concurrency, s.id AS sid
+         f.reserved_concurrency, s.id AS sid, {known_sql} AS known_until
   FROM ops_function f
   JOIN ops_account a ON a.id = f.account_id
   LEFT JOIN ops_series s ON s.function_id = f.id AND s.kind = %(series_kind)s AND s.qualifier = ''
   WHERE {where}
 ),
 tot AS MATERIALIZED ({stat_sql}),
+nowagg AS MATERIALIZED (
+  -- the now window: the last few minutes before each function's known-until (ops.rules.now)
+  SELECT fn.id, a.*
+  FROM fn CROSS JOIN LATERAL (
+    SELECT {now_agg_sql} FROM ops_minutestat m
+    WHERE m.series_id = fn.sid AND m.ts >= fn.known_until - %(now_window)s AND m.ts < fn.known_until
+  ) a
+  WHERE fn.known_until IS NOT NULL
+),
 dlq AS (
   -- the latest depth, and how much it grew since the range began (a DLQ filling up is on
   -- fire; old messages nobody redrove show in the table but do not page anyone)
   SELECT fq.function_id, sum(q.visible_max) AS depth,
-         sum(q.visible_max - coalesce(b.visible_max, 0)) AS growth
+         sum(q.visible_max - coalesce(b.visible_max, 0)) AS growth,
+         -- the same over the now window
+         sum(nq.visible_max) AS now_depth, sum(nq.visible_max - coalesce(nb.visible_max, 0)) AS now_growth
   FROM ops_functionqueue fq
+  JOIN fn ON fn.id = fq.function_id
   CROSS JOIN LATERAL (
     SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(end)s ORDER BY ts DESC LIMIT 1
   ) q
   LEFT JOIN LATERAL (
     SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
   ) b ON true
-  WHERE fq.role = ANY(%(dlq_roles)s) AND fq.function_id IN (SELECT id FROM fn)
+  LEFT JOIN LATERAL (
+    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < fn.known_until
+    ORDER BY ts DESC LIMIT 1
+  ) nq ON true
+  LEFT JOIN LATERAL (
+    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < fn.known_until - %(now_window)s
+    ORDER BY ts DESC LIMIT 1
+  ) nb ON true
+  WHERE fq.role = ANY(%(dlq_roles)s)
   GROUP BY 1
+),
+nr AS (
+  SELECT fn.id, {now_columns},
+         dlq.now_depth::float8 AS dlq_depth, dlq.now_growth::float8 AS dlq_growth
+  FROM fn
+  JOIN nowagg a ON a.id = fn.id
+  LEFT JOIN dlq ON dlq.function_id = fn.id
 ),
 price AS ({prices_sql}),
 r AS (
@@ -248,15 +163,18 @@ r AS (
   LEFT JOIN price p ON p.region = fn.region AND p.arch = fn.architecture
 ),
 ranked AS (
-  SELECT r.*,
-    {on_fire_sql(table="r")} AS on_fire,
+  SELECT r.*, nx.now, coalesce(nx.on_fire, FALSE) AS on_fire,
+    (SELECT max(known_until) FROM fn) AS as_of,
     row_number() OVER (ORDER BY {order}) AS rn,
     count(*) OVER () AS total
   FROM r
+  LEFT JOIN (SELECT nr.id, to_jsonb(nr) AS now, {on_fire_sql(table="nr")} AS on_fire FROM nr) nx ON nx.id = r.id
 ),
 fire AS (
-  SELECT id, row_number() OVER (ORDER BY error_rate DESC NULLS LAST, throttles DESC, dlq_depth DESC NULLS LAST, name)
-         AS fire_rank
+  -- a first cut by the now window's numbers; the page ranks these by onset and baseline
+  SELECT id, row_number() OVER (
+    ORDER BY (now->>'error_rate')::float8 DESC NULLS LAST, (now->>'throttles')::float8 DESC NULLS LAST, name
+  ) AS fire_rank
   FROM ranked WHERE on_fire
 )
 SELECT ranked.*, fire.fire_rank FROM ranked LEFT JOIN fire USING (id)
@@ -273,6 +191,7 @@ ORDER BY rn
         "offset": (page - 1) * per_page,
         "per_page": per_page,
         "max_fire": MAX_ON_FIRE,
+        "now_window": NOW_WINDOW,
     }
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -292,98 +211,44 @@ ORDER BY rn
         return fleet_page(time_range=time_range, filters=filters, sort=sort, page=last_page, per_page=per_page)
     fire_rows = [r for _, r in sorted(fire, key=lambda x: x[0])]
     _annotate(rows=rows, fire=fire_rows, time_range=time_range)
-    return FleetPage(rows=rows, fire=fire_rows, total=total, page=page, per_page=per_page, sort=sort)
-
-
-def _f(value) -> float | None:
-    return float(value) if value is not None else None
-
-
-def _row(rec: dict) -> FleetRow:
-    return FleetRow(
-        id=rec["id"],
-        name=rec["name"],
-        account=rec["account"],
-        region=rec["region"],
-        runtime=rec["runtime"],
-        architecture=rec["architecture"],
-        memory_mb=rec["memory_mb"],
-        timeout_s=rec["timeout_s"],
-        reserved_concurrency=rec["reserved_concurrency"],
-        series_id=rec["sid"],
-        invocations=float(rec["invocations"]),
-        errors=float(rec["errors"]),
-        throttles=float(rec["throttles"]),
-        async_events_dropped=float(rec["async_events_dropped"]),
-        cold_starts=float(rec["cold_starts"]),
-        duration_p99=_f(rec["duration_p99"]),
-        concurrency_max=_f(rec["concurrency_max"]),
-        iterator_age_max=_f(rec["iterator_age_max"]),
-        dlq_depth=_f(rec["dlq_depth"]),
-        dlq_growth=_f(rec["dlq_growth"]),
-        error_rate=_f(rec["error_rate"]),
-        p99_pct=_f(rec["p99_pct"]),
-        cold_pct=_f(rec["cold_pct"]),
-        concurrency_limit=int(rec["concurrency_limit"]),
-        concurrency_pct=_f(rec["concurrency_pct"]),
-        cost_usd=float(rec["cost_usd"] or 0),
-        on_fire=bool(rec["on_fire"]),
-    )
-
-
-def _judge(row: FleetRow) -> list[Finding]:
-    findings = page_findings(Record.of(row))
-    row.reasons = [(f.level.value, f.text) for f in findings]
-    return findings
+    fire_rows.sort(key=lambda r: rank_key(r.now.episode if r.now else None, name=r.name))
+    as_of = raw[0]["as_of"] if raw else None
+    return FleetPage(rows=rows, fire=fire_rows, total=total, page=page, per_page=per_page, sort=sort, as_of=as_of)
 
 
 def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRange) -> None:
-    """Trends for the page's rows, and for fire rows their reasons, onset and the deploy just before."""
-    wanted = {r.series_id for r in rows + fire if r.series_id}
-    if not wanted:
-        for r in fire:
-            _judge(r)
-        return
-    # A coarse trend per row; the fire rows' onsets get a finer read below.
-    data = series_buckets(
-        series_ids=sorted(wanted), time_range=time_range, columns=("invocations", "errors", "throttles"), max_points=TREND_POINTS
-    )
-    for r in rows:
-        r.trend = data.get(r.series_id)
-    fire_ids = [r.id for r in fire]
-    deploys: dict[int, list[AliasChange]] = {}
-    fine: dict[int, SeriesData] = {}
-    if fire_ids:
-        # Onsets at full chart resolution (the trend's coarse buckets would blur "since").
-        fine = series_buckets(
-            series_ids=sorted({r.series_id for r in fire if r.series_id}),
+    """Trends for the page's rows; for fire rows their now state (reasons, onset, chronic mark,
+    the deploy just before)."""
+    known = {r.series_id: r.known_until for r in rows + fire if r.series_id}
+    if rows and known:
+        # A coarse trend per row.
+        data = series_buckets(
+            series_ids=sorted({r.series_id for r in rows if r.series_id}),
             time_range=time_range,
             columns=("invocations", "errors", "throttles"),
-            max_points=ONSET_POINTS,
+            max_points=TREND_POINTS,
+            known_until=known,
         )
-        for ch in (
-            AliasChange.objects.filter(function_id__in=fire_ids, at__gte=time_range.start - timedelta(hours=1))
-            .filter(at__lt=time_range.end)
-            .exclude(source=AliasChangeSource.CREATED)
-            .select_related("alias")
-            .order_by("at")
-        ):
-            deploys.setdefault(ch.function_id, []).append(ch)
+        for r in rows:
+            r.trend = data.get(r.series_id)
+    if not fire:
+        return
+    states = now_states(
+        inputs=[
+            NowInput(
+                function_id=r.id,
+                series_id=r.series_id,
+                known_until=r.known_until,
+                timeout_s=r.timeout_s,
+                concurrency_limit=r.concurrency_limit,
+                reserved_concurrency=r.reserved_concurrency,
+                record=r.now_record,
+            )
+            for r in fire
+        ]
+    )
     for r in fire:
-        findings = _judge(r)
-        series = fine.get(r.series_id) if r.series_id else None
-        if series is not None:
-            r.since, baseline = onset(series)
-            # "↑ from x %" only makes sense next to an error-rate reason
-            if any(f.signal is ERROR_RATE for f in findings):
-                r.baseline_rate = baseline
-        if r.since is None:
-            continue
-        step = timedelta(seconds=series.step_s)
-        before = [d for d in deploys.get(r.id, []) if d.at < r.since + step and r.since - d.at <= timedelta(hours=1)]
-        if before:
-            r.deploy = before[-1]
-            r.minutes_after_deploy = max(0, round((r.since - r.deploy.at).total_seconds() / 60))
+        r.now = states.get(r.id)
 
 
 __all__ = ["FleetPage", "FleetRow", "fleet_page", "parse_sort"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -29,8 +30,10 @@ from ops.rules import cost as cost_rule
 from ops.rules import rightsizing as rightsizing_rule
 from ops.rules.episode import onset
 from ops.rules.rightsizing import RightSizing
+from ops.rules.signals import ERROR_RATE
 from ops.selectors.headroom import account_concurrency_limit
-from ops.selectors.telemetry import ALL_COLUMNS, SeriesData, rate, series_buckets, series_totals
+from ops.selectors.now import NowState, data_age_s, function_now
+from ops.selectors.telemetry import ALL_COLUMNS, SeriesData, rate, series_buckets, series_known_until, series_totals
 from ops.selectors.timerange import TimeRange
 
 DEPLOY_LINK_MINUTES = 60  # an error onset within this long after a deploy is attributed to it
@@ -56,6 +59,11 @@ class Totals:
     memory_used_max_mb: float | None = None
     cost_usd: float = 0
     cost_estimated: bool = False  # some minutes had no REPORT lines: Duration × memory stands in
+    # The minutes at and after ``known_until`` are not known yet (not polled, or their poll
+    # failed): the sums stop there; ``incomplete`` says the range reaches past them by more than
+    # a poll cycle (the current minute is never known, so that alone does not count).
+    known_until: datetime | None = None
+    incomplete: bool = False
 
     @property
     def error_rate(self) -> float | None:
@@ -108,6 +116,16 @@ class FunctionData:
     problems: list[PollHealth]  # the scope's sources that are failing, or whose last run failed
     scope_health: list[PollHealth]  # every source of the function's account × region
     concurrency_limit: int
+    now: NowState = field(default_factory=lambda: NowState(known_until=None))
+
+    @property
+    def as_of(self) -> datetime | None:
+        """The end of the newest minute known for this function ("data as of")."""
+        return self.now.known_until
+
+    @property
+    def as_of_age_s(self) -> float | None:
+        return data_age_s(self.as_of)
 
     @property
     def not_polled(self) -> bool:
@@ -118,9 +136,20 @@ class FunctionData:
         return any(a.weights for a in self.function.aliases.all())
 
 
-def _totals(fn: Function, t: dict) -> Totals:
+def incomplete(*, known_until: datetime | None, end: datetime) -> bool:
+    """Whether totals up to ``end`` miss known-not-yet minutes beyond the usual live edge (the
+    current minute and one poll cycle)."""
+    if known_until is None:
+        return True
+    edge = timedelta(seconds=settings.METRICS_POLL_SECONDS) + timedelta(minutes=1)
+    return end - known_until > edge
+
+
+def _totals(fn: Function, t: dict, *, known_until: datetime | None = None, end: datetime | None = None) -> Totals:
     cost = cost_rule.total_cost(region=fn.region, architecture=fn.architecture, memory_mb=fn.memory_mb, totals=t)
     return Totals(
+        known_until=known_until,
+        incomplete=end is not None and incomplete(known_until=known_until, end=end),
         invocations=t.get("invocations") or 0,
         errors=t.get("errors") or 0,
         throttles=t.get("throttles") or 0,
@@ -150,8 +179,16 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
     now = now or timezone.now()
     fn_series, version_series = function_series_map(function=function)
     ids = ([fn_series.id] if fn_series else []) + [s.id for s in version_series.values()]
+    # Every series of the function shares its known-until (one target per function); a query
+    # only where the poller has not published it.
+    if function.metrics_known_until is not None:
+        known = {sid: function.metrics_known_until for sid in ids}
+    else:
+        known = series_known_until(series_ids=ids)
+    fn_known = known.get(fn_series.id) if fn_series else None
+    concurrency_limit = function.reserved_concurrency or account_concurrency_limit()
 
-    buckets = series_buckets(series_ids=ids, time_range=time_range, columns=ALL_COLUMNS) if ids else {}
+    buckets = series_buckets(series_ids=ids, time_range=time_range, columns=ALL_COLUMNS, known_until=known) if ids else {}
     totals_raw = series_totals(
         series_ids=ids,
         start=time_range.start,
@@ -159,10 +196,16 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
         columns=_TOTAL_COLUMNS,
     )
     data = buckets.get(fn_series.id) if fn_series else None
-    totals = _totals(function, totals_raw[fn_series.id]) if fn_series else Totals()
+    end = time_range.end
+    totals = _totals(function, totals_raw[fn_series.id], known_until=fn_known, end=end) if fn_series else Totals()
     versions = sorted(
         (
-            VersionStats(version=v, series_id=s.id, totals=_totals(function, totals_raw[s.id]), data=buckets.get(s.id))
+            VersionStats(
+                version=v,
+                series_id=s.id,
+                totals=_totals(function, totals_raw[s.id], known_until=known.get(s.id), end=end),
+                data=buckets.get(s.id),
+            )
             for v, s in version_series.items()
         ),
         key=lambda vs: (-vs.number, vs.version),
@@ -178,6 +221,9 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
     metrics_status = next((s for s in statuses if s.source == PollSource.METRICS), None)
     scope_health = [poll_health(s, now=now) for s in statuses]
     problems = [h for h in scope_health if h.problem]
+    now_state = function_now(function=function, series=fn_series, concurrency_limit=concurrency_limit, known_until=fn_known)
+    wc = what_changed(data=data, totals=totals, deploys=deploys, versions=versions, groups=groups)
+    _align_with_now(wc, now_state, time_range=time_range)
     return FunctionData(
         function=function,
         time_range=time_range,
@@ -186,13 +232,27 @@ def function_data(*, function: Function, time_range: TimeRange, now: datetime | 
         versions=versions,
         deploys=deploys,
         error_groups=groups,
-        what_changed=what_changed(data=data, totals=totals, deploys=deploys, versions=versions, groups=groups),
+        what_changed=wc,
         rightsizing=rightsizing(function=function, series=fn_series, now=now),
         metrics_status=metrics_status,
         problems=problems,
         scope_health=scope_health,
-        concurrency_limit=function.reserved_concurrency or account_concurrency_limit(),
+        concurrency_limit=concurrency_limit,
+        now=now_state,
     )
+
+
+def _align_with_now(wc: "WhatChanged", now: NowState, *, time_range: TimeRange) -> None:
+    """When the error rate is on fire now, "errors began" is that episode's onset (to the minute,
+    whatever the range's bucket size), with its deploy and baseline: the page says what the
+    overview says."""
+    ep = now.episode
+    if ep is None or ep.signal is not ERROR_RATE or ep.since is None:
+        return
+    wc.since = ep.since
+    wc.throughout = ep.since <= time_range.start
+    wc.baseline_rate = ep.baseline_value
+    wc.deploy, wc.minutes_after_deploy = now.deploy, now.minutes_after_deploy
 
 
 def last_deploy(*, function: Function) -> AliasChange | None:
@@ -287,14 +347,23 @@ def _deploy_inside(data: SeriesData, since: datetime, deploys: list[AliasChange]
 
 
 def rightsizing(*, function: Function, series: Series | None, now: datetime) -> RightSizing | None:
-    """The right-sizing rule (``ops.rules.rightsizing``) over the function series' last week."""
+    """The right-sizing rule (``ops.rules.rightsizing``) over the function's last week: the
+    series' peak memory use and the out-of-memory errors its logs showed (two queries)."""
     if series is None:
         return None
-    t = series_totals(
-        series_ids=[series.id], start=now - rightsizing_rule.WINDOW, end=now, columns=rightsizing_rule.COLUMNS
-    )[series.id]
+    start = now - rightsizing_rule.WINDOW
+    t = series_totals(series_ids=[series.id], start=start, end=now, columns=rightsizing_rule.COLUMNS)[series.id]
+    in_window = Q(errorminute__ts__gte=start, errorminute__ts__lt=now)
+    oom = sum(
+        g.in_window
+        for g in ErrorGroup.objects.filter(function=function, last_seen__gte=start)
+        .annotate(in_window=Sum("errorminute__count", filter=in_window, default=0))
+        .only("error_type", "message")
+        if rightsizing_rule.is_out_of_memory(error_type=g.error_type, message=g.message)
+    )
     return rightsizing_rule.rightsizing_of(
-        totals=t, memory_mb=function.memory_mb, region=function.region, architecture=function.architecture
+        totals=t, memory_mb=function.memory_mb, region=function.region, architecture=function.architecture,
+        oom_errors=oom,
     )
 
 
@@ -319,7 +388,8 @@ def function_metric_series(*, function: Function, series: Series, metric: str, t
         columns = ("invocations", "errors")
     else:
         columns = (metric,)
-    data = series_buckets(series_ids=[series.id], time_range=time_range, columns=columns)[series.id]
+    known = {series.id: function.metrics_known_until} if function.metrics_known_until else None
+    data = series_buckets(series_ids=[series.id], time_range=time_range, columns=columns, known_until=known)[series.id]
     if metric == "error_rate":
         values = [rate(e, i) for e, i in zip(data["errors"], data["invocations"])]
     elif metric == "cost":

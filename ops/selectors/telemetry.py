@@ -28,10 +28,9 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from ops.models.telemetry import MAX_COLUMNS as _MAX_COLUMNS
 from ops.models.telemetry import PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
@@ -39,7 +38,6 @@ from ops.rules.cost import ESTIMATE_INPUTS, ESTIMATED_MS, estimated_ms_sum_sql
 from ops.selectors.timerange import TimeRange
 
 MAX_POINTS = 1500
-LIVE_EDGE_S = 5 * 60  # how late CloudWatch data may still arrive for the newest buckets
 
 
 # Charts and totals treat percentiles like maxima: the highest 1-minute value in a bucket.
@@ -269,8 +267,17 @@ def series_buckets(
     time_range: TimeRange,
     columns: Sequence[str] = ALL_COLUMNS,
     max_points: int = MAX_POINTS,
+    known_until: Mapping[int, datetime | None] | None = None,
 ) -> dict[int, SeriesData]:
-    """Bucketed values for each series (one query whatever the number of series)."""
+    """Bucketed values for each series (one query whatever the number of series; one more
+    when ``known_until`` is not given).
+
+    A bucket that begins at or after the series' known-until instant (``series_known_until``)
+    is not known yet: every column is None there, counts included — a line that drops to 0 at
+    the last polled minute would read as "errors stopped". A coarse bucket the instant falls
+    inside keeps what its known minutes hold (on a 7-day chart the newest hour is then still
+    drawn, as the range's own last bucket always is). Known buckets without rows are quiet:
+    counts 0, gauges None."""
     step = bucket_step(time_range.seconds, max_points=max_points)
     start = floor_to(time_range.start, step)
     end = time_range.end
@@ -287,32 +294,61 @@ def series_buckets(
     }
     if not series_ids:
         return out
+    if known_until is None:
+        known_until = series_known_until(series_ids=series_ids)
     # Any table whose rows nest in the bucket may answer (a 30-min trend bucket can use
     # 5-minute rows even on a 1-day range); the finest table always fills the gaps.
     tiers = tuple(t for t in (HOUR, FIVE, MINUTE) if step % t.step_s == 0)
     params = _params(ids=series_ids, start=start, end=end, tiers=tiers) | {"step": step, "origin": EPOCH}
     index = {int((ts - EPOCH).total_seconds()): i for i, ts in enumerate(times)}
-    last_seen: dict[int, int] = {}
     for row in _fetch(_stat_sql(columns=columns, tiers=tiers, bucketed=True), params):
         i = index.get(row["bucket"])
         if i is None:
             continue
         data = out[row["series_id"]]
-        last_seen[row["series_id"]] = max(i, last_seen.get(row["series_id"], -1))
         for col in columns:
             value = row[col]
             data.values[col][i] = float(value) if value is not None else (0 if col in SUM_COLUMNS else None)
-    # CloudWatch points arrive minutes late: empty buckets at the live edge are "not known
-    # yet", not zero — a line that drops to 0 there would read as "errors stopped".
-    fresh_from = (timezone.now() - timedelta(seconds=LIVE_EDGE_S))
     for sid, data in out.items():
-        last = last_seen.get(sid, -1)
-        for i in range(last + 1, len(times)):
-            if times[i] >= fresh_from:
+        known = known_until.get(sid)
+        for i in range(len(times)):
+            if known is None or times[i] >= known:
                 for col in columns:
-                    if col in SUM_COLUMNS:
-                        data.values[col][i] = None
+                    data.values[col][i] = None
     return out
+
+
+def series_known_until(*, series_ids: Sequence[int]) -> dict[int, datetime | None]:
+    """Until when each series' minutes are known (one query).
+
+    How the product knows a minute is unknown: the metrics poller moves a function's cursor
+    only past windows it stored (a failed or denied read keeps it, and the window is read
+    again), and publishes that position as ``Function.metrics_known_until``; every series of
+    the function (its own, its aliases', its versions') shares it. Minutes at or after it are
+    not known yet — not polled yet, or their poll failed — and read as None, never 0. Where
+    the poller has not published it (rows written before the column existed, or by other
+    means), the minute after the newest stored row stands in; a series with neither is not
+    known at all. Minutes before the first poll's backfill are not tracked: they read as quiet.
+    """
+    if not series_ids:
+        return {}
+    sql = """
+SELECT s.id, coalesce(f.metrics_known_until,
+                      (SELECT max(m.ts) + interval '1 minute' FROM ops_minutestat m WHERE m.series_id = s.id))
+FROM ops_series s JOIN ops_function f ON f.id = s.function_id
+WHERE s.id = ANY(%(ids)s)
+"""
+    with connection.cursor() as cur:
+        cur.execute(sql, {"ids": list(series_ids)})
+        return dict(cur.fetchall())
+
+
+def known_until_sql(*, function: str, series_id: str) -> str:
+    """``series_known_until`` as a SQL expression over a function row and a series id column."""
+    return (
+        f"coalesce({function}.metrics_known_until, (SELECT max(m.ts) + interval '1 minute'"
+        f" FROM ops_minutestat m WHERE m.series_id = {series_id}))"
+    )
 
 
 def series_totals(

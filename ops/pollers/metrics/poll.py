@@ -33,6 +33,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from ops.aws import cloudwatch
@@ -154,6 +155,7 @@ def metrics_poll(ctx: PollContext) -> None:
                 if t.key in done:
                     cursors[t.key] = e
             _save_cursor(ctx, cursors, retries)
+            _known_record([t.function_id for t in group if t.key in done and t.function_id], e)
             if len(done) < len(group):
                 break  # re-read this chunk next run rather than skip past it
             s = e
@@ -222,6 +224,16 @@ def _cadence_record(ctx: PollContext, cad: plan.Cadence, at: datetime) -> None:
         region=ctx.region,
         defaults={"busy_s": cad.busy_s, "idle_s": cad.idle_s, "usd_per_day": cad.usd_per_day, "planned_at": at},
     )
+
+
+def _known_record(function_ids: list[int], until: datetime) -> None:
+    """Publish how far each function's minutes are known (Function.metrics_known_until), after
+    the cursor moved: the pages read it to tell a minute not polled yet (null) from a quiet one
+    (0). Forward only, like the cursor of a regular poll."""
+    if function_ids:
+        Function.objects.filter(pk__in=function_ids).filter(
+            Q(metrics_known_until__isnull=True) | Q(metrics_known_until__lt=until)
+        ).update(metrics_known_until=until)
 
 
 def _save_cursor(ctx: PollContext, cursors: dict[str, datetime], retries: dict[str, int]) -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 # session + user + 2 permission lookups (nav role) are part of every page; SAVEPOINT,
 # SET LOCAL jit = off and RELEASE wrap the reads (see telemetry.reads_without_jit)
 OVERVIEW_QUERIES = 18
-FUNCTION_QUERIES = 22  # 20 for the telemetry and inventory, 1 for the function's jobs, 1 for its CloudTrail changes
+FUNCTION_QUERIES = 26  # 21 for the telemetry, inventory and right-sizing (its OOM errors), 3 for the now state (DLQs, minutes, deploys), 1 for jobs, 1 for CloudTrail changes
 
 
 def text(resp) -> str:
@@ -35,7 +35,9 @@ def test_overview_shows_fire_headroom_and_the_table(client_in, estate):
     assert resp.status_code == 200
     t = text(resp)
     assert "On fire (2)" in t
-    assert "error rate 6.7 % (2,400 errors)" in t and "since" in t and "after live → v43" in t
+    # the now window's reason (its last 5 minutes), not the range's 6.7 %
+    assert "error rate 80.0 % (400 errors)" in t and "since" in t and "after live → v43" in t
+    assert "data as of" in t and "chronic" not in t
     assert "612 / 1,000" in t
     assert "payments-api" in t and "840 ms / 6 s" in t and "380" in t
     assert 'aria-current="true" data-range="6h"' in resp.content.decode()

@@ -109,6 +109,16 @@ def test_rightsizing_rule():
     assert (rs.used_max_mb, rs.configured_mb, rs.suggested_mb) == (300.0, 1024, 384)
     assert rs.monthly_now_usd == pytest.approx(now_usd)
     assert rs.monthly_saving_usd == pytest.approx(now_usd * (1 - 384 / 1024)) and rs.worth_it
-    # never above the configured size; no REPORT lines, no hint
-    assert rightsizing_of(totals=week, memory_mb=256, region=US, architecture="x86_64").suggested_mb == 256
+    # a peak over the size means add memory; no REPORT lines, no hint
+    assert rightsizing_of(totals=week, memory_mb=256, region=US, architecture="x86_64").verdict == "add"
     assert rightsizing_of(totals={"memory_used_max_mb": None}, memory_mb=256, region=US, architecture="x86_64") is None
+    # at 90 % of the size (or with out-of-memory kills) it says add memory, never "fits"
+    full = rightsizing_of(totals=week | {"memory_used_max_mb": 921.6}, memory_mb=1024, region=US, architecture="x86_64")
+    assert full.verdict == "add" and full.suggested_mb == 1536
+    assert full.monthly_extra_usd == pytest.approx(now_usd * 0.5)
+    below = rightsizing_of(totals=week | {"memory_used_max_mb": 921.5}, memory_mb=1024, region=US, architecture="x86_64")
+    assert below.verdict == "fits" and below.suggested_mb == 1024
+    oom = rightsizing_of(totals=week, memory_mb=1024, region=US, architecture="x86_64", oom_errors=3)
+    assert oom.verdict == "add" and oom.oom_errors == 3 and oom.suggested_mb == 1536
+    assert rightsizing_of(totals=week | {"memory_used_max_mb": 9000.0}, memory_mb=10240, region=US,
+                          architecture="x86_64").suggested_mb == 10240  # Lambda's largest size

@@ -25,7 +25,7 @@ def _before(r: Record) -> list[tuple[str, str]]:
     if r.p99_pct is not None and r.p99_pct >= 80.0:
         out.append(("bad" if r.p99_pct >= 95 else "warn", f"p99 {r.p99_pct:.0f} % of {r.timeout_s} s timeout"))
     if r.dlq_growth and r.dlq_growth > 0:
-        out.append(("bad", f"DLQ depth {int(r.dlq_depth):,} messages (+{int(r.dlq_growth):,} in range)"))
+        out.append(("bad", f"DLQ depth {int(r.dlq_depth):,} messages (+{int(r.dlq_growth):,} new)"))
     if r.async_events_dropped:
         out.append(("bad", f"async events dropped {int(r.async_events_dropped):,}"))
     if r.iterator_age_max is not None and r.iterator_age_max >= 60_000.0:
@@ -81,7 +81,7 @@ def test_reason_wording_and_levels():
         (Level.BAD, "error rate 6.7 % (2,400 errors)"),
         (Level.BAD, "throttles 3 (reserved 50)"),
         (Level.BAD, "p99 96 % of 6 s timeout"),
-        (Level.BAD, "DLQ depth 380 messages (+40 in range)"),
+        (Level.BAD, "DLQ depth 380 messages (+40 new)"),
         (Level.BAD, "async events dropped 1,234"),
         (Level.WARN, "iterator age 2 min"),
         (Level.WARN, "concurrency 45 of 50"),

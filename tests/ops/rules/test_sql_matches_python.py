@@ -151,3 +151,111 @@ def test_signals_that_cannot_fire_are_never_a_page_reason():
     assert on_fire_sql(table="t", signals=()) == "FALSE"
     assert level_sql(SIGNALS[1], table="t") == "'ok'"  # errors: no level of its own
     assert Level.BAD.rank > Level.WARN.rank > Level.OK.rank
+
+
+# ---------------------------------------------------------------------------------------------
+# The now state: the window's record from minute rows, in SQL (the fleet's) and in Python (the
+# function page's and the API's), then judged — the same bits and the same verdict.
+
+NOW_POOLS = {
+    "invocations": [0, 1, 3, 4, 19, 20, 25, 100],
+    "errors": [0, 0, 1, 4, 5, 6, 20],
+    "throttles": [0, 0, 0, 1, 2],
+    "async_events_dropped": [0, 0, 1],
+    "dead_letter_errors": [0, 1],
+    "reports": [0, 3, 100],
+    "cold_starts": [0, 1, 30],
+    # 3 s and 30 s timeouts: 80 % and 95 % exactly, and one float step either side
+    "duration_p99": [None, 10.0, 2400.0, math.nextafter(2400.0, 0), 2850.0, math.nextafter(2850.0, 1e9), 24000.0,
+                     28500.0, math.nextafter(24000.0, 0)],
+    "iterator_age_max": [None, 0.0, 60_000.0, math.nextafter(60_000.0, 0), 61_000.0],
+    "concurrency_max": [None, 1.0, 9.0, math.nextafter(9.0, 0), 900.0, 1000.0],
+}
+
+
+def _now_functions(n: int, seed: int) -> tuple[list[dict], list[dict]]:
+    rng = random.Random(seed)
+    fns, minutes = [], []
+    for fid in range(n):
+        fns.append({
+            "id": fid,
+            "timeout_s": rng.choice([3, 30]),
+            "concurrency_limit": rng.choice([10, 1000]),
+            "reserved_concurrency": rng.choice([None, 10]),
+            "dlq_depth": rng.choice([None, 0.0, 12.0]),
+            "dlq_growth": rng.choice([None, 0.0, 1.0]),
+        })
+        for m in range(rng.choice([0, 1, 3, 5, 5, 5])):  # a minute without a row is quiet
+            row = {c: rng.choice(pool) for c, pool in NOW_POOLS.items()}
+            row["errors"] = min(row["errors"], row["invocations"]) if rng.random() < 0.8 else row["errors"]
+            minutes.append({"fid": fid, "m": m} | row)
+    return fns, minutes
+
+
+def test_the_now_window_is_judged_alike_in_sql_and_python():
+    from ops.rules.now import COLUMNS as NOW_COLUMNS
+    from ops.rules.now import now_aggregates_sql, now_columns_sql, now_record
+
+    fns, minutes = _now_functions(2500, seed=11)
+    levels = ", ".join(f"{level_sql(s, table='nr')} AS level_{s.key}" for s in SIGNALS)
+    with connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMPORARY TABLE now_fns (id integer PRIMARY KEY, timeout_s integer, concurrency_limit integer,"
+            " reserved_concurrency integer, dlq_depth double precision, dlq_growth double precision)"
+        )
+        cur.executemany(
+            "INSERT INTO now_fns VALUES (%(id)s, %(timeout_s)s, %(concurrency_limit)s, %(reserved_concurrency)s,"
+            " %(dlq_depth)s, %(dlq_growth)s)",
+            fns,
+        )
+        # the minute table's own column types: bigint counts, float8 gauges
+        cols = ", ".join(f"{c} {'double precision' if c in ('duration_p99', 'iterator_age_max', 'concurrency_max') else 'bigint'}"
+                         for c in NOW_POOLS)
+        cur.execute(f"CREATE TEMPORARY TABLE now_minutes (fid integer, m integer, {cols})")
+        cur.executemany(
+            f"INSERT INTO now_minutes VALUES (%(fid)s, %(m)s, {', '.join(f'%({c})s' for c in NOW_POOLS)})", minutes
+        )
+        cur.execute(f"""
+WITH a AS (
+  SELECT fn.id, x.* FROM now_fns fn
+  CROSS JOIN LATERAL (SELECT {now_aggregates_sql(table="mm")} FROM now_minutes mm WHERE mm.fid = fn.id) x
+),
+nr AS (
+  SELECT fn.id, {now_columns_sql(agg="a", timeout_s="fn.timeout_s", concurrency_limit="fn.concurrency_limit")},
+         fn.dlq_depth, fn.dlq_growth
+  FROM now_fns fn JOIN a ON a.id = fn.id
+)
+SELECT nr.*, to_jsonb(nr)::text AS js, {levels}, {on_fire_sql(table="nr")} AS on_fire FROM nr ORDER BY id""")
+        names = [c.name for c in cur.description]
+        judged = [dict(zip(names, r)) for r in cur.fetchall()]
+        cur.execute("DROP TABLE now_fns; DROP TABLE now_minutes")
+
+    import json
+
+    by_fn: dict[int, list[dict]] = {}
+    for m in minutes:
+        by_fn.setdefault(m["fid"], []).append({c: m[c] for c in NOW_COLUMNS})
+    fires = 0
+    for fn, db_row in zip(fns, judged):
+        record = now_record(
+            by_fn.get(fn["id"], []),
+            timeout_s=fn["timeout_s"],
+            concurrency_limit=fn["concurrency_limit"],
+            reserved_concurrency=fn["reserved_concurrency"],
+            dlq_depth=fn["dlq_depth"],
+            dlq_growth=fn["dlq_growth"],
+        )
+        # the same numbers, bit for bit, straight and through the fleet's jsonb
+        through_json = json.loads(db_row["js"])
+        for c in ("invocations", "errors", "error_rate", "throttles", "p99_pct", "iterator_age_max",
+                  "concurrency_pct", "async_events_dropped", "dlq_growth", "cold_pct"):
+            assert getattr(record, c) == db_row[c] == through_json[c], (c, record, db_row)
+        for s in SIGNALS:
+            assert db_row[f"level_{s.key}"] == signal_level(s, record).value, (s.key, record)
+        assert db_row["on_fire"] is on_fire(record), record
+        fires += db_row["on_fire"]
+    assert 0 < fires < len(fns)
+    # the edges really were exercised: exactly 5 % with 5 errors, exactly 80 % of the timeout
+    records = [json.loads(r["js"]) for r in judged]
+    assert any(r["error_rate"] == 5.0 and r["errors"] >= 5 for r in records)
+    assert any(r["p99_pct"] == 80.0 for r in records) and any(r["concurrency_pct"] == 90.0 for r in records)

@@ -47,12 +47,19 @@ def test_on_fire_lists_reasons_onset_and_the_deploy_before(estate):
     assert names == ["payments-api", "ingest-stream"]
     bad = fp.fire[0]
     assert bad.level == "bad"
-    assert any(t.startswith("error rate 6.") for _, t in bad.reasons)
+    # the reasons are the now window's (the last 5 known minutes), not the 6 h range's 6.7 %
+    assert ("bad", "error rate 80.0 % (400 errors)") in bad.reasons
     assert any("DLQ depth 380" in t for _, t in bad.reasons)
+    start = estate.now.replace(second=0, microsecond=0) - timedelta(hours=6)
+    assert bad.since == start + timedelta(minutes=330) and not bad.chronic
     assert bad.deploy == estate.deploy
-    assert 0 <= bad.minutes_after_deploy <= 6
+    assert bad.minutes_after_deploy == 5
     assert bad.baseline_rate == 0.0
-    assert any("throttles" in t for _, t in fp.fire[1].reasons)
+    thr = fp.fire[1]
+    assert any("throttles" in t for _, t in thr.reasons)
+    # the throttles' own episode (from minute 301), not another signal's
+    assert thr.since == start + timedelta(minutes=301) and not thr.chronic and thr.baseline_rate is None
+    assert fp.as_of == start + timedelta(minutes=360)
 
 
 def test_sort_and_paging_happen_in_sql(estate):
@@ -118,5 +125,23 @@ def test_a_dlq_is_on_fire_when_it_fills_up_not_for_old_messages(estate):
     assert (rows["payments-api"].dlq_depth, rows["payments-api"].dlq_growth) == (380, 0)
     assert (rows["ingest-stream"].dlq_depth, rows["ingest-stream"].dlq_growth) == (45, 40)
     fire = {r.name: [text for _, text in r.reasons] for r in fp.fire}
-    assert "DLQ depth 45 messages (+40 in range)" in fire["ingest-stream"]
+    assert "DLQ depth 45 messages (+40 new)" in fire["ingest-stream"]
     assert not any(text.startswith("DLQ") for text in fire["payments-api"])  # on fire for its errors only
+
+
+def test_a_deploy_seen_late_counts_when_its_version_was_published_by_the_onset(estate):
+    """An alias change the inventory poll saw minutes after the onset is the deploy when its
+    version was published within the onset's minute or the next (calls stamped by their start)."""
+    from ops.models import AliasChange, FunctionVersion
+    from tests.factories import AliasChangeFactory
+
+    AliasChange.objects.filter(pk=estate.deploy.pk).delete()
+    onset = estate.now.replace(second=0, microsecond=0) - timedelta(minutes=30)
+    FunctionVersion.objects.create(function=estate.bad, version="43", last_modified=onset + timedelta(seconds=65))
+    AliasChangeFactory(alias=estate.deploy.alias, at=onset + timedelta(minutes=4, seconds=30), from_version="42",
+                       to_version="43")
+    bad = next(r for r in page(estate).fire if r.name == "payments-api")
+    assert bad.since == onset and bad.deploy.to_version == "43" and bad.minutes_after_deploy == 0
+    # a change seen later than an inventory poll interval after the onset is not taken for it
+    AliasChange.objects.update(at=onset + timedelta(minutes=9))
+    assert next(r for r in page(estate).fire if r.name == "payments-api").deploy is None

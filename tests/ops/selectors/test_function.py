@@ -63,13 +63,50 @@ def test_rightsizing_suggests_a_smaller_size_and_prices_it_with_the_cost_model(e
     assert rs.monthly_saving_usd == pytest.approx(now_usd - new_usd) and rs.worth_it
 
 
-def test_rightsizing_without_report_lines_or_when_memory_fits(estate):
+def test_rightsizing_without_report_lines_fits_or_add_memory(estate):
+    from ops.rules.rightsizing import Verdict
+    from tests.factories import ErrorGroupFactory, ErrorMinuteFactory
+
     assert data_for(estate, estate.throttled).rightsizing is None
+    start = estate.now - timedelta(hours=1)
+    # 200 of 256 MB (78 %): fits, and says what it costs
+    roomy = FunctionFactory(account=estate.account, memory_mb=256)
+    s = function_series(roomy)
+    minutes(s, start=start, count=10, memory_used_max_mb=200, reports=1, billed_gb_s=1.0)
+    rs = rightsizing(function=roomy, series=s, now=estate.now)
+    assert rs.verdict is Verdict.FITS and rs.suggested_mb == 256 and not rs.worth_it
+    assert rs.monthly_now_usd == pytest.approx(
+        lambda_cost(region=roomy.region, architecture=roomy.architecture, requests=0, gb_seconds=10.0 * 30 / 7)
+    )
+    # 240 of 256 MB (94 %): one spike from being killed — add memory, priced
     tight = FunctionFactory(account=estate.account, memory_mb=256)
     s = function_series(tight)
-    minutes(s, start=estate.now - timedelta(hours=1), count=10, memory_used_max_mb=240, reports=1, billed_gb_s=1.0)
+    minutes(s, start=start, count=10, memory_used_max_mb=240, reports=1, billed_gb_s=1.0)
     rs = rightsizing(function=tight, series=s, now=estate.now)
-    assert rs.suggested_mb == 256 and not rs.worth_it
+    assert rs.verdict is Verdict.ADD and rs.suggested_mb == 384 and rs.oom_errors == 0
+    assert rs.monthly_at_suggested_usd == pytest.approx(rs.monthly_now_usd * 384 / 256)
+    assert rs.monthly_extra_usd == pytest.approx(rs.monthly_now_usd * 0.5) and rs.monthly_extra_usd > 0
+    # 1024 of 1024 MB next to "signal: killed" errors: add memory, never "fits"
+    killed = FunctionFactory(account=estate.account, memory_mb=1024)
+    s = function_series(killed)
+    minutes(s, start=start, count=10, memory_used_max_mb=lambda i: 1024 if i == 3 else 500, reports=1, billed_gb_s=1.0)
+    group = ErrorGroupFactory(function=killed, error_type="Runtime.ExitError",
+                              message="Runtime exited with error: signal: killed", first_seen=start, last_seen=estate.now)
+    for i in range(7):
+        ErrorMinuteFactory(group=group, ts=(start + timedelta(minutes=i)).replace(second=0, microsecond=0), count=7)
+    rs = rightsizing(function=killed, series=s, now=estate.now)
+    assert rs.verdict is Verdict.ADD and rs.oom_errors == 49 and rs.suggested_mb == 1536
+    # out-of-memory errors even at a low peak (the killed invocations' REPORT shows the ceiling
+    # only sometimes): still add memory
+    s2 = function_series(FunctionFactory(account=estate.account, memory_mb=512))
+    minutes(s2, start=start, count=10, memory_used_max_mb=200, reports=1, billed_gb_s=1.0)
+    ErrorMinuteFactory(
+        group=ErrorGroupFactory(function=s2.function, error_type="MemoryError", message="", first_seen=start,
+                                last_seen=estate.now),
+        ts=start.replace(second=0, microsecond=0), count=2,
+    )
+    rs = rightsizing(function=s2.function, series=s2, now=estate.now)
+    assert rs.verdict is Verdict.ADD and rs.oom_errors == 2 and rs.suggested_mb == 768
 
 
 @pytest.mark.parametrize("used, size", [(10, 128), (102, 128), (103, 256), (310, 512), (800, 1024)])
@@ -97,3 +134,23 @@ def test_a_stray_error_just_before_a_bad_deploy_does_not_hide_it():
     flat = SeriesData(step_s=60, ts=ts, values={"invocations": [30] * 20, "errors": [0] * 14 + [6] * 6, "throttles": [0] * 20})
     wc = what_changed(data=flat, totals=Totals(invocations=600, errors=36), deploys=[calm], versions=[], groups=[])
     assert wc.deploy is None and wc.since == ts[14]
+
+
+def test_the_pages_now_state_is_the_overviews_whatever_the_range(estate):
+    from ops.selectors.fleet import fleet_page
+    from ops.selectors.inventory import FunctionFilters
+
+    fp = fleet_page(time_range=TimeRange.preset("24h", now=estate.now), filters=FunctionFilters())
+    fire = {r.id: r for r in fp.fire}
+    for fn in (estate.bad, estate.ok, estate.throttled):
+        for key in ("1h", "7d"):
+            now = data_for(estate, fn, key=key).now
+            assert now.on_fire is (fn.pk in fire), (fn.name, key)
+            if now.on_fire:
+                row = fire[fn.pk]
+                assert now.reasons == row.reasons  # DLQ growth included, judged on the same window
+                assert (now.since, now.chronic, now.baseline_rate, now.deploy) == (
+                    row.since, row.chronic, row.baseline_rate, row.deploy)
+    bad = data_for(estate, key="7d")
+    # "what changed" names the now episode's onset to the minute, even on a 7-day range's hourly buckets
+    assert bad.what_changed.since == bad.now.since and bad.what_changed.deploy == estate.deploy

@@ -14,6 +14,7 @@ from tests.factories import FunctionFactory, function_series, minutes
 
 NOW = hours_ago(1) + timedelta(seconds=30)  # half a minute into a whole hour
 HOUR = NOW.replace(second=0)
+KNOWN = HOUR + timedelta(hours=1)  # every minute of these ranges polled
 
 
 def test_presets_and_custom_ranges_parse():
@@ -50,7 +51,7 @@ def test_resolution_follows_the_range():
 
 @pytest.mark.django_db
 def test_single_minute_spike_survives_a_30_day_chart():
-    s = function_series(FunctionFactory())
+    s = function_series(FunctionFactory(metrics_known_until=KNOWN))
     rng = TimeRange.preset("30d", now=NOW)
     # one quiet minute per hour for 30 days, and one minute with 500 errors
     minutes(s, start=rng.start, count=720, step_s=3600, invocations=60, errors=1)
@@ -66,7 +67,7 @@ def test_single_minute_spike_survives_a_30_day_chart():
 
 @pytest.mark.django_db
 def test_percentiles_take_the_max_within_a_bucket_never_the_mean():
-    s = function_series(FunctionFactory())
+    s = function_series(FunctionFactory(metrics_known_until=KNOWN))
     rng = TimeRange.preset("30d", now=NOW)
     start = HOUR - timedelta(days=3, hours=9)
     p99 = [100.0, 100.0, 900.0, 100.0, 100.0]
@@ -82,7 +83,7 @@ def test_percentiles_take_the_max_within_a_bucket_never_the_mean():
 
 @pytest.mark.django_db
 def test_rollups_are_used_where_present_and_minutes_fill_the_rest_without_double_counting():
-    s = function_series(FunctionFactory())
+    s = function_series(FunctionFactory(metrics_known_until=KNOWN))
     rng = TimeRange.preset("30d", now=NOW)
     start = HOUR - timedelta(hours=36)
     # minute rows for 36 hours (still retained), hour roll-ups for the first 24 of them
@@ -97,7 +98,7 @@ def test_rollups_are_used_where_present_and_minutes_fill_the_rest_without_double
 
 @pytest.mark.django_db
 def test_totals_are_exact_at_unaligned_edges_with_all_three_tables():
-    s = function_series(FunctionFactory())
+    s = function_series(FunctionFactory(metrics_known_until=KNOWN))
     start = HOUR - timedelta(hours=36)
     minutes(s, start=start, count=6 * 60, invocations=1)
     minutes(s, start=start, count=4 * 12, model=FiveMinuteStat, step_s=300, invocations=5)
@@ -109,7 +110,7 @@ def test_totals_are_exact_at_unaligned_edges_with_all_three_tables():
 
 @pytest.mark.django_db
 def test_five_minute_rollups_fill_a_7_day_gap_when_hours_are_missing():
-    s = function_series(FunctionFactory())
+    s = function_series(FunctionFactory(metrics_known_until=KNOWN))
     rng = TimeRange.preset("7d", now=NOW)
     start = HOUR - timedelta(days=3, hours=12)
     minutes(s, start=start, count=12, model=FiveMinuteStat, step_s=300, invocations=5, errors=lambda i: 7 if i == 4 else 0)
@@ -118,17 +119,34 @@ def test_five_minute_rollups_fill_a_7_day_gap_when_hours_are_missing():
 
 
 @pytest.mark.django_db
-def test_empty_buckets_at_the_live_edge_are_unknown_not_zero():
+def test_minutes_past_the_known_until_are_unknown_not_zero():
     from django.utils import timezone
 
-    s = function_series(FunctionFactory())
+    fn = FunctionFactory()
+    s = function_series(fn)
     now = timezone.now()
     rng = TimeRange.preset("1h", now=now)
     minutes(s, start=rng.start, count=50, invocations=10)
-    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations",))[s.id]
+    # not published by the poller: the minute after the newest row stands in
+    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations", "duration_p99"))[s.id]
     assert data["invocations"][:50] == [10.0] * 50
-    assert data["invocations"][-1] is None  # the newest minute: CloudWatch may still deliver it
-    assert 0 in data["invocations"][50:]  # older empty minutes really had no invocations
+    assert data["invocations"][50:] == [None] * (len(data) - 50)
+    # the poller stored five quiet minutes more: those are 0, the rest still unknown
+    fn.metrics_known_until = rng.start + timedelta(minutes=55)
+    fn.save(update_fields=["metrics_known_until"])
+    data = series_buckets(series_ids=[s.id], time_range=rng, columns=("invocations", "duration_p99"))[s.id]
+    assert data["invocations"][50:55] == [0] * 5 and data["duration_p99"][50:55] == [None] * 5
+    assert data["invocations"][55:] == [None] * (len(data) - 55)
+    # coarser buckets: the one the known-until falls in keeps its known minutes, later ones are unknown
+    wide = TimeRange(key="custom", start=rng.start, end=rng.start + timedelta(hours=2))
+    coarse = series_buckets(series_ids=[s.id], time_range=wide, columns=("invocations",), max_points=9)[s.id]
+    assert coarse.step_s == 900 and sum(v or 0 for v in coarse["invocations"]) == 500
+    known = rng.start + timedelta(minutes=55)
+    for t, v in zip(coarse.ts, coarse["invocations"]):
+        assert (v is None) == (t >= known), (t, v)
+    # a series never polled and without rows is not known at all
+    never = function_series(FunctionFactory())
+    assert set(series_buckets(series_ids=[never.id], time_range=rng, columns=("invocations",))[never.id]["invocations"]) == {None}
 
 
 @pytest.mark.django_db(transaction=True)  # autocommit, as in a request: the block is the transaction

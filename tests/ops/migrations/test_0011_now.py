@@ -1,0 +1,43 @@
+"""Migration 0011 publishes each function's known-until from the metrics cursors."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("ops", "0010_quarantine_source")]
+AFTER = [("ops", "0011_now")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_known_until_comes_from_the_metrics_cursor():
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    try:
+        old = _migrate(BEFORE)
+        account = old.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
+        Function = old.get_model("ops", "Function")
+        fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
+        polled = Function.objects.create(name="orders", arn="arn:aws:lambda:us-east-1:123456789012:function:orders", **fields)
+        never = Function.objects.create(name="mailer", arn="arn:aws:lambda:us-east-1:123456789012:function:mailer", **fields)
+        until = {str(polled.pk): (now - timedelta(minutes=3)).isoformat(), "scope": now.isoformat(), "77": "garbage"}
+        old.get_model("ops", "PollStatus").objects.create(
+            source="metrics", account=account, region="us-east-1", cursor={"until": until, "partial": {}}
+        )
+        old.get_model("ops", "PollStatus").objects.create(source="logs", account=account, region="us-east-1",
+                                                          cursor={"until": {str(never.pk): now.isoformat()}})
+
+        new = _migrate(AFTER)
+        Function = new.get_model("ops", "Function")
+        assert Function.objects.get(pk=polled.pk).metrics_known_until == now - timedelta(minutes=3)
+        assert Function.objects.get(pk=never.pk).metrics_known_until is None  # a logs cursor is not the metrics one
+        _migrate(BEFORE)  # and back
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("ops"))
