@@ -7,9 +7,10 @@ the default (24 h) overview's on-fire list, and to the deploy named on its page.
 The demo estate (30 functions, both accounts and regions) runs in an in-process sandbox with
 three hours of steady history, then live traffic at wall-clock speed (15-second slices). A
 beat thread runs the pollers on the product's cadence (metrics every METRICS_POLL_SECONDS,
-inventory every INVENTORY_POLL_SECONDS, by default) at a random phase; each run switches a
-different function with a live alias to a bad build at a random moment and polls the
-overview's selector and the function page's selector every second until both show it.
+inventory every INVENTORY_POLL_SECONDS, CloudTrail changes every CHANGES_POLL_SECONDS, by
+default) at a random phase; each run switches a different function with a live alias to a bad
+build at a random moment and polls the overview's selector and the function page's selector
+every second until both show it.
 Target: p95 of the overview lag ≤ 2 metrics poll cycles + 15 s. Prints one JSON object.
 """
 
@@ -53,6 +54,7 @@ def main() -> None:
 
     from ops.models import Account, Function
     from ops.pollers.base import poll_run
+    from ops.pollers.changes import changes_poll
     from ops.pollers.inventory import inventory_poll
     from ops.pollers.metrics import metrics_poll
     from ops.selectors.fleet import fleet_page
@@ -65,13 +67,14 @@ def main() -> None:
 
     metrics_s = args.metrics_seconds or settings.METRICS_POLL_SECONDS
     inventory_s = args.inventory_seconds or settings.INVENTORY_POLL_SECONDS
+    changes_s = settings.CHANGES_POLL_SECONDS
     settings.METRICS_INITIAL_BACKFILL_MINUTES = HISTORY_MINUTES + 5
     rng = random.Random(args.seed)
 
     server = sandbox.start_server()
     os.environ["AWS_ENDPOINT_URL"] = server.endpoint
     stop = threading.Event()
-    out: dict = {"metrics_poll_s": metrics_s, "inventory_poll_s": inventory_s, "runs": []}
+    out: dict = {"metrics_poll_s": metrics_s, "inventory_poll_s": inventory_s, "changes_poll_s": changes_s, "runs": []}
     try:
         estate = sandbox.seed_estate(server, small=False)
         Account.objects.filter(account_id__in=[a["account_id"] for a in estate.accounts]).delete()
@@ -83,7 +86,7 @@ def main() -> None:
                          scenario="steady", seed=args.seed)
 
         def cycle(source: str) -> None:
-            work = inventory_poll if source == "inventory" else metrics_poll
+            work = {"inventory": inventory_poll, "metrics": metrics_poll, "changes": changes_poll}[source]
             for account in Account.objects.filter(account_id__in=[a["account_id"] for a in estate.accounts]):
                 for region in account.regions:
                     poll_run(source=source, account=account, region=region, work=work)
@@ -98,6 +101,7 @@ def main() -> None:
         def beat() -> None:
             phase = time.monotonic() + rng.uniform(0, metrics_s)
             next_m, next_i = phase, phase + rng.uniform(0, inventory_s)
+            next_c = phase + rng.uniform(0, changes_s)
             try:
                 while not stop.is_set():
                     now = time.monotonic()
@@ -107,6 +111,9 @@ def main() -> None:
                     if now >= next_m:
                         cycle("metrics")
                         next_m += metrics_s
+                    if now >= next_c:  # CloudTrail: exact deploy times, or the first-invocation fallback
+                        cycle("changes")
+                        next_c += changes_s
                     stop.wait(0.2)
             finally:
                 connection.close()
