@@ -111,7 +111,8 @@ class PollHealth:
         return self.state == PollState.FAILING
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
+    """Seconds as "45 s", "12 min", "3 h 5 min" (the pages' ``duration_s`` filter says it too)."""
     seconds = int(seconds)
     if seconds < 120:
         return f"{seconds} s"
@@ -135,8 +136,8 @@ def poll_health(status: PollStatus, *, now: datetime) -> PollHealth:
         reason = f"{code}: AWS refuses and retrying will not help; fix the permission or the account's set-up"
     elif ref is not None and now - ref > window:
         state, since = PollState.FAILING, ref + window
-        what = f"no successful poll for {_ago((now - success).total_seconds())}" if success else (
-            f"no successful poll since the first attempt {_ago((now - ref).total_seconds())} ago")
+        what = f"no successful poll for {ago((now - success).total_seconds())}" if success else (
+            f"no successful poll since the first attempt {ago((now - ref).total_seconds())} ago")
         reason = f"{what} (expected every {cadence} s)" + (f"; last error {code}" if error_current and code else "")
     elif error_current:
         state, since = PollState.DEGRADED, status.last_error_at
@@ -150,7 +151,7 @@ def poll_health(status: PollStatus, *, now: datetime) -> PollHealth:
     elif lag_s is not None and lag_s > behind_s:
         state, since = PollState.DEGRADED, status.data_until + timedelta(seconds=behind_s)
         fmt = "%H:%M" if lag_s < 12 * 3600 else "%Y-%m-%d %H:%M"  # a catch-up can be a day behind
-        reason = f"data {_ago(lag_s)} behind (read up to {status.data_until.astimezone(UTC).strftime(fmt)} UTC)"
+        reason = f"data {ago(lag_s)} behind (read up to {status.data_until.astimezone(UTC).strftime(fmt)} UTC)"
     else:
         state, since = PollState.OK, status.state_since if status.state == PollState.OK else success
         reason = ""
@@ -168,4 +169,4 @@ def worst(states) -> str:
     return PollState.OK
 
 
-__all__ = ["PollHealth", "poll_health", "source_cadence_s", "failing_cycles", "worst"]
+__all__ = ["PollHealth", "ago", "poll_health", "source_cadence_s", "failing_cycles", "worst"]
