@@ -25,13 +25,19 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from ops.models import PollState, PollStatus
+from ops.models import PollSource, PollState, PollStatus
 
 # One cadence of lag is normal (the next run is due), a second one is late; a minute more
 # covers a run's own duration.
 BEHIND_CYCLES = 2
 BEHIND_SLACK_S = 60
 DEFAULT_CADENCE_S = 300
+
+# The sources the product is for: without the inventory, metrics or logs its pages are empty or
+# stale, so one of them failing is an outage (/healthz 503). The others have a fallback or are
+# extras — without CloudTrail ("changes") a deploy is dated by its first invocation — so one of
+# them failing leaves the product degraded, not down. A new source is optional until listed here.
+REQUIRED_SOURCES = frozenset({PollSource.INVENTORY, PollSource.METRICS, PollSource.LOGS})
 
 
 def source_cadence_s(source: str) -> int:
@@ -110,6 +116,16 @@ class PollHealth:
     def failing(self) -> bool:
         return self.state == PollState.FAILING
 
+    @property
+    def required(self) -> bool:
+        return self.source in REQUIRED_SOURCES
+
+    @property
+    def product_state(self) -> str:
+        """What this state means for the product as a whole (/healthz's HTTP code): an optional
+        source failing makes it degraded; anything else counts as it is."""
+        return PollState.DEGRADED if self.failing and not self.required else self.state
+
 
 def ago(seconds: float) -> str:
     """Seconds as "45 s", "12 min", "3 h 5 min" (the pages' ``duration_s`` filter says it too)."""
@@ -169,4 +185,4 @@ def worst(states) -> str:
     return PollState.OK
 
 
-__all__ = ["PollHealth", "ago", "poll_health", "source_cadence_s", "failing_cycles", "worst"]
+__all__ = ["REQUIRED_SOURCES", "PollHealth", "ago", "poll_health", "source_cadence_s", "failing_cycles", "worst"]
