@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5055"))
@@ -132,6 +133,21 @@ def _echo_until(proc: subprocess.Popen, marker: str, seen: threading.Event) -> N
             seen.set()
 
 
+def stop_all(procs: list[tuple[str, subprocess.Popen]], *, code: int) -> NoReturn:
+    """Stop every child (its whole process group), newest first, then exit with ``code``: 0 when
+    asked to stop, 1 when something failed, so ``make demo`` and scripts see the failure."""
+    for _name, proc in reversed(procs):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for _name, proc in reversed(procs):
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    print("\nLambda Ops demo stopped." if code == 0 else "\nLambda Ops demo stopped after a failure.")
+    raise SystemExit(code)
+
+
 def main() -> None:
     for port, name in ((WEB_PORT, "WEB_PORT"), (SANDBOX_PORT, "SANDBOX_PORT")):
         if _answers(port):
@@ -148,16 +164,7 @@ def main() -> None:
         return proc
 
     def stop(*_args) -> None:
-        for name, proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in reversed(procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        print("\nLambda Ops demo stopped.")
-        raise SystemExit(0)
+        stop_all(procs, code=0)  # Ctrl-C or SIGTERM: the normal way to end the demo
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -195,7 +202,7 @@ def main() -> None:
     while not sandbox_ready.wait(1):
         if sandbox.poll() is not None or time.monotonic() > deadline:
             print("the sandbox did not finish seeding; stopping the demo")
-            stop()
+            stop_all(procs, code=1)
     queued = _manage(env, "shell", "--no-imports", "-c", "from dashboard.demo import queue_first_polls; print(queue_first_polls())")
     print(f"• first polls queued for {queued.strip().splitlines()[-1]} account × region scopes (inventory, then metrics and logs)")
 
@@ -212,7 +219,7 @@ def main() -> None:
         for name, proc in procs:
             if proc.poll() is not None:
                 print(f"{name} exited with {proc.returncode}; stopping the demo")
-                stop()
+                stop_all(procs, code=1)
         time.sleep(1)
 
 

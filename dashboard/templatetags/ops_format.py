@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django import template
 
+from ops.pollers.health import ago
 from ops.rules.evaluate import value_level
 from ops.rules.signals import BY_KEY, Level
 
@@ -91,24 +92,4 @@ def pct(value, digits: int = 1) -> str:
 @register.filter
 def duration_s(value) -> str:
     """Seconds as "45 s", "12 min", "3 h 5 min"; "—" when unknown."""
-    if value is None:
-        return "—"
-    seconds = int(value)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-@register.filter
-def age_s(value) -> str:
-    """An age in seconds as "42 s", "7 min", "3 h" ("?" when unknown)."""
-    if value is None:
-        return "?"
-    s = int(value)
-    if s < 120:
-        return f"{s} s"
-    if s < 2 * 3600:
-        return f"{s // 60} min"
-    return f"{s // 3600} h"
+    return "—" if value is None else ago(value)

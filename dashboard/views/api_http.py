@@ -85,6 +85,20 @@ def _authenticate(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
+def request_identified(request: HttpRequest) -> bool:
+    """A logged-in session, or a bearer token the API would accept (judged the same way, by the
+    token alone). Never refuses: for a view that answers everyone but tells the identified
+    more (/healthz)."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        try:
+            api_token_authenticate(raw=raw.strip())
+        except TokenRefused:
+            return False
+        return True
+    return request.user.is_authenticated
+
+
 def api_view(view):
     """Auth (bearer or session), GET/HEAD only, JSON errors, finite numbers."""
 

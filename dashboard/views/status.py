@@ -1,11 +1,12 @@
 """The status page (each poller's state per account × region) and /healthz (for uptime checkers,
-load balancers and compose). Both read the state from ops.pollers.health, so they agree."""
+load balancers and compose; ``?scope=web`` for the web container's own probe). Both read the
+state from ops.pollers.health, so they agree."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -18,7 +19,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.forms import PollNowForm
+from dashboard.params import ParamError, choice
 from dashboard.permissions import operator_required
+from dashboard.views.api_http import request_identified
 from ops.actions.runner import JobRequestError
 from ops.models import JobKind, PollState
 from ops.pollers.health import failing_cycles
@@ -30,16 +33,21 @@ from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
 
 
+def now() -> datetime:
+    """The pages' clock (tests replace it, to judge a state later without waiting)."""
+    return timezone.now()
+
+
 def status_page(request: HttpRequest) -> HttpResponse:
-    now = timezone.now()
+    at = now()
     context = {
         "poll_jobs": jobs_recent(kind=JobKind.POLL_INVENTORY),
         "request_key": uuid.uuid4().hex,
-        "statuses": poll_healths(now=now),
+        "statuses": poll_healths(now=at),
         "failing_cycles": failing_cycles(),
         "never_polled": accounts_without_status(),
-        "now": now,
-        "spend": api_spend(now=now),
+        "now": at,
+        "spend": api_spend(now=at),
         "inventory_every_s": settings.INVENTORY_POLL_SECONDS,
         "quarantine": quarantine_by_scope(),
     }
@@ -68,56 +76,72 @@ def poll_now(request: HttpRequest) -> HttpResponse:
     return redirect("status")
 
 
-# What an uptime checker acts on: 200 while the product works (ok, or degraded: some data may
-# lag, the detail says why), 503 when it does not (a scope × source failing, or the database or
-# Redis unreachable).
+# What an uptime checker acts on (README's /healthz table): 200 while the product works — ok, or
+# degraded: some data lags, or an optional source (CloudTrail "changes") is failing — and 503
+# when it does not: the database or Redis unreachable, or a required source (inventory, metrics,
+# logs) failing somewhere. An optional source failing is degraded here (ops.pollers.health).
 HTTP_BY_STATE = {PollState.OK: 200, PollState.DEGRADED: 200, PollState.FAILING: 503}
+# "web": the process, the database and Redis only, for compose's probe of the web container,
+# which must not call web unhealthy because AWS or a poller is.
+HEALTHZ_SCOPES = ("all", "web")
 
 
 @login_not_required
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """DB and Redis reachability, then every scope × source's polling state. No secrets."""
+    """DB and Redis reachability, then the product's polling state. Anyone gets the states and
+    counts per source; a session or a valid API token also gets ``problems``, which name
+    accounts, regions and AWS's errors."""
+    try:
+        scope = choice(request.GET, "scope", HEALTHZ_SCOPES, default="all")
+    except ParamError as err:
+        return JsonResponse({"error": str(err), "param": err.name}, status=400)
+    checks = _checks()
+    up = checks["database"]["ok"] and checks["redis"]["ok"]
+    if scope == "web":
+        return JsonResponse({"ok": up, "scope": scope, "checks": checks}, status=200 if up else 503)
+    body = {"ok": False, "state": PollState.FAILING, "since": None, "checks": checks, "polls": {},
+            "failing_after_cycles": failing_cycles(),
+            "aws_endpoint": "custom" if settings.AWS_ENDPOINT_URL else "aws"}
+    if checks["database"]["ok"]:
+        summary = health_summary(now=now())
+        state = summary.state if up else PollState.FAILING
+        body.update(ok=state == PollState.OK, state=state, since=_iso(summary.since) if up else None,
+                    polls=summary.sources)
+        if _identified(request):
+            body["problems"] = [_problem(h) for h in summary.not_ok]
+    return JsonResponse(body, status=HTTP_BY_STATE[body["state"]])
+
+
+def _checks() -> dict[str, dict]:
     checks: dict[str, dict] = {}
-    ok = True
     t0 = time.monotonic()
     try:
         with connection.cursor() as cur:
             cur.execute("SELECT 1")
         checks["database"] = {"ok": True, "ms": round((time.monotonic() - t0) * 1000, 1)}
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        ok = False
         checks["database"] = {"ok": False, "error": type(exc).__name__}
     t0 = time.monotonic()
     try:
         cache.set("healthz", "1", 5)
         checks["redis"] = {"ok": cache.get("healthz") == "1", "ms": round((time.monotonic() - t0) * 1000, 1)}
-        ok = ok and checks["redis"]["ok"]
     except Exception as exc:  # noqa: BLE001
-        ok = False
         checks["redis"] = {"ok": False, "error": type(exc).__name__}
-    state, polls, problems = PollState.FAILING, {}, []
-    if checks["database"]["ok"]:
-        now = timezone.now()
-        summary = health_summary(now=now)
-        polls = summary.sources
-        problems = [_problem(h, now) for h in summary.not_ok]
-        state = summary.state if ok else PollState.FAILING
-    body = {
-        "ok": ok and state == PollState.OK,
-        "state": state,
-        "checks": checks,
-        "polls": polls,
-        "problems": problems,
-        "failing_after_cycles": failing_cycles(),
-        "aws_endpoint": "custom" if settings.AWS_ENDPOINT_URL else "aws",
-    }
-    return JsonResponse(body, status=HTTP_BY_STATE[state])
+    return checks
 
 
-def _problem(h, now) -> dict:
+def _identified(request: HttpRequest) -> bool:
+    try:
+        return request_identified(request)
+    except Exception:  # noqa: BLE001 - a session or token that cannot be read: answer as to anyone
+        return False
+
+
+def _problem(h) -> dict:
     return {
         "source": h.source,
+        "required": h.required,
         "account": h.account.name,
         "region": h.region,
         "state": h.state,

@@ -33,7 +33,8 @@ class PollState(models.TextChoices):
     FAILING = "failing", "failing"
 
 
-# Worst first: /healthz reports the worst state of any scope × source.
+# Worst first: /healthz reports the worst state of any scope × source (an optional source's
+# failing counting as degraded: ops.pollers.health.REQUIRED_SOURCES).
 POLL_STATE_ORDER: tuple[str, ...] = (PollState.FAILING, PollState.DEGRADED, PollState.OK)
 
 

@@ -25,13 +25,19 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from ops.models import PollState, PollStatus
+from ops.models import PollSource, PollState, PollStatus
 
 # One cadence of lag is normal (the next run is due), a second one is late; a minute more
 # covers a run's own duration.
 BEHIND_CYCLES = 2
 BEHIND_SLACK_S = 60
 DEFAULT_CADENCE_S = 300
+
+# The sources the product is for: without the inventory, metrics or logs its pages are empty or
+# stale, so one of them failing is an outage (/healthz 503). The others have a fallback or are
+# extras — without CloudTrail ("changes") a deploy is dated by its first invocation — so one of
+# them failing leaves the product degraded, not down. A new source is optional until listed here.
+REQUIRED_SOURCES = frozenset({PollSource.INVENTORY, PollSource.METRICS, PollSource.LOGS})
 
 
 def source_cadence_s(source: str) -> int:
@@ -110,8 +116,19 @@ class PollHealth:
     def failing(self) -> bool:
         return self.state == PollState.FAILING
 
+    @property
+    def required(self) -> bool:
+        return self.source in REQUIRED_SOURCES
 
-def _ago(seconds: float) -> str:
+    @property
+    def product_state(self) -> str:
+        """What this state means for the product as a whole (/healthz's HTTP code): an optional
+        source failing makes it degraded; anything else counts as it is."""
+        return PollState.DEGRADED if self.failing and not self.required else self.state
+
+
+def ago(seconds: float) -> str:
+    """Seconds as "45 s", "12 min", "3 h 5 min" (the pages' ``duration_s`` filter says it too)."""
     seconds = int(seconds)
     if seconds < 120:
         return f"{seconds} s"
@@ -135,8 +152,8 @@ def poll_health(status: PollStatus, *, now: datetime) -> PollHealth:
         reason = f"{code}: AWS refuses and retrying will not help; fix the permission or the account's set-up"
     elif ref is not None and now - ref > window:
         state, since = PollState.FAILING, ref + window
-        what = f"no successful poll for {_ago((now - success).total_seconds())}" if success else (
-            f"no successful poll since the first attempt {_ago((now - ref).total_seconds())} ago")
+        what = f"no successful poll for {ago((now - success).total_seconds())}" if success else (
+            f"no successful poll since the first attempt {ago((now - ref).total_seconds())} ago")
         reason = f"{what} (expected every {cadence} s)" + (f"; last error {code}" if error_current and code else "")
     elif error_current:
         state, since = PollState.DEGRADED, status.last_error_at
@@ -150,7 +167,7 @@ def poll_health(status: PollStatus, *, now: datetime) -> PollHealth:
     elif lag_s is not None and lag_s > behind_s:
         state, since = PollState.DEGRADED, status.data_until + timedelta(seconds=behind_s)
         fmt = "%H:%M" if lag_s < 12 * 3600 else "%Y-%m-%d %H:%M"  # a catch-up can be a day behind
-        reason = f"data {_ago(lag_s)} behind (read up to {status.data_until.astimezone(UTC).strftime(fmt)} UTC)"
+        reason = f"data {ago(lag_s)} behind (read up to {status.data_until.astimezone(UTC).strftime(fmt)} UTC)"
     else:
         state, since = PollState.OK, status.state_since if status.state == PollState.OK else success
         reason = ""
@@ -168,4 +185,4 @@ def worst(states) -> str:
     return PollState.OK
 
 
-__all__ = ["PollHealth", "poll_health", "source_cadence_s", "failing_cycles", "worst"]
+__all__ = ["REQUIRED_SOURCES", "PollHealth", "ago", "poll_health", "source_cadence_s", "failing_cycles", "worst"]

@@ -21,18 +21,21 @@ def poll_healths(*, now: datetime) -> list[PollHealth]:
 
 @dataclass(frozen=True)
 class HealthSummary:
-    state: str
+    state: str  # the product's: the worst product_state of any scope × source
+    since: datetime | None  # the earliest start of that state among the scopes in it
     sources: dict[str, dict]
     not_ok: list[PollHealth]
 
 
 def health_summary(*, now: datetime) -> HealthSummary:
-    """The worst state of any scope × source, counts per source, and the scopes that are not ok."""
+    """The product's state (the worst of every scope × source's, an optional source's failing
+    counting as degraded), since when, counts per source, and the scopes that are not ok."""
     healths = poll_healths(now=now)
     sources: dict[str, dict] = {}
     for h in healths:
         entry = sources.setdefault(
-            h.source, {"scopes": 0, **{s: 0 for s in PollState.values}, "oldest_success_age_s": None, "max_lag_s": None}
+            h.source, {"required": h.required, "scopes": 0, **{s: 0 for s in PollState.values},
+                       "oldest_success_age_s": None, "max_lag_s": None}
         )
         entry["scopes"] += 1
         entry[h.state] += 1
@@ -43,7 +46,9 @@ def health_summary(*, now: datetime) -> HealthSummary:
             entry["max_lag_s"] = max(h.lag_s, entry["max_lag_s"] or 0)
     order = {PollState.FAILING: 0, PollState.DEGRADED: 1}
     not_ok = sorted((h for h in healths if not h.ok), key=lambda h: (order[h.state], h.account.name, h.region, h.source))
-    return HealthSummary(state=worst(h.state for h in healths), sources=sources, not_ok=not_ok)
+    state = worst(h.product_state for h in healths)
+    since = min((h.since for h in healths if h.product_state == state and h.since), default=None)
+    return HealthSummary(state=state, since=since, sources=sources, not_ok=not_ok)
 
 
 @dataclass(frozen=True)

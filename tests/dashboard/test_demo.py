@@ -92,3 +92,15 @@ def test_the_demo_runs_with_debug_off_and_a_key_of_the_checkouts_own(tmp_path, m
     assert env["SANDBOX_PORT"] == str(demo.SANDBOX_PORT)
     monkeypatch.setenv("SECRET_KEY", "set-by-the-user-" + "x" * 40)
     assert demo._env()["SECRET_KEY"] == "set-by-the-user-" + "x" * 40
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_stopping_ends_every_child_and_exits_with_the_code_given(code, capsys):
+    """0 after Ctrl-C; 1 when the sandbox failed to seed or a child died, so the caller sees it."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    with pytest.raises(SystemExit) as exited:
+        demo.stop_all([("sleeper", child)], code=code)
+    assert exited.value.code == code
+    assert child.poll() is not None  # ended by SIGTERM, not left behind
+    assert capsys.readouterr().out.strip() == (
+        "Lambda Ops demo stopped." if code == 0 else "Lambda Ops demo stopped after a failure.")

@@ -150,3 +150,11 @@ def test_the_middleware_refuses_nul_anywhere_even_in_the_admin(client):
     resp = client.get("/functions/?q=%00&region=us-east-1")
     assert resp.status_code == 400 and resp.context["filters"].region == "us-east-1"
     assert "Ignored q: must not contain NUL or control characters." in resp.content.decode()
+
+
+def test_a_logged_out_request_with_a_control_character_is_sent_to_the_login_page(client):
+    resp = client.get("/status/", {"q": "a\x00b"})
+    assert resp.status_code == 302 and resp["Location"].startswith(reverse("login") + "?next=/status/")
+    # the views that need no login are still guarded: the login form itself refuses a NUL
+    resp = client.post(reverse("login"), {"username": "vera\x00", "password": "x"})
+    assert resp.status_code == 400 and "username: must not contain NUL" in resp.content.decode()

@@ -143,3 +143,12 @@ def test_https_turns_on_secure_cookies_redirect_and_hsts():
     bad = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HTTPS": "sometimes"}, cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "HTTPS: expected true/false" in bad.stderr
+
+
+def test_the_test_clients_host_is_served_only_under_the_tests():
+    shown = "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))"
+    environment = {k: v for k, v in os.environ.items() if k != "ALLOWED_HOSTS"}
+    result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {shown}"],
+                            env=environment, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "127.0.0.1,localhost", result.stderr
+    assert os.environ["ALLOWED_HOSTS"] == "127.0.0.1,localhost,testserver"  # tests/environment.py

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.views import status as status_views
 from ops.aws import client as aws_client
 from ops.models import PollState, PollStatus
+from ops.pollers.health import poll_health
 from ops.pollers.metrics import poll as metrics
+from ops.selectors.status import health_summary
+from ops.services.api_tokens import api_token_create
 from sandbox.testing import add_fault, clear_faults
 from tests.dashboard.views.test_pages import text
 from tests.factories import AccountFactory, FunctionFactory, PollStatusFactory, make_user
@@ -77,8 +80,11 @@ def test_status_and_healthz_degraded_under_throttling_failing_with_the_endpoint_
     outcome = poll(2)
     assert not outcome.ok and outcome.error_code == "EndpointConnectionError"
     last_success = PollStatus.objects.get(source="metrics").last_success_at
-    while timezone.now() - last_success <= timedelta(seconds=2):  # two 1-second cadences without success
-        time.sleep(0.2)
+    # Judged a moment after two 1-second cadences without success, by the clock, not by waiting.
+    later = last_success + timedelta(seconds=2, milliseconds=1)
+    assert poll_health(PollStatus.objects.get(source="metrics"), now=later).state == "failing"
+    assert health_summary(now=later).state == "failing"
+    at_clock(monkeypatch, status_views, later)
     assert _row_state(client, "metrics") == "failing"
     t = text(client.get(reverse("status")))
     assert "EndpointConnectionError" in t and "expected every 1 s" in t
@@ -93,40 +99,120 @@ def test_status_and_healthz_degraded_under_throttling_failing_with_the_endpoint_
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws)
     aws_client.forget_sessions()
     assert poll(3).ok
+    at_clock(monkeypatch, status_views, timezone.now())
     assert _row_state(client, "metrics") == "ok"
     resp = client.get("/healthz")
     assert (resp.status_code, resp.json()["state"], resp.json()["problems"]) == (200, "ok", [])
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    "row, state, code",
-    [
-        ({}, "ok", 200),
-        ({"last_failed_calls": 1, "last_shortfall": "1 of 4 AWS calls failed (Throttling)"}, "degraded", 200),
-        ({"last_error_at": "now", "last_error_code": "ReadTimeoutError"}, "degraded", 200),
-        ({"last_success_at": "old", "data_until": "old"}, "failing", 503),
-        ({"last_error_at": "now", "last_error_code": "AccessDenied", "last_error_permanent": True}, "failing", 503),
-    ],
-)
-def test_healthz_http_code_per_state(client, row, state, code):
-    now = timezone.now()
+OLD_SUCCESS = {"last_success_at": "old", "data_until": "old"}
+ACCESS_DENIED = {"last_error_at": "now", "last_error_code": "AccessDenied", "last_error_permanent": True,
+                 "last_error_message": "User: arn:aws:iam::123456789012:role/ops is not authorized"}
+
+
+def _status_row(source: str, account, row: dict, now) -> None:
     when = {"now": now, "old": now - timedelta(hours=1)}
     values = {"last_success_at": now - timedelta(seconds=10), "data_until": now - timedelta(seconds=10), "cadence_s": 60}
-    values.update({k: when.get(v, v) if isinstance(v, str) else v for k, v in row.items()})
-    PollStatusFactory(source="metrics", account=AccountFactory(name="prod"), **values)
+    values.update({k: when.get(v, v) if k in ("last_success_at", "data_until", "last_error_at") else v
+                   for k, v in row.items()})
+    account = account if not isinstance(account, str) else AccountFactory(name=account)
+    PollStatusFactory(source=source, account=account, **values)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "source, row, state, scope_state, code",
+    [
+        ("metrics", {}, "ok", "ok", 200),
+        ("metrics", {"last_failed_calls": 1, "last_shortfall": "1 of 4 AWS calls failed (Throttling)"}, "degraded", "degraded", 200),
+        ("metrics", {"last_error_at": "now", "last_error_code": "ReadTimeoutError"}, "degraded", "degraded", 200),
+        ("metrics", OLD_SUCCESS, "failing", "failing", 503),
+        ("metrics", ACCESS_DENIED, "failing", "failing", 503),
+        ("logs", OLD_SUCCESS, "failing", "failing", 503),
+        # Optional: without CloudTrail the product dates deploys another way, so it is degraded, not down.
+        ("changes", ACCESS_DENIED, "degraded", "failing", 200),
+        ("changes", OLD_SUCCESS, "degraded", "failing", 200),
+        ("traces", OLD_SUCCESS, "degraded", "failing", 200),
+    ],
+)
+def test_healthz_http_code_per_state(client, source, row, state, scope_state, code):
+    now = timezone.now()
+    _status_row(source, "prod", row, now)
     PollStatusFactory(source="inventory", account=AccountFactory(name="other"))  # ok: the worst one decides
+    client.force_login(make_user("viewer", username="vera"))
     resp = client.get("/healthz")
     body = resp.json()
-    assert (resp.status_code, body["state"]) == (code, state)
-    assert body["polls"]["metrics"][state] == 1 and body["polls"]["inventory"]["ok"] == 1
-    assert [p["account"] for p in body["problems"]] == ([] if state == "ok" else ["prod"])
+    assert (resp.status_code, body["state"], body["ok"]) == (code, state, state == "ok")
+    assert body["polls"][source][scope_state] == 1 and body["polls"]["inventory"]["ok"] == 1
+    assert body["polls"][source]["required"] is (source in ("metrics", "logs"))
+    assert [(p["account"], p["source"], p["state"]) for p in body["problems"]] == (
+        [] if state == "ok" else [("prod", source, scope_state)])
+
+
+@pytest.mark.django_db
+def test_healthz_is_failing_when_a_required_source_fails_whatever_the_optional_ones_do(client):
+    now = timezone.now()
+    _status_row("changes", "prod", ACCESS_DENIED, now)
+    resp = client.get("/healthz")
+    assert (resp.status_code, resp.json()["state"]) == (200, "degraded")
+    _status_row("inventory", "staging", OLD_SUCCESS, now)
+    resp = client.get("/healthz")
+    assert (resp.status_code, resp.json()["state"]) == (503, "failing")
+    # since: when the worst state began — the inventory's, missed its 3 × 60 s from an hour ago
+    assert resp.json()["since"] == (now - timedelta(hours=1) + timedelta(seconds=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.django_db
+def test_healthz_tells_anyone_the_states_and_only_the_identified_the_problems(client):
+    now = timezone.now()
+    account = AccountFactory(name="prod-payments")
+    _status_row("metrics", account, ACCESS_DENIED, now)
+    _status_row("changes", account, ACCESS_DENIED, now)
+    anonymous = client.get("/healthz")
+    body = anonymous.json()
+    assert (anonymous.status_code, body["state"]) == (503, "failing")
+    assert body["since"] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (body["polls"]["metrics"]["failing"], body["polls"]["changes"]["failing"]) == (1, 1)
+    assert "problems" not in body
+    for secret in ("prod-payments", "us-east-1", "AccessDenied", "not authorized", "arn:aws"):
+        assert secret not in anonymous.content.decode()
+
+    user = make_user("viewer", username="vera")
+    _token, raw = api_token_create(user=user, name="uptime")
+    by_token = client.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {raw}").json()
+    assert [(p["source"], p["account"], p["region"], p["last_error_code"], p["required"])
+            for p in by_token["problems"]] == [("changes", "prod-payments", "us-east-1", "AccessDenied", False),
+                                               ("metrics", "prod-payments", "us-east-1", "AccessDenied", True)]
+    refused = client.get("/healthz", HTTP_AUTHORIZATION="Bearer lops_not-a-token")
+    assert (refused.status_code, "problems" in refused.json()) == (503, False)  # anonymous, not a 401
+
+    client.force_login(user)
+    assert client.get("/healthz").json()["problems"] == by_token["problems"]
+
+
+@pytest.mark.django_db
+def test_healthz_scope_web_checks_the_process_database_and_redis_only(client, settings):
+    _status_row("metrics", "prod", OLD_SUCCESS, timezone.now())
+    assert client.get("/healthz").status_code == 503
+    resp = client.get("/healthz", {"scope": "web"})
+    body = resp.json()
+    assert (resp.status_code, body["ok"], body["scope"], set(body)) == (200, True, "web", {"ok", "scope", "checks"})
+    assert (body["checks"]["database"]["ok"], body["checks"]["redis"]["ok"]) == (True, True)
+    resp = client.get("/healthz", {"scope": "nope"})
+    assert (resp.status_code, resp.json()) == (400, {"error": "scope: must be one of all, web", "param": "scope"})
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0"}}
+    for query in ({"scope": "web"}, {}):
+        resp = client.get("/healthz", query)
+        body = resp.json()
+        assert (resp.status_code, body["ok"], body["checks"]["redis"]) == (503, False, {"ok": False, "error": "ConnectionError"})
 
 
 @pytest.mark.django_db
 def test_healthz_with_nothing_configured_is_ok(client):
     resp = client.get("/healthz")
-    assert (resp.status_code, resp.json()["state"], resp.json()["polls"]) == (200, "ok", {})
+    assert (resp.status_code, resp.json()["state"], resp.json()["polls"], resp.json()["since"]) == (200, "ok", {}, None)
 
 
 # --- the function page's "data is behind" notice -------------------------------------------------

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from ops.models import PollState
-from ops.pollers.health import poll_health, source_cadence_s, worst
+from dashboard.templatetags.ops_format import duration_s
+from ops.pollers.health import ago, poll_health, source_cadence_s, worst
 from tests.factories import PollStatusFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +98,13 @@ def test_a_catch_up_a_day_behind_says_the_date(now):
     h = poll_health(_row(now, source="logs", data_until=until), now=now)
     assert h.state == PollState.DEGRADED and h.behind
     assert h.reason == f"data 18 h 0 min behind (read up to {until:%Y-%m-%d %H:%M} UTC)"
+
+
+@pytest.mark.parametrize("seconds, said", [(0, "0 s"), (119.9, "119 s"), (120, "2 min"), (7199, "119 min"),
+                                           (7200, "2 h 0 min"), (3 * 3600 + 5 * 60 + 59, "3 h 5 min")])
+def test_the_reasons_and_the_pages_say_a_duration_the_same_way(seconds, said):
+    assert ago(seconds) == duration_s(seconds) == said
+
+
+def test_an_unknown_duration_is_a_dash_on_the_pages():
+    assert duration_s(None) == "—"
