@@ -6,6 +6,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -154,3 +155,26 @@ def test_the_admin_lists_tokens_by_hash_revokes_and_edits_through_the_audited_se
         ("root-admin", "api_token.delete", "api_token"),
     ]
     assert all(raw not in str(e.parameters) for e in AuditEntry.objects.all())
+
+
+def test_view_only_staff_read_tokens_but_cannot_revoke_rename_or_delete_them(client):
+    token, _ = api_token_create(user=make_user(Role.VIEWER, "vera"), name="grafana")
+    staff = make_user(Role.VIEWER, "auditor")
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    staff.user_permissions.add(Permission.objects.get(codename="view_apitoken"))
+    client.force_login(staff)
+
+    listing = client.get("/admin/ops/apitoken/")
+    assert listing.status_code == 200 and token.prefix in listing.content.decode()
+    action_form = listing.context["action_form"]  # None when no action is offered
+    assert ([name for name, _ in action_form.fields["action"].choices] if action_form else []) == []
+    client.post("/admin/ops/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    form = {"name": "renamed", "expires_at_0": "", "expires_at_1": ""}
+    assert client.post(f"/admin/ops/apitoken/{token.pk}/change/", form).status_code == 403
+    assert client.post(f"/admin/ops/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post("/admin/ops/apitoken/", {"action": "delete_selected", "_selected_action": [token.pk], "post": "yes"})
+
+    token.refresh_from_db()
+    assert (token.name, token.revoked_at) == ("grafana", None)
+    assert _actions() == [("cli", "api_token.create", "api_token")]
