@@ -6,8 +6,6 @@ cleaned by dashboard/params.py (a bad one is a 400 naming it).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.http import Http404, HttpRequest, JsonResponse
 
 from dashboard import params
@@ -20,6 +18,7 @@ from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import function_header
 from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, step_label
 from ops.selectors.timerange import TimeRange
+from ops.timefmt import iso_utc
 
 # metric → (unit, how a bucket aggregates it)
 UNITS = {
@@ -47,12 +46,8 @@ UNITS = {
 }
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
 def _range_json(tr: TimeRange) -> dict:
-    return {"key": tr.key, "start": _iso(tr.start), "end": _iso(tr.end), "label": tr.label}
+    return {"key": tr.key, "start": iso_utc(tr.start), "end": iso_utc(tr.end), "label": tr.label}
 
 
 def _function_or_404(pk: int) -> Function:
@@ -109,10 +104,10 @@ def fleet(request: HttpRequest) -> JsonResponse:
                 row(r)
                 | {
                     "reasons": [{"level": lvl, "text": text} for lvl, text in r.reasons],
-                    "since": _iso(r.since),
+                    "since": iso_utc(r.since),
                     "baseline_error_rate_pct": r.baseline_rate,
                     "deploy": (
-                        {"at": _iso(r.deploy.at), "alias": r.deploy.alias.name, "to_version": r.deploy.to_version}
+                        {"at": iso_utc(r.deploy.at), "alias": r.deploy.alias.name, "to_version": r.deploy.to_version}
                         if r.deploy
                         else None
                     ),
@@ -171,17 +166,17 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
             "console_url": fn.console_url,
         },
         "polled": not fd.not_polled,
-        "problems": [{"source": s.source, "state": s.state, "since": _iso(s.since), "reason": s.reason,
+        "problems": [{"source": s.source, "state": s.state, "since": iso_utc(s.since), "reason": s.reason,
                       "code": s.last_error_code, "message": s.last_error_message} for s in fd.problems],
         "totals": totals(t) | {"concurrency_max": t.concurrency_max, "cost_estimated": t.cost_estimated},
         "versions": [{"version": v.version} | totals(v.totals) for v in fd.versions],
         "what_changed": {
-            "errors_since": _iso(wc.since),
+            "errors_since": iso_utc(wc.since),
             "throughout_range": wc.throughout,
             "baseline_error_rate_pct": wc.baseline_rate,
             "deploy": (
                 {
-                    "at": _iso(wc.deploy.at),
+                    "at": iso_utc(wc.deploy.at),
                     "alias": wc.deploy.alias.name,
                     "from_version": wc.deploy.from_version,
                     "to_version": wc.deploy.to_version,
@@ -197,7 +192,7 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
         },
         "deploys": [
             {
-                "at": _iso(d.at),
+                "at": iso_utc(d.at),
                 "alias": d.alias.name,
                 "from_version": d.from_version,
                 "to_version": d.to_version,
@@ -215,8 +210,8 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
                 "error_type": g.error_type,
                 "message": g.message,
                 "count_in_range": g.in_range,
-                "first_seen": _iso(g.first_seen),
-                "last_seen": _iso(g.last_seen),
+                "first_seen": iso_utc(g.first_seen),
+                "last_seen": iso_utc(g.last_seen),
                 "samples": g.samples[:5],
             }
             for g in fd.error_groups
@@ -267,6 +262,6 @@ def function_series(request: HttpRequest, pk: int) -> JsonResponse:
             "step_s": data.step_s,
             "step": step_label(data.step_s),
             "polled": True,
-            "points": [[_iso(t), v] for t, v in zip(data.ts, data.values)],
+            "points": [[iso_utc(t), v] for t, v in zip(data.ts, data.values)],
         }
     )

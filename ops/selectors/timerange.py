@@ -9,6 +9,8 @@ from typing import Mapping
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ops.timefmt import iso_utc
+
 RANGES: dict[str, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 RANGE_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d"}
 MIN_CUSTOM_S = 5 * 60
@@ -43,8 +45,10 @@ class TimeRange:
 
     @classmethod
     def custom(cls, start: datetime, end: datetime, *, now: datetime | None = None) -> "TimeRange":
-        """[start, end) kept sane: no later than the next minute, at least 5 min, at most 400 days."""
+        """[start, end) kept sane: no later than the next minute, at least 5 min, at most 400 days;
+        in UTC, whatever offset the query gave (the label names UTC)."""
         now = now or timezone.now()
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         end = min(end, now + timedelta(minutes=1))
         if end - start < timedelta(seconds=MIN_CUSTOM_S):
             start = end - timedelta(seconds=MIN_CUSTOM_S)
@@ -65,11 +69,7 @@ class TimeRange:
     def as_query(self) -> dict[str, str]:
         if self.key in RANGES:
             return {"range": self.key}
-        return {"range": "custom", "start": _iso(self.start), "end": _iso(self.end)}
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"range": "custom", "start": iso_utc(self.start), "end": iso_utc(self.end)}
 
 
 def parse_instant(raw) -> datetime | None:

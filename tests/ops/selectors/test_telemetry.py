@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -31,6 +31,15 @@ def test_presets_and_custom_ranges_parse():
     # a custom end in the future is clamped to now
     future = {"start": iso_s(HOUR - timedelta(hours=1)), "end": iso_s(HOUR + timedelta(days=39, hours=12))}
     assert TimeRange.from_query(future, now=NOW).end <= NOW + timedelta(minutes=1)
+
+
+def test_a_custom_range_given_with_an_offset_is_held_and_labelled_in_utc():
+    start = HOUR - timedelta(hours=5)
+    plus2 = timezone(timedelta(hours=2))
+    r = TimeRange.custom(start.astimezone(plus2), (start + timedelta(hours=2)).astimezone(plus2), now=NOW)
+    assert r.start.utcoffset() == timedelta(0)
+    assert r.label == f"{start:%Y-%m-%d %H:%M} – {start + timedelta(hours=2):%Y-%m-%d %H:%M} UTC"
+    assert r.as_query()["start"] == iso_s(start)
 
 
 @pytest.mark.parametrize("key", list(RANGES))

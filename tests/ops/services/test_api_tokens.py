@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone as tz
 from io import StringIO
 
 import pytest
@@ -104,6 +104,19 @@ def test_manage_py_token_creates_lists_and_revokes_and_never_prints_a_secret_aga
     call_command("token", "list", "--user", "vera", stdout=listing)
     assert "\tci\trevoked\t" in listing.getvalue()
     assert [a for _, a, _ in _actions()] == ["api_token.create", "api_token.create", "api_token.revoke"]
+
+
+def test_manage_py_token_create_prints_and_audits_an_offset_expiry_in_utc():
+    make_user(Role.VIEWER, "vera")
+    day = (timezone.now() + timedelta(days=30)).date()
+    local = datetime(day.year, day.month, day.day, tzinfo=tz(timedelta(hours=2)))  # midnight at +02:00
+    in_utc = local.astimezone(UTC)  # 22:00 the day before
+    err = StringIO()
+    call_command("token", "create", "vera", "--expires", local.isoformat(), stdout=StringIO(), stderr=err)
+    assert f"expires {in_utc:%Y-%m-%d} 22:00 UTC;" in err.getvalue()
+    entry = AuditEntry.objects.get(action="api_token.create")
+    assert entry.parameters["expires_at"] == f"{in_utc:%Y-%m-%d}T22:00:00Z"
+    assert ApiToken.objects.get().expires_at == in_utc
 
 
 @pytest.mark.parametrize("args,message", [
