@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Mapping
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -30,18 +29,6 @@ class TimeRange:
         now = now or timezone.now()
         end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         return cls(key=key, start=end - timedelta(seconds=RANGES[key]), end=end)
-
-    @classmethod
-    def from_query(cls, params: Mapping, *, default: str = "24h", now: datetime | None = None) -> "TimeRange":
-        """``range=6h`` or ``range=custom&start=<iso|epoch ms>&end=…``; anything else → default."""
-        now = now or timezone.now()
-        key = (params.get("range") or "").strip()
-        if key in RANGES:
-            return cls.preset(key, now=now)
-        start, end = parse_instant(params.get("start")), parse_instant(params.get("end"))
-        if start and end:
-            return cls.custom(start, end, now=now)
-        return cls.preset(default, now=now)
 
     @classmethod
     def custom(cls, start: datetime, end: datetime, *, now: datetime | None = None) -> "TimeRange":
