@@ -123,7 +123,8 @@ class ApiTokenAdmin(WritesThroughServices, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke the selected tokens")
+    # Only for staff who may change tokens: an action without permissions is offered to view-only staff too.
+    @admin.action(permissions=["change"], description="Revoke the selected tokens")
     def revoke(self, request, queryset):
         revoked = sum(api_token_revoke(token=t, actor=request.user) for t in queryset.select_related("user"))
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -8,7 +8,11 @@ groups neighbouring buckets so that a line has at most ``POINT_CAP`` points:
 1. ``group`` buckets make one group (1 — no grouping — when the buckets already fit);
 2. a line keeps each group's lowest and highest known value, in the order they happened,
    on two slots per group: a one-minute spike (or dip) survives at any range;
-3. bars (counts per bucket) are summed per group, and their axis names the group's width;
+3. bars (counts per bucket) are summed per group, and their axis names the group's width.
+   Bar groups are aligned to the range's end, so the newest group (where a reader looks first)
+   is always whole; only the oldest may be short, and it sits where the range starts partway
+   through it. A group sums its known buckets: the newest minute is never known yet, and
+   nulling every group that holds one would blank the right edge;
 4. a group with no known value is null: a gap, never a drop to 0.
 
 Times never travel per point: a ``Grid`` is (start, slot width, slot count) and charts.js
@@ -75,7 +79,9 @@ class Downsampling:
 
     @property
     def bar_grid(self) -> Grid:
-        return Grid(self.start, self.bar_step_s * 1000, self.groups)
+        # Groups end where the range ends (step 3), so the first one starts `lead` buckets early.
+        lead = self.groups * self.group - self.buckets
+        return Grid(self.start - timedelta(seconds=lead * self.step_s), self.bar_step_s * 1000, self.groups)
 
     def _chunks(self, values: Sequence):
         for i in range(0, len(values), self.group):
@@ -98,11 +104,18 @@ class Downsampling:
         return rounded(out)
 
     def bars(self, values: Sequence[float | None]) -> list:
-        """Each group's sum; null when any of its buckets is not known yet (a partial sum
-        would read as a drop)."""
+        """Each group's sum of its known buckets, groups aligned to the end (step 3 of the
+        module docstring); null only when none of its buckets is known."""
         if self.group == 1:
             return rounded(values)
-        return rounded([None if any(v is None for v in chunk) else sum(chunk) for chunk in self._chunks(values)])
+        head = len(values) % self.group
+        chunks = [values[:head]] if head else []
+        chunks += [values[i : i + self.group] for i in range(head, len(values), self.group)]
+        out = []
+        for chunk in chunks:
+            known = [v for v in chunk if v is not None]
+            out.append(sum(known) if known else None)
+        return rounded(out)
 
 
 def round_sig(value: float | None, digits: int = SIGNIFICANT) -> float | int | None:

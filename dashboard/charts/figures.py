@@ -18,6 +18,7 @@ from dashboard.charts.compact import Downsampling
 from ops.rules.cost import bucket_costs
 from ops.selectors.telemetry import SeriesData, step_label
 from ops.selectors.timerange import TimeRange
+from ops.timefmt import iso_utc
 
 # Neutral tones for ordinary lines; the state colours (matching app.css) only where a line is a
 # problem (errors, throttles) or a limit.
@@ -143,8 +144,7 @@ def with_limit(fig: dict, *, name: str, value: float | None, data_peak: float | 
 
 def deploy_link(*, function_id: int, at: datetime, minutes: int = 30) -> str:
     """A window of ±``minutes`` around a deploy: what following a deploy marker opens."""
-    start = (at - timedelta(minutes=minutes)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    end = (at + timedelta(minutes=minutes)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start, end = iso_utc(at - timedelta(minutes=minutes)), iso_utc(at + timedelta(minutes=minutes))
     return f"/functions/{function_id}/?range=custom&start={start}&end={end}"
 
 

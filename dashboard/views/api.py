@@ -6,8 +6,6 @@ cleaned by dashboard/params.py (a bad one is a 400 naming it).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.http import Http404, HttpRequest, JsonResponse
 
 from dashboard import params
@@ -20,6 +18,7 @@ from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import function_header
 from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, step_label
 from ops.selectors.timerange import TimeRange
+from ops.timefmt import iso_utc
 
 # metric → (unit, how a bucket aggregates it)
 UNITS = {
@@ -47,12 +46,8 @@ UNITS = {
 }
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
 def _range_json(tr: TimeRange) -> dict:
-    return {"key": tr.key, "start": _iso(tr.start), "end": _iso(tr.end), "label": tr.label}
+    return {"key": tr.key, "start": iso_utc(tr.start), "end": iso_utc(tr.end), "label": tr.label}
 
 
 def _function_or_404(pk: int) -> Function:
@@ -68,8 +63,8 @@ def _now_json(state) -> dict | None:
         return None
     rec, ep = state.record, state.episode
     return {
-        "known_until": _iso(state.known_until),
-        "window_start": _iso(state.window_start),
+        "known_until": iso_utc(state.known_until),
+        "window_start": iso_utc(state.window_start),
         "on_fire": state.on_fire,
         "invocations": rec.invocations,
         "errors": rec.errors,
@@ -77,12 +72,12 @@ def _now_json(state) -> dict | None:
         "throttles": rec.throttles,
         "reasons": [{"level": lvl, "text": text} for lvl, text in state.reasons],
         "signal": ep.signal.key if ep else None,
-        "since": _iso(state.since),
+        "since": iso_utc(state.since),
         "since_before_lookback": bool(ep and ep.before_lookback),
         "chronic": state.chronic,
         "baseline_error_rate_pct": state.baseline_rate,
         "deploy": (
-            {"at": _iso(state.deploy.at), "alias": state.deploy.alias.name, "to_version": state.deploy.to_version}
+            {"at": iso_utc(state.deploy.at), "alias": state.deploy.alias.name, "to_version": state.deploy.to_version}
             if state.deploy
             else None
         ),
@@ -128,7 +123,7 @@ def fleet(request: HttpRequest) -> JsonResponse:
     return json_response(
         {
             "range": _range_json(tr),
-            "data_as_of": _iso(page.as_of),
+            "data_as_of": iso_utc(page.as_of),
             "sort": page.sort,
             "page": page.page,
             "per_page": page.per_page,
@@ -138,12 +133,12 @@ def fleet(request: HttpRequest) -> JsonResponse:
                 row(r)
                 | {
                     "reasons": [{"level": lvl, "text": text} for lvl, text in r.reasons],
-                    "since": _iso(r.since),
+                    "since": iso_utc(r.since),
                     "chronic": r.chronic,
                     "now": _now_json(r.now),
                     "baseline_error_rate_pct": r.baseline_rate,
                     "deploy": (
-                        {"at": _iso(r.deploy.at), "alias": r.deploy.alias.name, "to_version": r.deploy.to_version}
+                        {"at": iso_utc(r.deploy.at), "alias": r.deploy.alias.name, "to_version": r.deploy.to_version}
                         if r.deploy
                         else None
                     ),
@@ -202,25 +197,25 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
             "console_url": fn.console_url,
         },
         "polled": not fd.not_polled,
-        "data_as_of": _iso(fd.as_of),
+        "data_as_of": iso_utc(fd.as_of),
         "now": _now_json(fd.now),
-        "problems": [{"source": s.source, "state": s.state, "since": _iso(s.since), "reason": s.reason,
+        "problems": [{"source": s.source, "state": s.state, "since": iso_utc(s.since), "reason": s.reason,
                       "code": s.last_error_code, "message": s.last_error_message} for s in fd.problems],
         "totals": totals(t)
         | {
             "concurrency_max": t.concurrency_max,
             "cost_estimated": t.cost_estimated,
             "incomplete": t.incomplete,
-            "known_until": _iso(t.known_until),
+            "known_until": iso_utc(t.known_until),
         },
         "versions": [{"version": v.version} | totals(v.totals) for v in fd.versions],
         "what_changed": {
-            "errors_since": _iso(wc.since),
+            "errors_since": iso_utc(wc.since),
             "throughout_range": wc.throughout,
             "baseline_error_rate_pct": wc.baseline_rate,
             "deploy": (
                 {
-                    "at": _iso(wc.deploy.at),
+                    "at": iso_utc(wc.deploy.at),
                     "alias": wc.deploy.alias.name,
                     "from_version": wc.deploy.from_version,
                     "to_version": wc.deploy.to_version,
@@ -236,7 +231,7 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
         },
         "deploys": [
             {
-                "at": _iso(d.at),
+                "at": iso_utc(d.at),
                 "alias": d.alias.name,
                 "from_version": d.from_version,
                 "to_version": d.to_version,
@@ -254,8 +249,8 @@ def function_summary(request: HttpRequest, pk: int) -> JsonResponse:
                 "error_type": g.error_type,
                 "message": g.message,
                 "count_in_range": g.in_range,
-                "first_seen": _iso(g.first_seen),
-                "last_seen": _iso(g.last_seen),
+                "first_seen": iso_utc(g.first_seen),
+                "last_seen": iso_utc(g.last_seen),
                 "samples": g.samples[:5],
             }
             for g in fd.error_groups
@@ -311,6 +306,6 @@ def function_series(request: HttpRequest, pk: int) -> JsonResponse:
             "step_s": data.step_s,
             "step": step_label(data.step_s),
             "polled": True,
-            "points": [[_iso(t), v] for t, v in zip(data.ts, data.values)],
+            "points": [[iso_utc(t), v] for t, v in zip(data.ts, data.values)],
         }
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -31,6 +31,7 @@ from ops.selectors.jobs import jobs_recent
 from ops.selectors.quarantine import quarantine_by_scope
 from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
+from ops.timefmt import iso_utc
 
 
 def now() -> datetime:
@@ -106,7 +107,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if checks["database"]["ok"]:
         summary = health_summary(now=now())
         state = summary.state if up else PollState.FAILING
-        body.update(ok=state == PollState.OK, state=state, since=_iso(summary.since) if up else None,
+        body.update(ok=state == PollState.OK, state=state, since=iso_utc(summary.since) if up else None,
                     polls=summary.sources)
         if _identified(request):
             body["problems"] = [_problem(h) for h in summary.not_ok]
@@ -145,15 +146,11 @@ def _problem(h) -> dict:
         "account": h.account.name,
         "region": h.region,
         "state": h.state,
-        "since": _iso(h.since),
+        "since": iso_utc(h.since),
         "reason": h.reason,
         "last_error_code": h.last_error_code or None,
-        "last_error_at": _iso(h.last_error_at),
-        "last_success_at": _iso(h.last_success_at),
-        "data_until": _iso(h.data_until),
+        "last_error_at": iso_utc(h.last_error_at),
+        "last_success_at": iso_utc(h.last_success_at),
+        "data_until": iso_utc(h.data_until),
         "lag_s": h.lag_s,
     }
-
-
-def _iso(value) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

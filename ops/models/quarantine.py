@@ -2,8 +2,8 @@
 
 One bad item (a log line, a function) never stops its scope: the poller stores the rest and
 tallies the item here. A row is bounded whatever arrives: ``samples`` keeps the newest few
-(truncated, sanitised) and ``recent_keys`` the last few hundred item keys, so re-reading the same
-window (the logs poller re-reads a trailing lookback every run) does not count an item twice.
+(truncated, sanitised) and ``recent_keys`` the keys of the few hundred newest items, so re-reading
+the same window (the logs poller re-reads a trailing lookback every run) does not count an item twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Quarantine(models.Model):
     last_seen = models.DateTimeField()
     # newest first: [{"at": iso, "key": str, "where": str, "detail": str, "raw": str ≤ 500 chars}]
     samples = models.JSONField(default=list, blank=True)
-    recent_keys = models.JSONField(default=list, blank=True)  # newest last, bounded
+    recent_keys = models.JSONField(default=list, blank=True)  # "<item epoch ms>:<key hash>", oldest first, bounded
 
     class Meta:
         ordering = ["account__name", "region", "source", "reason"]

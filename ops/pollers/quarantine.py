@@ -3,8 +3,12 @@
 A poller that meets an item it cannot parse or store (a log line, a function AWS would not
 have accepted) hands it here with its reason and moves on. Per scope × source × reason one row
 keeps a count of distinct items, the newest MAX_SAMPLES samples (truncated to SAMPLE_CHARS and
-sanitised, so the sample itself can always be stored) and the last MAX_KEYS item keys: the logs
-poller re-reads a trailing lookback every run, and a key already seen is not counted again.
+sanitised, so the sample itself can always be stored) and the keys of the MAX_KEYS newest
+items (by the item's own time): the logs poller re-reads a trailing lookback every run, and a
+key already seen is not counted again. Once more items than that have been counted, an item no
+newer than the oldest key kept is taken as one counted before (its key fell out of the memory),
+so an error storm re-read never counts twice; the price is that a line arriving later than the
+MAX_KEYS newest bad lines of its scope goes uncounted.
 """
 
 from __future__ import annotations
@@ -55,6 +59,17 @@ def _short(key: str) -> str:
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+def _entry(at: datetime, key: str) -> str:
+    # "<epoch ms>:<hash>": sorts the memory by item time. Entries written before times were kept
+    # are a bare hash and read as the oldest.
+    return f"{int(at.timestamp() * 1000)}:{_short(key)}"
+
+
+def _entry_ms(entry: str) -> int:
+    ms, sep, _ = entry.partition(":")
+    return int(ms) if sep else 0
+
+
 def quarantine_add(ctx: PollContext, items: Iterable[Item]) -> int:
     """Tally ``items`` for ctx's scope and source; returns how many were new. One short
     transaction per reason (a row lock on the tally), independent of the poller's own writes."""
@@ -73,14 +88,17 @@ def quarantine_add(ctx: PollContext, items: Iterable[Item]) -> int:
                 defaults={"first_seen": now, "last_seen": now},
             )
             keys = list(row.recent_keys or [])
-            seen = set(keys)
+            seen = {entry.rpartition(":")[2] for entry in keys}
+            # Keys have fallen out of the memory: anything no newer than the oldest kept was counted.
+            forgot_until = min(map(_entry_ms, keys)) if keys and row.count > len(keys) else None
             fresh = []
             for item in group:
                 k = _short(item.key)
-                if k in seen:
+                entry = _entry(item.at or now, item.key)
+                if k in seen or (forgot_until is not None and _entry_ms(entry) <= forgot_until):
                     continue
                 seen.add(k)
-                keys.append(k)
+                keys.append(entry)
                 fresh.append(item)
             samples = [
                 {
@@ -95,7 +113,7 @@ def quarantine_add(ctx: PollContext, items: Iterable[Item]) -> int:
             row.count += len(fresh)
             row.last_seen = now
             row.samples = (samples + list(row.samples or []))[:MAX_SAMPLES]
-            row.recent_keys = keys[-MAX_KEYS:]
+            row.recent_keys = sorted(keys, key=_entry_ms)[-MAX_KEYS:]
             row.save(update_fields=["count", "last_seen", "samples", "recent_keys"])
         new_total += len(fresh)
         if fresh:

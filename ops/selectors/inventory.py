@@ -14,7 +14,7 @@ PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class FunctionFilters:
-    """What the functions list can be narrowed by; built from the query string, never trusted."""
+    """What the functions list can be narrowed by; built from the query string by dashboard.params.function_filters."""
 
     q: str = ""
     account: str = ""  # account name
@@ -22,20 +22,6 @@ class FunctionFilters:
     runtime: str = ""
     tag: str = ""  # "key=value" or "key"
     include_gone: bool = False
-
-    @classmethod
-    def from_query(cls, params) -> "FunctionFilters":
-        def clean(key: str, limit: int = 128) -> str:
-            return (params.get(key) or "").strip()[:limit]
-
-        return cls(
-            q=clean("q"),
-            account=clean("account", 64),
-            region=clean("region", 32),
-            runtime=clean("runtime", 32),
-            tag=clean("tag", 256),
-            include_gone=params.get("gone") == "1",
-        )
 
     def as_query(self) -> dict[str, str]:
         out = {k: v for k, v in self.__dict__.items() if isinstance(v, str) and v}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Mapping
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from ops.timefmt import iso_utc
 
 RANGES: dict[str, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 RANGE_LABELS = {"1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d"}
@@ -30,21 +31,11 @@ class TimeRange:
         return cls(key=key, start=end - timedelta(seconds=RANGES[key]), end=end)
 
     @classmethod
-    def from_query(cls, params: Mapping, *, default: str = "24h", now: datetime | None = None) -> "TimeRange":
-        """``range=6h`` or ``range=custom&start=<iso|epoch ms>&end=…``; anything else → default."""
-        now = now or timezone.now()
-        key = (params.get("range") or "").strip()
-        if key in RANGES:
-            return cls.preset(key, now=now)
-        start, end = parse_instant(params.get("start")), parse_instant(params.get("end"))
-        if start and end:
-            return cls.custom(start, end, now=now)
-        return cls.preset(default, now=now)
-
-    @classmethod
     def custom(cls, start: datetime, end: datetime, *, now: datetime | None = None) -> "TimeRange":
-        """[start, end) kept sane: no later than the next minute, at least 5 min, at most 400 days."""
+        """[start, end) kept sane: no later than the next minute, at least 5 min, at most 400 days;
+        in UTC, whatever offset the query gave (the label names UTC)."""
         now = now or timezone.now()
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         end = min(end, now + timedelta(minutes=1))
         if end - start < timedelta(seconds=MIN_CUSTOM_S):
             start = end - timedelta(seconds=MIN_CUSTOM_S)
@@ -65,11 +56,7 @@ class TimeRange:
     def as_query(self) -> dict[str, str]:
         if self.key in RANGES:
             return {"range": self.key}
-        return {"range": "custom", "start": _iso(self.start), "end": _iso(self.end)}
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"range": "custom", "start": iso_utc(self.start), "end": iso_utc(self.end)}
 
 
 def parse_instant(raw) -> datetime | None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from ops.models.api import ApiToken
 from ops.models.choices import ApiTokenState
 from ops.services.audit import audit_record
+from ops.timefmt import iso_utc
 
 TOKEN_PREFIX = "lops_"
 MAX_TOKEN_LENGTH = 200
@@ -29,10 +30,6 @@ class TokenRefused(Exception):
 
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
 
 
 def _audit(token: ApiToken, *, action: str, actor, parameters: dict | None = None) -> None:
@@ -57,7 +54,7 @@ def api_token_create(
     token = ApiToken.objects.create(
         user=user, name=name[:64], prefix=raw[:12], token_hash=_hash(raw), expires_at=expires_at
     )
-    _audit(token, action="api_token.create", actor=actor, parameters={"expires_at": _iso(expires_at)})
+    _audit(token, action="api_token.create", actor=actor, parameters={"expires_at": iso_utc(expires_at)})
     return token, raw
 
 
@@ -76,7 +73,7 @@ def api_token_authenticate(*, raw: str) -> ApiToken:
     if state == ApiTokenState.REVOKED:
         raise TokenRefused(f"API token {token.prefix}… was revoked")
     if state == ApiTokenState.EXPIRED:
-        raise TokenRefused(f"API token {token.prefix}… expired at {_iso(token.expires_at)}")
+        raise TokenRefused(f"API token {token.prefix}… expired at {iso_utc(token.expires_at)}")
     if not token.user.is_active:
         raise TokenRefused(f"API token {token.prefix}… belongs to an inactive user")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
@@ -92,7 +89,7 @@ def api_token_authenticate(*, raw: str) -> ApiToken:
 def api_token_update(*, token: ApiToken, actor) -> None:
     """Save what the admin may change (name, expiry), audited."""
     token.save(update_fields=["name", "expires_at"])
-    _audit(token, action="api_token.update", actor=actor, parameters={"expires_at": _iso(token.expires_at)})
+    _audit(token, action="api_token.update", actor=actor, parameters={"expires_at": iso_utc(token.expires_at)})
 
 
 @transaction.atomic

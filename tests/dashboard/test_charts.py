@@ -208,7 +208,25 @@ def test_min_and_max_of_a_group_come_in_time_order():
     ds = compact.Downsampling.plan(ts=series(n=8).ts, step_s=60, cap=4)
     assert ds.group == 4
     assert ds.line([1, 9, 3, 4, 8, 2, 5, 5]) == [1, 9, 8, 2]
-    assert ds.bars([1, 1, 1, 1, 2, 2, None, 2]) == [4, None]
+    assert ds.bars([1, 1, 1, 1, 2, 2, None, 2]) == [4, 6]  # the known buckets' sum
+    assert ds.bars([1, 1, 1, 1, None, None, None, None]) == [4, None]  # nothing known: a gap
+
+
+def test_bar_groups_end_with_the_range_so_the_newest_is_whole_and_drawn():
+    ds = compact.Downsampling.plan(ts=series(n=11).ts, step_s=60, cap=4)
+    assert (ds.group, ds.groups) == (6, 2)
+    # The short group is the oldest; the newest holds six buckets, one not known yet.
+    assert ds.bars([1] * 10 + [None]) == [5, 5]  # 5 buckets, then 6 with one unknown
+    assert ds.bars([None] * 5 + [2] * 6) == [None, 12]
+
+    n = 1443  # a day and three minutes of buckets: not a whole number of 5-minute groups
+    data = busy(n=n, cold_starts=[1.0] * (n - 1) + [None])  # the newest minute is never known yet
+    payload = page(data, time_range=DAY)
+    bars = chart(payload, "cold-starts")["figure"]["data"][0]
+    assert bars["y"] == [3] + [5] * 287 + [4]
+    points = charts.grid_points(payload, bars)
+    assert points[-1] == (data.ts[-5], 4)  # the newest group starts five buckets before the end
+    assert points[0] == (data.ts[0] - timedelta(minutes=2), 3)  # the oldest starts before the range
 
 
 def test_unknown_minutes_stay_null_through_downsampling_and_rounding():

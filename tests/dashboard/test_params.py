@@ -88,6 +88,24 @@ def test_time_ranges():
     assert params.time_range(q(start=str(ms), end=str(ms + 3_600_000)), default="6h").start == start
 
 
+def test_presets_and_custom_ranges_parse_and_a_custom_range_round_trips_its_query():
+    now = hours_ago(1) + timedelta(seconds=30)  # half a minute into a whole hour
+    hour = now.replace(second=0)
+    r = params.time_range({"range": "6h"}, default="24h", now=now)
+    assert r.key == "6h" and r.seconds == 6 * 3600 and r.end == hour + timedelta(minutes=1)
+    assert params.time_range({}, default="24h", now=now).key == "24h"
+    start = hour - timedelta(days=3, hours=2)
+    c = params.time_range({"range": "custom", "start": iso_s(start), "end": iso_s(start + timedelta(hours=2))}, default="24h", now=now)
+    assert (c.key, c.seconds) == ("custom", 7200)
+    assert params.time_range(c.as_query(), default="24h", now=now) == c
+    epoch_ms = int((hour - timedelta(days=365, hours=2)).timestamp() * 1000)
+    ms = params.time_range({"start": str(epoch_ms), "end": str(epoch_ms + 3600_000)}, default="24h", now=now)
+    assert ms.seconds == 3600
+    # a custom end in the future is clamped to now
+    future = {"start": iso_s(hour - timedelta(hours=1)), "end": iso_s(hour + timedelta(days=39, hours=12))}
+    assert params.time_range(future, default="24h", now=now).end <= now + timedelta(minutes=1)
+
+
 @pytest.mark.parametrize("values,message", [
     ({"range": "2d"}, "range: must be one of 1h, 6h, 24h, 7d, 30d, custom"),
     ({"range": "custom"}, "start: is required: a custom range needs both start and end"),

@@ -11,13 +11,14 @@ from ops.models.api import ApiToken
 from ops.selectors.api_tokens import api_token_find, api_token_list
 from ops.selectors.timerange import parse_instant
 from ops.services.api_tokens import api_token_create, api_token_revoke
+from ops.timefmt import minute_utc
 
 ACTOR = "cli"
 _DURATION = re.compile(r"([1-9][0-9]{0,4})([hd])")
 
 
 def _when(dt) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
+    return minute_utc(dt) if dt else "-"
 
 
 def _expiry(*, expires: str, expires_in: str):

@@ -1,11 +1,14 @@
 """The quarantine tally: bounded per scope and reason, idempotent under re-reads, storable samples."""
 
+from datetime import timedelta
+
 import pytest
 
 from ops.models import PollStatus, Quarantine
 from ops.pollers import quarantine
 from ops.pollers.base import PollContext, account_scope
 from ops.pollers.quarantine import Item, quarantine_add, sample_of, sanitise
+from tests.clock import hours_ago
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +17,27 @@ pytestmark = pytest.mark.django_db
 def _ctx(account, source="logs"):
     status = PollStatus.objects.create(source=source, account=account, region="us-east-1")
     return PollContext(account=account, region="us-east-1", status=status, scope=account_scope(account, "us-east-1"))
+
+
+def test_an_error_storm_re_read_never_counts_a_line_twice():
+    """More bad lines in the lookback than the key memory holds (MAX_KEYS), read run after run."""
+    assert quarantine.MAX_KEYS == 500
+    ctx = _ctx(AccountFactory())
+    start = hours_ago(2)
+
+    def lines(first, last):  # one bad line a second, keyed as the logs poller keys them
+        return [
+            Item(reason="unreadable", key=f"/aws/lambda/a\n{i}", where="/aws/lambda/a s", detail="d", raw="r",
+                 at=start + timedelta(seconds=i))
+            for i in range(first, last)
+        ]
+
+    assert quarantine_add(ctx, lines(0, 600)) == 600
+    assert quarantine_add(ctx, lines(0, 600)) == 0  # the same window again: the oldest 100 keys were dropped
+    assert quarantine_add(ctx, lines(300, 900)) == 300  # the next window overlaps the last by its lookback
+    assert quarantine_add(ctx, lines(0, 900)) == 0
+    row = Quarantine.objects.get()
+    assert row.count == 900 and len(row.recent_keys) == 500
 
 
 def test_sanitise_and_sample():

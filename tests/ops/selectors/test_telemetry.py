@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -17,21 +17,13 @@ HOUR = NOW.replace(second=0)
 KNOWN = HOUR + timedelta(hours=1)  # every minute of these ranges polled
 
 
-def test_presets_and_custom_ranges_parse():
-    r = TimeRange.from_query({"range": "6h"}, now=NOW)
-    assert r.key == "6h" and r.seconds == 6 * 3600 and r.end == HOUR + timedelta(minutes=1)
-    assert TimeRange.from_query({}, default="24h", now=NOW).key == "24h"
-    assert TimeRange.from_query({"range": "bogus"}, default="6h", now=NOW).key == "6h"
-    start = HOUR - timedelta(days=3, hours=2)
-    c = TimeRange.from_query({"range": "custom", "start": iso_s(start), "end": iso_s(start + timedelta(hours=2))}, now=NOW)
-    assert (c.key, c.seconds) == ("custom", 7200)
-    assert TimeRange.from_query(c.as_query(), now=NOW) == c
-    epoch_ms = int((HOUR - timedelta(days=365, hours=2)).timestamp() * 1000)
-    ms = TimeRange.from_query({"start": str(epoch_ms), "end": str(epoch_ms + 3600_000)}, now=NOW)
-    assert ms.seconds == 3600
-    # a custom end in the future is clamped to now
-    future = {"start": iso_s(HOUR - timedelta(hours=1)), "end": iso_s(HOUR + timedelta(days=39, hours=12))}
-    assert TimeRange.from_query(future, now=NOW).end <= NOW + timedelta(minutes=1)
+def test_a_custom_range_given_with_an_offset_is_held_and_labelled_in_utc():
+    start = HOUR - timedelta(hours=5)
+    plus2 = timezone(timedelta(hours=2))
+    r = TimeRange.custom(start.astimezone(plus2), (start + timedelta(hours=2)).astimezone(plus2), now=NOW)
+    assert r.start.utcoffset() == timedelta(0)
+    assert r.label == f"{start:%Y-%m-%d %H:%M} – {start + timedelta(hours=2):%Y-%m-%d %H:%M} UTC"
+    assert r.as_query()["start"] == iso_s(start)
 
 
 @pytest.mark.parametrize("key", list(RANGES))

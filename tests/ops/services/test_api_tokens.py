@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone as tz
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -105,6 +106,19 @@ def test_manage_py_token_creates_lists_and_revokes_and_never_prints_a_secret_aga
     assert [a for _, a, _ in _actions()] == ["api_token.create", "api_token.create", "api_token.revoke"]
 
 
+def test_manage_py_token_create_prints_and_audits_an_offset_expiry_in_utc():
+    make_user(Role.VIEWER, "vera")
+    day = (timezone.now() + timedelta(days=30)).date()
+    local = datetime(day.year, day.month, day.day, tzinfo=tz(timedelta(hours=2)))  # midnight at +02:00
+    in_utc = local.astimezone(UTC)  # 22:00 the day before
+    err = StringIO()
+    call_command("token", "create", "vera", "--expires", local.isoformat(), stdout=StringIO(), stderr=err)
+    assert f"expires {in_utc:%Y-%m-%d} 22:00 UTC;" in err.getvalue()
+    entry = AuditEntry.objects.get(action="api_token.create")
+    assert entry.parameters["expires_at"] == f"{in_utc:%Y-%m-%d}T22:00:00Z"
+    assert ApiToken.objects.get().expires_at == in_utc
+
+
 @pytest.mark.parametrize("args,message", [
     (["create", "nobody"], "no user 'nobody'"),
     (["create", "vera", "--expires-in", "soon"], "--expires-in: expected a number of hours or days"),
@@ -154,3 +168,26 @@ def test_the_admin_lists_tokens_by_hash_revokes_and_edits_through_the_audited_se
         ("root-admin", "api_token.delete", "api_token"),
     ]
     assert all(raw not in str(e.parameters) for e in AuditEntry.objects.all())
+
+
+def test_view_only_staff_read_tokens_but_cannot_revoke_rename_or_delete_them(client):
+    token, _ = api_token_create(user=make_user(Role.VIEWER, "vera"), name="grafana")
+    staff = make_user(Role.VIEWER, "auditor")
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    staff.user_permissions.add(Permission.objects.get(codename="view_apitoken"))
+    client.force_login(staff)
+
+    listing = client.get("/admin/ops/apitoken/")
+    assert listing.status_code == 200 and token.prefix in listing.content.decode()
+    action_form = listing.context["action_form"]  # None when no action is offered
+    assert ([name for name, _ in action_form.fields["action"].choices] if action_form else []) == []
+    client.post("/admin/ops/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    form = {"name": "renamed", "expires_at_0": "", "expires_at_1": ""}
+    assert client.post(f"/admin/ops/apitoken/{token.pk}/change/", form).status_code == 403
+    assert client.post(f"/admin/ops/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.post("/admin/ops/apitoken/", {"action": "delete_selected", "_selected_action": [token.pk], "post": "yes"})
+
+    token.refresh_from_db()
+    assert (token.name, token.revoked_at) == ("grafana", None)
+    assert _actions() == [("cli", "api_token.create", "api_token")]
