@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import threading
+import time
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
@@ -216,9 +217,13 @@ class SandboxApp:
             if route == "cloudtrail":
                 from .fills.cloudtrail import TRAIL
 
+                delivered = 0
                 if method == "POST" and "delay_s" in data:
                     TRAIL.delay_s = max(0.0, float(data["delay_s"]))
-                return _json(start_response, 200, {"delay_s": TRAIL.delay_s, "events": len(TRAIL.events)})
+                if method == "POST" and data.get("deliver"):
+                    delivered = TRAIL.deliver(time.time())
+                return _json(start_response, 200, {"delay_s": TRAIL.delay_s, "events": len(TRAIL.events),
+                                                   "delivered": delivered})
             if route == "reset" and method == "POST":
                 reset_all()
                 return _json(start_response, 200, {"status": "ok"})

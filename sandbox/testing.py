@@ -81,6 +81,13 @@ def set_scenario(target: str | SandboxServer, name: str, *, function: str | None
     return activate(_endpoint(target), name, function=function, account=account, region=region)
 
 
+def cloudtrail_deliver(target: str | SandboxServer) -> int:
+    """Make every CloudTrail event still held by the delivery delay visible now; returns how many."""
+    req = urllib.request.Request(f"{_endpoint(target)}/_sandbox/cloudtrail", data=json.dumps({"deliver": True}).encode(),
+                                 method="POST", headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=30).read())["delivered"]
+
+
 def add_fault(target: str | SandboxServer, **rule: Any) -> dict[str, Any]:
     req = urllib.request.Request(f"{_endpoint(target)}/_sandbox/faults", data=json.dumps(rule).encode(),
                                  method="POST", headers={"Content-Type": "application/json"})

@@ -218,12 +218,17 @@ def _aliases_upsert(fn: Function, aliases, now) -> None:
             "gone_at": None,
         }
         if old is None:
-            alias = Alias.objects.create(function=fn, name=info.name, **fields)
-        elif before == (info.version, _norm(info.weights)):
+            # The changes poller's re-read and an inventory run hold different run locks and may
+            # both meet a new alias: get_or_create's INSERT waits for the other's and then finds
+            # its row, instead of failing on the natural key.
+            alias, created = Alias.objects.get_or_create(function=fn, name=info.name, defaults=fields)
+            if not created:
+                old, before = alias, (alias.version, _norm(alias.weights))
+        if old is not None and before == (info.version, _norm(info.weights)):
             # The row is already loaded: one UPDATE, no second read.
             Alias.objects.filter(pk=old.pk).update(**fields)
             continue
-        else:
+        if old is not None:
             alias = old
             alias_lock(old.pk)
             # Claimed by a conditional UPDATE: a concurrent re-read that saw the same move first

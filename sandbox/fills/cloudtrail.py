@@ -7,7 +7,8 @@ the request, the answer and the caller's access key) and answers ``LookupEvents`
 (:func:`lookup`): newest first, 50 a page with NextToken, StartTime/EndTime, one lookup
 attribute (EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource,
 AccessKeyId). Events become visible ``delay_s`` after the call (``SANDBOX_CLOUDTRAIL_DELAY_S``,
-180 s by default; ``POST /_sandbox/cloudtrail {"delay_s": 0}`` changes it at run time).
+180 s by default; ``POST /_sandbox/cloudtrail {"delay_s": 0}`` changes it at run time, and
+``{"deliver": true}`` makes the events held so far visible at once).
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ class Trail:
         with self._lock:
             self.events.append({"visible_at": called_at + self.delay_s, "account": account, "region": region,
                                 "event": event})
+
+    def deliver(self, at: float) -> int:
+        """Make every event still held visible from ``at`` (a test's "the delay has passed",
+        without sleeping through it); returns how many were held."""
+        with self._lock:
+            held = [e for e in self.events if e["visible_at"] > at]
+            for e in held:
+                e["visible_at"] = at
+            return len(held)
 
     def prune(self, before: float) -> int:
         with self._lock:

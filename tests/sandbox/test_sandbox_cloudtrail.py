@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sandbox.testing import add_fault, cloudtrail_delay
+from sandbox.testing import add_fault, cloudtrail_delay, cloudtrail_deliver
 
 
 def _zip() -> bytes:
@@ -118,6 +118,20 @@ def test_delivery_delay_hides_recent_events(lam, aws, clean):
     assert len(_all(ct)) == 1  # called, not delivered yet
     time.sleep(1.6)
     assert len(_all(ct)) == 2
+
+
+def test_held_events_can_be_delivered_at_once(lam, aws, clean):
+    ct = aws("cloudtrail")
+    assert len(_all(ct)) == 1
+    cloudtrail_delay(clean, 3600)
+    lam.update_function_configuration(FunctionName="fn", Timeout=4)
+    lam.update_function_configuration(FunctionName="fn", Timeout=5)
+    assert len(_all(ct)) == 1  # held for an hour
+    assert cloudtrail_deliver(clean) == 2
+    assert len(_all(ct)) == 3
+    assert cloudtrail_deliver(clean) == 0
+    lam.update_function_configuration(FunctionName="fn", Timeout=6)
+    assert len(_all(ct)) == 3  # the delay still holds later events
 
 
 def test_assumed_role_actor_and_denied_lookup(lam, aws, clean):

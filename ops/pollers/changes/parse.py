@@ -93,23 +93,34 @@ def tool_of(user_agent: str) -> str:
     return next((tool for needle, tool in TOOLS if needle in ua), "")
 
 
+def _obj(value) -> dict:
+    """A nested member that should be an object; anything else counts as absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value) -> str:
+    """A member that should be a string; anything else counts as absent."""
+    return value if isinstance(value, str) else ""
+
+
 def actor_of(identity: dict) -> tuple[str, str]:
-    """(principal ARN, short name): role/deploy-bot, user/alice, root, or the calling service."""
+    """(principal ARN, short name): role/deploy-bot, user/alice, root, or the calling service.
+    A member of the wrong type (a list where an object belongs) is treated as absent."""
     if not isinstance(identity, dict):
         return "", ""
-    arn = str(identity.get("arn") or "")
+    arn = _text(identity.get("arn"))
     kind = identity.get("type")
-    issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}) if kind == "AssumedRole" else {}
-    if issuer.get("userName"):
+    issuer = _obj(_obj(identity.get("sessionContext")).get("sessionIssuer")) if kind == "AssumedRole" else {}
+    if _text(issuer.get("userName")):
         name = f"role/{issuer['userName']}"
-    elif kind == "IAMUser" and identity.get("userName"):
+    elif kind == "IAMUser" and _text(identity.get("userName")):
         name = f"user/{identity['userName']}"
     elif kind == "Root":
         name = "root"
     elif kind == "AWSService":
-        name = str(identity.get("invokedBy") or "")
+        name = _text(identity.get("invokedBy"))
     else:
-        name = arn.rsplit(":", 1)[-1] if arn else str(identity.get("invokedBy") or "")
+        name = arn.rsplit(":", 1)[-1] if arn else _text(identity.get("invokedBy"))
     return arn, name
 
 

@@ -349,3 +349,59 @@ def test_repeated_warnings_are_kept_once_with_their_latest_time():
         ("bad line", t1.isoformat()),
         ("insights truncated", t2.isoformat()),
     ]
+
+
+def test_two_writers_meeting_a_new_alias_at_once_record_it_once():
+    """The changes poller's re-read and an inventory run hold different run locks: both may find
+    a new alias missing and insert it. The second waits on the natural key and must then take
+    the first's row, not fail the run with an IntegrityError."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from ops.pollers import inventory
+    from tests.factories import FunctionFactory
+
+    fn = FunctionFactory()
+    info = aws_lambda.AliasInfo(name="live", arn=f"{fn.arn}:live", version="3", weights={}, description="",
+                                revision_id="r1")
+    now = timezone.now()
+    errors, pid = [], []
+    ready = threading.Event()
+
+    def second_writer():
+        try:
+            pid.append(connection.cursor().connection.info.backend_pid)
+            ready.set()
+            with transaction.atomic():
+                inventory._aliases_upsert(fn, [info], now)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            ready.set()
+            connection.close()
+
+    with transaction.atomic():  # the first writer, not committed yet
+        inventory._aliases_upsert(fn, [info], now)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            mine = cur.fetchone()[0]
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        ready.wait(30)
+        blocked = False
+        for _ in range(300):  # until the second writer's INSERT waits on ours (at most ~30 s)
+            with connection.cursor() as cur:
+                cur.execute("SELECT %s = ANY(pg_blocking_pids(%s))", [mine, pid[0]])
+                blocked = cur.fetchone()[0]
+            if blocked or not thread.is_alive():
+                break
+            time.sleep(0.1)
+        assert blocked
+    thread.join(30)
+    assert errors == []
+    alias = Alias.objects.get(function=fn)
+    assert (alias.name, alias.version) == ("live", "3")
+    assert list(AliasChange.objects.filter(alias=alias).values_list("source", "to_version")) == [("created", "3")]

@@ -93,6 +93,25 @@ def test_actor_of_each_identity_type():
     assert actor_of({"type": "AWSService", "invokedBy": "codedeploy.amazonaws.com"}) == ("", "codedeploy.amazonaws.com")
 
 
+@pytest.mark.parametrize("identity", [
+    {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deploy-bot/ci", "sessionContext": "ctx"},
+    {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deploy-bot/ci", "sessionContext": ["ctx"]},
+    {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deploy-bot/ci", "sessionContext": {"sessionIssuer": "r"}},
+    {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deploy-bot/ci",
+     "sessionContext": {"sessionIssuer": {"userName": {"n": 1}}}},
+])
+def test_an_identity_member_of_the_wrong_type_counts_as_absent(identity):
+    assert actor_of(identity) == ("arn:aws:sts::1:assumed-role/deploy-bot/ci", "assumed-role/deploy-bot/ci")
+    c = change_of(_event({**_record("PublishVersion20150331", {"functionName": "f"}, {"version": "3"}),
+                          "userIdentity": identity}))
+    assert (c.actor, c.after) == ("assumed-role/deploy-bot/ci", {"version": "3"})
+
+
+def test_identity_members_that_are_not_text_are_not_names():
+    assert actor_of({"type": "IAMUser", "arn": ["a"], "userName": 7}) == ("", "")
+    assert actor_of({"type": "AWSService", "invokedBy": {"x": 1}}) == ("", "")
+
+
 def test_the_rising_version_is_the_one_deployed():
     from ops.models import AliasChange
     from ops.pollers.changes.merge import rising_version

@@ -7,12 +7,14 @@ import io
 import time
 import uuid
 import zipfile
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+from django.db import DataError, IntegrityError
 
 from ops.aws import usage
-from ops.models import Change, ChangeKind, Function, PollStatus
+from ops.models import Change, ChangeKind, Function, PollStatus, Quarantine, QuarantineReason
 from ops.pollers.base import poll_run
 from ops.pollers.changes import changes_poll
 from ops.pollers.inventory import inventory_poll
@@ -108,3 +110,125 @@ def test_functions_read_since_their_change_are_not_read_again(lam):
     calls = {key.operation for key, _n, _u in usage.drain()}
     assert calls == {"LookupEvents"}  # a first run's history costs no burst of re-reads
     assert Function.objects.get(name="orders").timeout_s == 20
+
+
+def _trail_add(record: dict, *, at: float | None = None) -> dict:
+    """Put a raw CloudTrail record in the sandbox's trail (as an odd client would leave it), made
+    at ``at`` (epoch; default now)."""
+    from sandbox.fills.cloudtrail import TRAIL
+
+    now = time.time() if at is None else at
+    record = {"eventID": str(uuid.uuid4()), "eventSource": "lambda.amazonaws.com", "readOnly": False,
+              "eventTime": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "userIdentity": {"type": "IAMUser", "userName": "alice", "arn": "arn:aws:iam::1:user/alice"},
+              "_epoch": now, "_resources": [], **record}
+    TRAIL.add(ACCOUNT_ID, REGION, record, now)
+    return record
+
+
+def test_an_identity_of_the_wrong_shape_does_not_stop_the_poller(lam):
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    odd = _trail_add({"eventName": "PublishVersion20150331", "requestParameters": {"functionName": "orders"},
+                      "responseElements": {"version": "1"},
+                      "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deploy-bot/ci",
+                                       "sessionContext": ["not", "an", "object"]}})
+    outcome = _run(account)
+    assert outcome.ok and outcome.items == 2
+    row = Change.objects.get(event_id=odd["eventID"])
+    assert (row.summary, row.actor) == ("published v1", "assumed-role/deploy-bot/ci")
+    assert PollStatus.objects.get(source="changes").cursor["until"]
+
+
+def test_an_event_the_parser_trips_on_is_malformed_and_the_rest_stored(lam, monkeypatch):
+    from ops.pollers.changes import poll
+
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    odd = _trail_add({"eventName": "PublishVersion20150331", "requestParameters": {"functionName": "orders"},
+                      "responseElements": {"version": "1"}})
+    parse = poll.change_of
+
+    def tripping(event):
+        if event.event_id == odd["eventID"]:
+            raise KeyError("sessionIssuer")
+        return parse(event)
+
+    monkeypatch.setattr(poll, "change_of", tripping)
+    outcome = _run(account)
+    assert outcome.ok and outcome.items == 1
+    assert list(Change.objects.values_list("event_name", flat=True)) == ["CreateFunction"]
+    assert any(odd["eventID"] in w and "KeyError" in w for w in outcome.warnings)
+    assert PollStatus.objects.get(source="changes").cursor["until"]
+
+
+def test_nul_and_lone_surrogates_are_removed_before_storing(lam):
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    odd = _trail_add({"eventName": "UpdateFunctionConfiguration20150331v2",
+                      "requestParameters": {"functionName": "orders", "memorySize": "10\u000024", "timeout": "9\ud800"},
+                      "userAgent": "aws-cli/2.15\u0000 Python/3.11",
+                      "userIdentity": {"type": "IAMUser", "userName": "al\ud83dice", "arn": "arn:aws:iam::1:user/al\u0000ice"}})
+    outcome = _run(account)
+    assert outcome.ok and outcome.items == 2
+    row = Change.objects.get(event_id=odd["eventID"])
+    assert row.after == {"memory_mb": "1024", "timeout_s": "9"}
+    assert (row.user_agent, row.tool, row.actor, row.actor_arn) == (
+        "aws-cli/2.15 Python/3.11", "aws-cli", "user/alice", "arn:aws:iam::1:user/alice")
+
+
+def test_an_event_the_database_refuses_is_quarantined_and_the_rest_stored(lam):
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    odd = _trail_add({"eventName": "UpdateFunctionConfiguration20150331v2",
+                      "requestParameters": {"functionName": "orders", "timeout": float("nan")}})
+    lam.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=3)
+    for _ in range(2):  # the window is read again: the event is counted once and nothing else moves
+        outcome = _run(account)
+        assert outcome.ok
+        assert sorted(Change.objects.values_list("event_name", flat=True)) == ["CreateFunction", "PutFunctionConcurrency"]
+        q = Quarantine.objects.get(source="changes", account=account, region=REGION)
+        assert (q.reason, q.count) == (QuarantineReason.DB_REFUSED, 1)
+        assert odd["eventID"] in q.samples[0]["detail"]
+    assert Function.objects.get(name="orders").reserved_concurrency == 3
+    assert PollStatus.objects.get(source="changes").cursor["until"]
+
+
+def test_a_window_longer_than_the_page_limit_is_finished_by_the_next_runs(lam, settings):
+    settings.CHANGES_MAX_PAGES = 1
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    base = time.time() - 3600  # an hour ago, ten seconds apart: out of every later run's trailing re-read
+    for i in range(100):
+        _trail_add({"eventName": "UpdateFunctionConfiguration20150331v2",
+                    "requestParameters": {"functionName": "orders", "timeout": 100 + i}}, at=base + 10 * i)
+    # Newest first, 50 a page: CreateFunction and the 49 newest updates, then 49 more (the
+    # oldest one read is read again), then the last two.
+    for items, short in ((50, True), (49, True), (2, False)):
+        outcome = _run(account)
+        status = PollStatus.objects.get(source="changes")
+        assert (outcome.ok, outcome.items) == (True, items)
+        assert ("not read yet" in status.last_shortfall) is short and ("backlog_until" in status.cursor) is short
+        assert status.state == ("degraded" if short else "ok")
+    assert set(status.cursor) == {"until"}
+    assert sorted(Change.objects.filter(kind=ChangeKind.CONFIG).values_list("after__timeout_s", flat=True)) == list(range(100, 200))
+    assert Change.objects.filter(event_name="CreateFunction").count() == 1
+
+
+@pytest.mark.parametrize("refusal", [IntegrityError, DataError])
+def test_a_reread_the_database_refuses_is_left_to_the_inventory(lam, monkeypatch, refusal):
+    from ops.pollers import inventory
+
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    lam.update_function_configuration(FunctionName="orders", MemorySize=1024)
+
+    def refused(fn, aliases, now):
+        raise refusal('duplicate key value violates unique constraint "alias_natural_key"')
+
+    monkeypatch.setattr(inventory, "_aliases_upsert", refused)
+    outcome = _run(account)
+    assert outcome.ok and outcome.items == 2
+    assert any(w.startswith(f"orders: re-read after its change not stored ({refusal.__name__})") for w in outcome.warnings)
+    assert Change.objects.get(kind=ChangeKind.CONFIG).summary == "memory 512 MB → 1024 MB"
+    fn = Function.objects.get(name="orders")
+    assert (fn.memory_mb, fn.detail_refreshed_at) == (512, None)  # rolled back, flagged for the next inventory run
+    monkeypatch.undo()
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    assert Function.objects.get(name="orders").memory_mb == 1024
