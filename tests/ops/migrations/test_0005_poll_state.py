@@ -3,25 +3,18 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.ops.migrations.executor import migrate_to, migrate_to_latest
 
 BEFORE = [("ops", "0004_jobs")]
 AFTER = [("ops", "0005_poll_state")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
 def test_cursor_contents_are_carried_over_and_back():
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         account = old.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
         Function = old.get_model("ops", "Function")
         fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
@@ -44,7 +37,7 @@ def test_cursor_contents_are_carried_over_and_back():
         logs_cursor = {"groups": {"/aws/lambda/orders": now.isoformat()}, "active": {}}
         PollStatus.objects.create(source="logs", account=account, region="us-east-1", cursor=logs_cursor)
 
-        new = _migrate(AFTER)
+        new = migrate_to(AFTER)
         Function = new.get_model("ops", "Function")
         assert Function.objects.get(pk=busy.pk).last_invoked_at == now - timedelta(minutes=7)
         assert Function.objects.get(pk=quiet.pk).last_invoked_at is None
@@ -54,10 +47,10 @@ def test_cursor_contents_are_carried_over_and_back():
         assert PollStatus.objects.get(source="metrics").cursor == {"until": until, "partial": {}}
         assert PollStatus.objects.get(source="logs").cursor == logs_cursor  # not the metrics poller's: untouched
 
-        back = _migrate(BEFORE)
+        back = migrate_to(BEFORE)
         cursor = back.get_model("ops", "PollStatus").objects.get(source="metrics").cursor
         assert cursor["active"] == {str(busy.pk): (now - timedelta(minutes=7)).isoformat()}
         assert cursor["cadence"] == {"busy_s": 120, "idle_s": 900, "usd_per_day": 1.25}
         assert cursor["until"] == until
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("ops"))
+        migrate_to_latest()

@@ -3,25 +3,18 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.ops.migrations.executor import migrate_to, migrate_to_latest
 
 BEFORE = [("ops", "0010_quarantine_source")]
 AFTER = [("ops", "0011_now")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
 def test_known_until_comes_from_the_metrics_cursor():
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         account = old.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
         Function = old.get_model("ops", "Function")
         fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
@@ -34,10 +27,10 @@ def test_known_until_comes_from_the_metrics_cursor():
         old.get_model("ops", "PollStatus").objects.create(source="logs", account=account, region="us-east-1",
                                                           cursor={"until": {str(never.pk): now.isoformat()}})
 
-        new = _migrate(AFTER)
+        new = migrate_to(AFTER)
         Function = new.get_model("ops", "Function")
         assert Function.objects.get(pk=polled.pk).metrics_known_until == now - timedelta(minutes=3)
         assert Function.objects.get(pk=never.pk).metrics_known_until is None  # a logs cursor is not the metrics one
-        _migrate(BEFORE)  # and back
+        migrate_to(BEFORE)  # and back
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("ops"))
+        migrate_to_latest()
