@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,11 +9,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from dashboard import demo
 from ops.models import PollSource, PollStatus
 from tests.factories import AccountFactory
+from tests.solo_worker import solo_worker
 
 
 def test_first_polls_run_the_inventory_then_metrics_and_logs_per_scope():
@@ -43,26 +42,12 @@ def test_the_plan_runs_in_a_real_worker_inventory_first(aws, settings):
     queue = f"pollers-test-{uuid.uuid4().hex[:8]}"
     for sig in (step.tasks[0], *step.tasks[1].tasks):
         sig.set(queue=queue)  # this test's own worker, not a live `pollers` queue
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
-        "AWS_ENDPOINT_URL": aws,
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", queue, "--pool", "solo", "-c", "1",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
+    with solo_worker(queue, aws=aws) as worker:
         step.apply_async()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and PollStatus.objects.filter(last_success_at__isnull=False).count() < 3:
             time.sleep(0.5)
-    finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
+    output = worker.output
     statuses = {st.source: st for st in PollStatus.objects.filter(account=account)}
     assert sorted(statuses) == [PollSource.INVENTORY, PollSource.LOGS, PollSource.METRICS], output[-2000:]
     assert all(st.last_success_at for st in statuses.values()), output[-2000:]
