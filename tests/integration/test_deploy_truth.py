@@ -182,3 +182,26 @@ def test_a_late_cloudtrail_event_redates_the_inventory_marker(prod, sandbox_serv
     assert len(moves) == 1 and moves[0].pk == move.pk
     assert moves[0].dated_by == DeployDating.CLOUDTRAIL and moves[0].actor_name == "role/CodeDeployServiceRole"
     assert abs(moves[0].at.timestamp() - switched) <= 60
+
+
+def test_a_function_that_catches_fire_has_its_aliases_read_at_once(prod, sandbox_server, monkeypatch, client_in):
+    """CloudTrail an hour late and no inventory run since the switch: the changes run that finds
+    the function newly on fire reads its aliases, so the deploy is named a poll cycle after the
+    rise, not at the next inventory run or when CloudTrail delivers."""
+    account, _ = prod
+    _cycle(account, monkeypatch)
+    sandbox.cloudtrail_delay(sandbox_server, 3600)
+    sc, switched, start = _deploy(sandbox_server)
+    new, old = sc["version"], sc["previous_version"]
+    monkeypatch.setattr(metrics, "now", lambda: start + timedelta(minutes=3, seconds=20))
+    assert _run(account, "metrics", metrics.metrics_poll).ok
+    fn = Function.objects.get(name=FN, account=account, region=REGION)
+    assert not AliasChange.objects.filter(function=fn, to_version=new).exists()  # nothing has read the alias yet
+    assert _run(account, "changes", changes_poll).ok
+    move = AliasChange.objects.get(function=fn, to_version=new)
+    assert move.from_version == old and move.dated_by == DeployDating.POLL
+    assert abs(move.at.timestamp() - switched) <= 60
+    deploy = client_in.get(reverse("api-function", args=[fn.pk]) + "?range=1h").json()["what_changed"]["deploy"]
+    assert (deploy["to_version"], deploy["from_version"]) == (new, old)
+    assert _run(account, "changes", changes_poll).ok  # read again or not, the move is one row
+    assert AliasChange.objects.filter(function=fn, to_version=new).count() == 1

@@ -90,7 +90,7 @@ def changes_poll(ctx: PollContext) -> None:
             parsed.append(_storable(change))
     new, stale = _store(ctx, parsed)
     alias_events_merge(account=ctx.account, region=ctx.region, now=end)
-    _reread(ctx, stale)
+    _reread(ctx, stale | _caught_fire_unread(ctx, now=end))
     ctx.items += len(new)
     if unread is not None:
         # Left over again, or anew: one span covering both (its middle may be read twice, which
@@ -215,6 +215,36 @@ def _insert(ctx: PollContext, rows: list[Change]) -> set[str]:
                               raw=repr({"before": row.before, "after": row.after, "summary": row.summary}), at=row.at))
     quarantine_add(ctx, items)
     return refused
+
+
+# At most this many on-fire functions re-read per run: a region-wide incident (every function on
+# fire at once) is the inventory run's to read, not one GetFunction/ListAliases burst per run.
+CAUGHT_FIRE_REREADS = 10
+
+
+def _caught_fire_unread(ctx: PollContext, *, now: datetime) -> set[str]:
+    """The functions of this scope that caught fire (a new problem, not a chronic one) since their
+    aliases were last read, with no deploy named yet.
+
+    CloudTrail delivers its events minutes late and the inventory runs every few minutes, so
+    without this a deploy that broke a function is named only then; reading the function's
+    aliases as soon as it is on fire records the move (dated by its version's first invocations
+    on the next run) within a poll cycle of the rise."""
+    from ops.selectors.fleet import fleet_page  # the on-fire judgement the overview shows
+    from ops.selectors.inventory import FunctionFilters
+    from ops.selectors.timerange import TimeRange
+
+    page = fleet_page(
+        time_range=TimeRange.preset("1h", now=now),
+        filters=FunctionFilters(account=ctx.account.name, region=ctx.region),
+        per_page=1,
+    )
+    fresh = [r for r in page.fire if not r.chronic and r.deploy is None and r.since is not None]
+    read_at = dict(Function.objects.filter(pk__in=[r.id for r in fresh]).values_list("pk", "last_seen"))
+    # "since" is the onset minute's start and the switch may fall anywhere in it: only a read
+    # after that minute surely saw the move.
+    names = {r.name for r in fresh if read_at.get(r.id) is None or read_at[r.id] < r.since + timedelta(minutes=1)}
+    return set(sorted(names)[:CAUGHT_FIRE_REREADS])
 
 
 def _reread(ctx: PollContext, names: set[str]) -> None:
