@@ -13,7 +13,8 @@ from dashboard.charts import deploy_label
 from dashboard.views.api_http import api_view, json_error, json_response
 from ops.models import Function
 from ops.selectors.fleet import PAGE_SIZE, fleet_page
-from ops.selectors.function import DERIVED_METRICS, function_data, function_metric_series, function_series_map
+from ops.selectors.function import function_data, function_series_map
+from ops.selectors.points import DERIVED_METRICS, function_metric_series
 from ops.selectors.headroom import region_headroom
 from ops.selectors.inventory import function_header
 from ops.selectors.telemetry import ALL_COLUMNS, MAX_COLUMNS, SUM_COLUMNS, step_label

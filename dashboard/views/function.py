@@ -13,7 +13,8 @@ from dashboard.charts import deploy_link
 from dashboard.charts import function_charts as chart_payload
 from dashboard.views.overview import range_links
 from ops.models import Function
-from ops.selectors.function import function_changes, function_data, last_deploy, minute_lines
+from ops.selectors.function import function_changes, function_data, last_deploy
+from ops.selectors.points import minute_lines
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import function_header
 from ops.selectors.jobs import jobs_for_function

@@ -19,7 +19,6 @@ from ops.models import (
     Change,
     ErrorGroup,
     Function,
-    LogLine,
     PollSource,
     PollStatus,
     Series,
@@ -365,56 +364,3 @@ def rightsizing(*, function: Function, series: Series | None, now: datetime) -> 
         totals=t, memory_mb=function.memory_mb, region=function.region, architecture=function.architecture,
         oom_errors=oom,
     )
-
-
-# Metrics that are not a stored column but derived per bucket by the rules.
-DERIVED_METRICS = ("error_rate", "cost")
-
-
-@dataclass
-class MetricPoints:
-    step_s: int
-    ts: list[datetime]
-    values: list[float | None]
-
-
-def function_metric_series(*, function: Function, series: Series, metric: str, time_range: TimeRange) -> MetricPoints:
-    """One metric of the function-level series per bucket (one query): a stored column as
-    ``series_buckets`` aggregates it, or a derived one — the error rate within the bucket, or
-    the bucket's cost by the cost rule."""
-    if metric == "cost":
-        columns = cost_rule.BUCKET_COLUMNS
-    elif metric == "error_rate":
-        columns = ("invocations", "errors")
-    else:
-        columns = (metric,)
-    known = {series.id: function.metrics_known_until} if function.metrics_known_until else None
-    data = series_buckets(series_ids=[series.id], time_range=time_range, columns=columns, known_until=known)[series.id]
-    if metric == "error_rate":
-        values = [rate(e, i) for e, i in zip(data["errors"], data["invocations"])]
-    elif metric == "cost":
-        values = cost_rule.bucket_costs(
-            data, region=function.region, architecture=function.architecture, memory_mb=function.memory_mb
-        )
-    else:
-        values = data[metric]
-    return MetricPoints(step_s=data.step_s, ts=data.ts, values=values)
-
-
-@dataclass
-class MinuteDetail:
-    start: datetime
-    end: datetime
-    lines: list[LogLine]
-    truncated: bool
-
-
-def minute_lines(*, function: Function, start: datetime, seconds: int = 60, limit: int = 100) -> MinuteDetail:
-    """The error lines logged in [start, start + seconds): what a chart point opens."""
-    end = start + timedelta(seconds=max(60, min(seconds, 86400)))
-    lines = list(
-        LogLine.objects.filter(function=function, ts__gte=start, ts__lt=end)
-        .select_related("group")
-        .order_by("ts", "id")[: limit + 1]
-    )
-    return MinuteDetail(start=start, end=end, lines=lines[:limit], truncated=len(lines) > limit)

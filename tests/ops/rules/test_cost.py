@@ -14,7 +14,8 @@ from ops.costs import lambda_cost
 from ops.rules.cost import Sql, bucket_costs, cost_of, cost_usd_sql, gb_seconds, total_cost
 from ops.rules.rightsizing import rightsizing_of, suggested_memory_mb
 from ops.selectors.fleet import fleet_page
-from ops.selectors.function import function_data, function_metric_series, function_series_map
+from ops.selectors.function import function_data, function_series_map
+from ops.selectors.points import function_metric_series
 from ops.selectors.inventory import FunctionFilters, function_header
 from ops.selectors.telemetry import series_buckets
 from ops.selectors.timerange import TimeRange

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from ops.aws.cloudtrail import TrailEvent
 from ops.models import ChangeKind
 from ops.pollers.changes.parse import MalformedEvent, actor_of, base_name, change_of, tool_of
+
+
+# An event time an hour ago, to the second, as CloudTrail writes it.
+AT = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
 
 
 def _event(record: dict | str, **kw) -> TrailEvent:
@@ -20,7 +24,7 @@ def _event(record: dict | str, **kw) -> TrailEvent:
 
 def _record(name: str, req: dict, resp: dict | None = None, **extra) -> dict:
     return {
-        "eventID": "e-1", "eventName": name, "eventSource": "lambda.amazonaws.com", "eventTime": "2026-03-02T07:38:23Z",
+        "eventID": "e-1", "eventName": name, "eventSource": "lambda.amazonaws.com", "eventTime": AT.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deploy-bot/ci",
                          "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "deploy-bot"}}},
         "userAgent": "aws-cli/2.15.30 Python/3.11", "requestParameters": req, "responseElements": resp, **extra,
@@ -42,7 +46,7 @@ def test_alias_update_gives_time_actor_tool_and_routing():
                                  {"name": "live", "functionVersion": "9",
                                   "routingConfig": {"additionalVersionWeights": {"8": 0.1}}})))
     assert (c.kind, c.function_name, c.alias, c.to_version, c.to_weights) == (ChangeKind.ALIAS, "checkout-api", "live", "9", {"8": 0.1})
-    assert c.at == datetime(2026, 3, 2, 7, 38, 23, tzinfo=timezone.utc)
+    assert c.at == AT
     assert (c.actor, c.actor_arn, c.tool) == ("role/deploy-bot", "arn:aws:sts::1:assumed-role/deploy-bot/ci", "aws-cli")
 
 
