@@ -54,7 +54,7 @@ def main() -> None:
 
     from ops.models import Account, Function
     from ops.pollers.base import poll_run
-    from ops.pollers.changes import changes_poll
+    from ops.pollers.changes import caught_fire_unread, changes_poll
     from ops.pollers.inventory import inventory_poll
     from ops.pollers.metrics import metrics_poll
     from ops.selectors.fleet import fleet_page
@@ -90,6 +90,10 @@ def main() -> None:
             for account in Account.objects.filter(account_id__in=[a["account_id"] for a in estate.accounts]):
                 for region in account.regions:
                     poll_run(source=source, account=account, region=region, work=work)
+                    # as the metrics task does: a function that caught fire runs the changes poller at once
+                    if source == "metrics" and caught_fire_unread(account=account, region=region,
+                                                                  now=datetime.now(timezone.utc)):
+                        poll_run(source="changes", account=account, region=region, work=changes_poll)
 
         cycle("inventory")
         cycle("metrics")

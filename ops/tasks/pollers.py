@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from ops.models import Account, PollSource
 from ops.pollers import rollup
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
-from ops.pollers.changes import changes_poll
+from ops.pollers.changes import caught_fire_unread, changes_poll
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
@@ -85,7 +87,13 @@ def poll_metrics_all() -> int:
 # next beat tick (a minute later) re-reads the same window; a retry on top would only add calls.
 @shared_task(**POLL)
 def poll_metrics(account_id: int, region: str) -> int:
-    return _poll(PollSource.METRICS, account_id, region, metrics_poll, swallow_transient=True)
+    items = _poll(PollSource.METRICS, account_id, region, metrics_poll, swallow_transient=True)
+    # A function this poll found on fire, with no deploy named and its aliases unread since:
+    # look for the change that did it now rather than at the changes poller's next tick.
+    account = Account.objects.filter(pk=account_id, enabled=True).first()
+    if account is not None and caught_fire_unread(account=account, region=region, now=timezone.now()):
+        transaction.on_commit(lambda: poll_changes.delay(account_id, region))
+    return items
 
 
 @shared_task(**FAN_OUT)

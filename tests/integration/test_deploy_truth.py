@@ -205,3 +205,19 @@ def test_a_function_that_catches_fire_has_its_aliases_read_at_once(prod, sandbox
     assert (deploy["to_version"], deploy["from_version"]) == (new, old)
     assert _run(account, "changes", changes_poll).ok  # read again or not, the move is one row
     assert AliasChange.objects.filter(function=fn, to_version=new).count() == 1
+
+
+def test_the_metrics_task_runs_the_changes_poller_when_a_function_catches_fire(prod, sandbox_server, monkeypatch):
+    from ops.tasks import pollers as tasks
+
+    account, _ = prod
+    _cycle(account, monkeypatch)
+    sent = []
+    monkeypatch.setattr(tasks.poll_changes, "delay", lambda *args: sent.append(args))
+    tasks.poll_metrics(account.pk, REGION)
+    assert sent == []  # steady traffic: nothing new on fire
+    sandbox.cloudtrail_delay(sandbox_server, 3600)
+    _, _, start = _deploy(sandbox_server)
+    monkeypatch.setattr(metrics, "now", lambda: start + timedelta(minutes=3, seconds=20))
+    tasks.poll_metrics(account.pk, REGION)
+    assert sent == [(account.pk, REGION)]

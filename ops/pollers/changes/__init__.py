@@ -5,6 +5,6 @@ merge (CloudTrail's alias events and the inventory's sightings as one AliasChang
 ExecutedVersion fallback), cursor (the end of the last complete read).
 """
 
-from ops.pollers.changes.poll import changes_poll
+from ops.pollers.changes.poll import caught_fire_unread, changes_poll
 
-__all__ = ["changes_poll"]
+__all__ = ["caught_fire_unread", "changes_poll"]

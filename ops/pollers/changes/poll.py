@@ -90,7 +90,7 @@ def changes_poll(ctx: PollContext) -> None:
             parsed.append(_storable(change))
     new, stale = _store(ctx, parsed)
     alias_events_merge(account=ctx.account, region=ctx.region, now=end)
-    _reread(ctx, stale | _caught_fire_unread(ctx, now=end))
+    _reread(ctx, stale | caught_fire_unread(account=ctx.account, region=ctx.region, now=end))
     ctx.items += len(new)
     if unread is not None:
         # Left over again, or anew: one span covering both (its middle may be read twice, which
@@ -222,21 +222,22 @@ def _insert(ctx: PollContext, rows: list[Change]) -> set[str]:
 CAUGHT_FIRE_REREADS = 10
 
 
-def _caught_fire_unread(ctx: PollContext, *, now: datetime) -> set[str]:
-    """The functions of this scope that caught fire (a new problem, not a chronic one) since their
+def caught_fire_unread(*, account, region: str, now: datetime) -> set[str]:
+    """The functions of this account × region that caught fire (a new problem, not a chronic one) since their
     aliases were last read, with no deploy named yet.
 
     CloudTrail delivers its events minutes late and the inventory runs every few minutes, so
     without this a deploy that broke a function is named only then; reading the function's
     aliases as soon as it is on fire records the move (dated by its version's first invocations
-    on the next run) within a poll cycle of the rise."""
+    on the next run) within a poll cycle of the rise. The metrics task asks this after each poll
+    and runs this poller at once when the answer is not empty."""
     from ops.selectors.fleet import fleet_page  # the on-fire judgement the overview shows
     from ops.selectors.inventory import FunctionFilters
     from ops.selectors.timerange import TimeRange
 
     page = fleet_page(
         time_range=TimeRange.preset("1h", now=now),
-        filters=FunctionFilters(account=ctx.account.name, region=ctx.region),
+        filters=FunctionFilters(account=account.name, region=region),
         per_page=1,
     )
     fresh = [r for r in page.fire if not r.chronic and r.deploy is None and r.since is not None]
