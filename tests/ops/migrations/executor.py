@@ -15,3 +15,14 @@ def migrate_to(targets):
 def migrate_to_latest():
     """Back to the newest migrations, so the next test finds the schema it expects."""
     migrate_to(MigrationExecutor(connection).loader.graph.leaf_nodes("ops"))
+
+
+def two_functions(apps, *, now):
+    """An account with two functions, orders and mailer, as the models were at that state."""
+    account = apps.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
+    Function = apps.get_model("ops", "Function")
+    fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
+    return account, tuple(
+        Function.objects.create(name=name, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}", **fields)
+        for name in ("orders", "mailer")
+    )

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.ops.migrations.executor import migrate_to, migrate_to_latest
+from tests.ops.migrations.executor import migrate_to, migrate_to_latest, two_functions
 
 BEFORE = [("ops", "0004_jobs")]
 AFTER = [("ops", "0005_poll_state")]
@@ -15,11 +15,7 @@ def test_cursor_contents_are_carried_over_and_back():
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     try:
         old = migrate_to(BEFORE)
-        account = old.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
-        Function = old.get_model("ops", "Function")
-        fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
-        busy = Function.objects.create(name="orders", arn="arn:aws:lambda:us-east-1:123456789012:function:orders", **fields)
-        quiet = Function.objects.create(name="mailer", arn="arn:aws:lambda:us-east-1:123456789012:function:mailer", **fields)
+        account, (busy, quiet) = two_functions(old, now=now)
         until = {str(busy.pk): now.isoformat(), "scope": now.isoformat()}
         PollStatus = old.get_model("ops", "PollStatus")
         PollStatus.objects.create(

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.ops.migrations.executor import migrate_to, migrate_to_latest
+from tests.ops.migrations.executor import migrate_to, migrate_to_latest, two_functions
 
 BEFORE = [("ops", "0010_quarantine_source")]
 AFTER = [("ops", "0011_now")]
@@ -15,11 +15,7 @@ def test_known_until_comes_from_the_metrics_cursor():
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     try:
         old = migrate_to(BEFORE)
-        account = old.get_model("ops", "Account").objects.create(name="prod", account_id="123456789012", regions=["us-east-1"])
-        Function = old.get_model("ops", "Function")
-        fields = {"account": account, "region": "us-east-1", "memory_mb": 128, "timeout_s": 3, "last_seen": now}
-        polled = Function.objects.create(name="orders", arn="arn:aws:lambda:us-east-1:123456789012:function:orders", **fields)
-        never = Function.objects.create(name="mailer", arn="arn:aws:lambda:us-east-1:123456789012:function:mailer", **fields)
+        account, (polled, never) = two_functions(old, now=now)
         until = {str(polled.pk): (now - timedelta(minutes=3)).isoformat(), "scope": now.isoformat(), "77": "garbage"}
         old.get_model("ops", "PollStatus").objects.create(
             source="metrics", account=account, region="us-east-1", cursor={"until": until, "partial": {}}
