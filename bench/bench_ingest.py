@@ -19,7 +19,7 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from _setup import django_ready, scratch_estate
+from bench._setup import django_ready, scratch_estate
 
 
 def main() -> None:

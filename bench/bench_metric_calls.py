@@ -15,7 +15,7 @@ import json
 import math
 import time
 
-from _setup import django_ready, scratch_estate
+from bench._setup import django_ready, scratch_estate
 
 
 def main() -> None:

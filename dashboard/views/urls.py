@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import api, function, inventory, overview, status
+from dashboard.views import api, function, inventory, jobs, overview, status
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -10,6 +10,9 @@ urlpatterns = [
     path("functions/<int:pk>/minute", function.function_minute, name="function-minute"),
     path("status/", status.status_page, name="status"),
     path("status/poll", status.poll_now, name="poll_now"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job"),
+    path("jobs/<int:pk>/progress", jobs.job_progress, name="job-progress"),
+    path("jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),

@@ -8,6 +8,7 @@ from ops.models.choices import (
     AuditResult,
     ChangeKind,
     DeployDating,
+    DlqMessageShape,
     JOB_ACTIVE,
     JOB_TERMINAL,
     JobKind,
@@ -18,6 +19,8 @@ from ops.models.choices import (
     PollState,
     QuarantineReason,
     QueueRole,
+    REDRIVE_ITEM_FINAL,
+    RedriveItemState,
     Role,
     SeriesKind,
 )
@@ -32,6 +35,7 @@ from ops.models.inventory import (
     PollStatus,
     Queue,
 )
+from ops.models.dlq import DlqMessage, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
 from ops.models.quarantine import Quarantine
 from ops.models.telemetry import (
@@ -62,6 +66,8 @@ __all__ = [
     "Change",
     "ChangeKind",
     "DeployDating",
+    "DlqMessage",
+    "DlqMessageShape",
     "ErrorGroup",
     "ErrorMinute",
     "EventSourceMapping",
@@ -89,6 +95,9 @@ __all__ = [
     "Queue",
     "QueueRole",
     "QueueStat",
+    "REDRIVE_ITEM_FINAL",
+    "RedriveItem",
+    "RedriveItemState",
     "RegionStat",
     "Role",
     "Series",

@@ -53,6 +53,7 @@ class AliasChangeSource(models.TextChoices):
     OBSERVED = "observed", "Seen by the inventory poller"
     CREATED = "created", "Alias first seen"
     ROLLBACK = "rollback", "Rolled back from Lambda Ops"
+    CANARY = "canary", "Canary finished or aborted from Lambda Ops"
     CLOUDTRAIL = "cloudtrail", "From CloudTrail"
 
 
@@ -123,6 +124,46 @@ class JobKind(models.TextChoices):
     """What a job does; each kind's work is registered in ops.actions.runner."""
 
     POLL_INVENTORY = "poll.inventory", "Inventory poll"
+    # Dead-letter queues (ops.actions.redrive): SQS's own message move task for a whole
+    # SQS-sourced DLQ; the product's loop for everything else and for any chosen subset.
+    DLQ_MOVE = "dlq.move", "DLQ redrive (SQS move task)"
+    DLQ_REDRIVE = "dlq.redrive", "DLQ redrive"
+    DLQ_DELETE = "dlq.delete", "Delete DLQ messages"
+    DLQ_PURGE = "dlq.purge", "Purge DLQ"
+    # Aliases and emergency controls (ops.actions.rollback, ops.actions.controls).
+    ALIAS_ROLLBACK = "alias.rollback", "Alias rollback"
+    CANARY_FINISH = "alias.canary_finish", "Finish canary"
+    CANARY_ABORT = "alias.canary_abort", "Abort canary"
+    FUNCTION_THROTTLE = "function.throttle", "Throttle function"
+    FUNCTION_UNTHROTTLE = "function.unthrottle", "Undo throttle"
+    FUNCTION_CONCURRENCY = "function.concurrency", "Set reserved concurrency"
+    ESM_DISABLE = "esm.disable", "Disable event source"
+    ESM_ENABLE = "esm.enable", "Enable event source"
+
+
+class DlqMessageShape(models.TextChoices):
+    """What a dead-letter message is, which decides how it is shown and how it is re-delivered."""
+
+    ASYNC_EVENT = "async_event", "Lambda async DLQ: the original event, error in attributes"
+    INVOCATION_RECORD = "invocation_record", "On-failure destination: an invocation record"
+    STREAM_RECORD = "stream_record", "Stream on-failure record: shard positions, no payload"
+    SOURCE_MESSAGE = "source_message", "Event-source DLQ: the original queue message"
+    UNKNOWN = "unknown", "Not recognised"
+
+
+class RedriveItemState(models.TextChoices):
+    """Where one message of a redrive is. Every message of a job ends in exactly one of
+    REDRIVEN, LEFT (still in the DLQ: not found, skipped, cancelled before its turn) or FAILED
+    (re-delivery refused, with a reason; the message stays in the DLQ)."""
+
+    PENDING = "pending", "Waiting"
+    DELIVERED = "delivered", "Re-delivered, not yet deleted from the DLQ"
+    REDRIVEN = "redriven", "Re-delivered and deleted from the DLQ"
+    FAILED = "failed", "Re-delivery failed; still in the DLQ"
+    LEFT = "left", "Left in the DLQ"
+
+
+REDRIVE_ITEM_FINAL: tuple[str, ...] = (RedriveItemState.REDRIVEN, RedriveItemState.FAILED, RedriveItemState.LEFT)
 
 
 class JobLogLevel(models.TextChoices):

@@ -23,3 +23,15 @@ def jobs_for_function(*, function: Function, limit: int = 20) -> list[Job]:
     (its aliases and versions, ``arn:…:function:name:live``), newest first."""
     qs: QuerySet[Job] = Job.objects.filter(Q(resource_arn=function.arn) | Q(resource_arn__startswith=f"{function.arn}:"))
     return list(qs.select_related("account").order_by("-created_at", "-id")[:limit])
+
+
+def job_get(*, pk: int) -> Job | None:
+    """One job with its account and actor (one query), or None."""
+    return Job.objects.select_related("account", "actor").filter(pk=pk).first()
+
+
+def job_log(*, job: Job, limit: int = 200) -> list:
+    """A job's log in the order it was written; the last ``limit`` steps when it is longer."""
+    entries = list(job.log_entries.order_by("-id")[:limit])
+    entries.reverse()
+    return entries
