@@ -135,6 +135,11 @@ def permission_denied_reasons(*, action: str) -> dict[tuple[int, str], str]:
     return out
 
 
+def permissions_checked() -> bool:
+    """Whether any check has run (the status page's empty state tells "none denied" from "never checked")."""
+    return PermissionCheck.objects.exists()
+
+
 def permission_known(key: str) -> bool:
     """Whether "service:Operation" is in the table (for callers that check a call before making it)."""
     return key in BY_KEY
