@@ -47,9 +47,7 @@ def _needs(action: str) -> tuple[Need, ...]:
     return tuple(Need(p.feature, p.without, p.policy, p.pending) for p in features_of(action))
 
 
-def permission_table(*, account: Account, region: str) -> list[PermissionRow]:
-    """Every IAM action the product needs, in the table's order, with this scope's verdict."""
-    found = {c.action: c for c in PermissionCheck.objects.filter(account=account, region=region)}
+def _rows(found: dict[str, PermissionCheck]) -> list[PermissionRow]:
     rows = []
     for p in checked_actions():
         c = found.get(p.action)
@@ -61,23 +59,17 @@ def permission_table(*, account: Account, region: str) -> list[PermissionRow]:
     return rows
 
 
+def permission_table(*, account: Account, region: str) -> list[PermissionRow]:
+    """Every IAM action the product needs, in the table's order, with this scope's verdict."""
+    return _rows({c.action: c for c in PermissionCheck.objects.filter(account=account, region=region)})
+
+
 def permission_tables(*, account: Account) -> list[tuple[str, list[PermissionRow]]]:
     """``permission_table`` for each of the account's regions, in one query."""
     by_region: dict[str, dict[str, PermissionCheck]] = {}
     for c in PermissionCheck.objects.filter(account=account):
         by_region.setdefault(c.region, {})[c.action] = c
-    out = []
-    for region in account.regions:
-        found = by_region.get(region, {})
-        rows = []
-        for p in checked_actions():
-            c = found.get(p.action)
-            rows.append(PermissionRow(
-                action=p.action, policy=p.policy, state=c.state if c else PermissionState.NOT_CHECKED,
-                code=c.code if c else "", message=c.message if c else "no check has run for this region yet",
-                checked_at=c.checked_at if c else None, needs=_needs(p.action)))
-        out.append((region, rows))
-    return out
+    return [(region, _rows(by_region.get(region, {}))) for region in account.regions]
 
 
 @dataclass(frozen=True)
@@ -92,10 +84,10 @@ def permission_problems() -> list[ScopeProblem]:
     out = []
     qs = (PermissionCheck.objects.exclude(state=PermissionState.GRANTED).filter(account__enabled=True)
           .select_related("account").order_by("account__name", "region", "state", "action"))
+    policies = {p.action: p.policy for p in checked_actions()}
     for c in qs:
-        p = next((x for x in checked_actions() if x.action == c.action), None)
         out.append(ScopeProblem(c.account, c.region, PermissionRow(
-            action=c.action, policy=p.policy if p else "", state=c.state, code=c.code, message=c.message,
+            action=c.action, policy=policies.get(c.action, ""), state=c.state, code=c.code, message=c.message,
             checked_at=c.checked_at, needs=_needs(c.action))))
     return out
 

@@ -38,7 +38,7 @@ def _calls_in(path: Path) -> list[tuple[str, str, int]]:
     """(service, operation, line) for every AWS call in one module."""
     tree = ast.parse(path.read_text(), filename=str(path))
     services: set[str] = set()
-    found: list[tuple[str, int]] = []
+    found: list[tuple[str, int, bool]] = []
     methods: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -47,13 +47,16 @@ def _calls_in(path: Path) -> list[tuple[str, str, int]]:
         strings = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if name in ("client", "client_in") and strings:
             services.add(strings[0])
-        elif name in CALL_HELPERS and len(node.args) > 1 and strings:
-            found.append((strings[0], node.lineno))
+        elif len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            # call(c, "Op", …), paginate(c, "Op", …) and any helper shaped like them
+            found.append((node.args[1].value, node.lineno, name in CALL_HELPERS))
         elif isinstance(node.func, ast.Attribute) and "_" in name:
             methods.append((name, node.lineno))
     out = []
-    for op, line in found:
+    for op, line, helper in found:
         owners = [s for s in services if op in _model(s).operation_names]
+        if not helper and not owners:
+            continue  # some other two-argument call with a string, not an AWS operation
         assert len(owners) == 1, (f"{path.name}:{line} calls {op!r}, which is an operation of "
                                   f"{owners or 'none'} of the module's clients {sorted(services)}")
         out.append((owners[0], op, line))
@@ -69,9 +72,12 @@ def code_calls() -> dict[str, str]:
     """{"service:Operation": "file:line"} for every call ops/aws makes (the permission check's
     own probes, in ops/aws/permissions, are the checks of this table, not callers of it)."""
     out: dict[str, str] = {}
-    for path in sorted(AWS_DIR.glob("*.py")):
+    for path in sorted(AWS_DIR.rglob("*.py")):
+        rel = path.relative_to(AWS_DIR)
+        if rel.parts[0] == "permissions":
+            continue
         for service, op, line in _calls_in(path):
-            out.setdefault(f"{service}:{op}", f"ops/aws/{path.name}:{line}")
+            out.setdefault(f"{service}:{op}", f"ops/aws/{rel.as_posix()}:{line}")
     return out
 
 
@@ -92,12 +98,19 @@ def test_every_call_ops_aws_makes_is_in_a_policy():
 
 
 def test_a_new_call_without_a_row_is_named_with_where_to_add_it(tmp_path, monkeypatch):
+    (tmp_path / "dlq").mkdir()
+    (tmp_path / "dlq" / "peek.py").write_text(
+        "def f(scope):\n    c = client('sqs', scope)\n    return _receive(c, 'ReceiveMessage', QueueUrl='u')\n")
     (tmp_path / "shiny.py").write_text(
         "def f(scope):\n    c = client('lambda', scope)\n    return call(c, 'PublishVersion', FunctionName='x')\n")
     monkeypatch.setattr(__import__(__name__, fromlist=["AWS_DIR"]), "AWS_DIR", tmp_path)
     with pytest.raises(AssertionError) as exc:
         test_every_call_ops_aws_makes_is_in_a_policy()
     assert "ops/aws/shiny.py:3 calls lambda:PublishVersion, which no policy names" in str(exc.value)
+    assert "sqs:ReceiveMessage" not in str(exc.value)  # has its (pending) row already
+    from tests.ops.aws import test_permissions as me
+
+    assert me.code_calls()["sqs:ReceiveMessage"] == "ops/aws/dlq/peek.py:3"
     assert TABLE in str(exc.value)
 
 
