@@ -115,3 +115,21 @@ def test_a_poll_that_meets_access_denied_asks_for_one_recheck(aws, staging, monk
               account=STAGING_ACCOUNT_ID)
     assert tasks.permissions_check(staging.pk) == 2  # the task: both regions now say denied
     assert _states(staging, "us-east-1")["cloudtrail:LookupEvents"] == PermissionState.DENIED
+
+
+def test_manage_py_account_check_prints_the_table_and_fails_when_the_role_is_refused(aws, staging, capsys):
+    from django.core.management import CommandError, call_command
+
+    staging.save()
+    add_fault(aws, service="logs", operation="StartQuery", error="AccessDeniedException", account=STAGING_ACCOUNT_ID)
+    call_command("account", "check", "staging")
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split("\t")[:3] for ln in lines if "\tgranted" not in ln] == [
+        ["us-east-1", "logs:StartQuery", "denied"], ["eu-west-1", "logs:StartQuery", "denied"]]
+    assert lines[0].startswith("us-east-1\tlambda:ListFunctions\tgranted")
+    staging.external_id = "nope"
+    staging.save()
+    with pytest.raises(CommandError, match="AccessDenied: the role cannot be assumed"):
+        call_command("account", "check", "staging")
+    with pytest.raises(CommandError, match="no account named 'ghost'"):
+        call_command("account", "check", "ghost")
