@@ -80,15 +80,30 @@ class ScopeProblem:
 
 
 def permission_problems() -> list[ScopeProblem]:
-    """Every action denied or not checked, across enabled accounts (the status page). One query."""
-    out = []
+    """Every action denied or not checked, across enabled accounts (the status page). One query.
+
+    A scope where nothing could be checked (the role refused, the region not enabled) is one
+    row saying why, not one per action."""
     qs = (PermissionCheck.objects.exclude(state=PermissionState.GRANTED).filter(account__enabled=True)
           .select_related("account").order_by("account__name", "region", "state", "action"))
     policies = {p.action: p.policy for p in checked_actions()}
+    by_scope: dict[tuple[int, str], list[PermissionCheck]] = {}
     for c in qs:
-        out.append(ScopeProblem(c.account, c.region, PermissionRow(
-            action=c.action, policy=policies.get(c.action, ""), state=c.state, code=c.code, message=c.message,
-            checked_at=c.checked_at, needs=_needs(c.action))))
+        by_scope.setdefault((c.account_id, c.region), []).append(c)
+    out = []
+    for checks in by_scope.values():
+        first = checks[0]
+        if (len(checks) >= len(policies) and all(c.state == PermissionState.NOT_CHECKED for c in checks)
+                and len({c.message for c in checks}) == 1):
+            out.append(ScopeProblem(first.account, first.region, PermissionRow(
+                action=f"all {len(checks)} permissions", policy="", state=first.state, code=first.code,
+                message=first.message, checked_at=first.checked_at, needs=(Need(
+                    "everything", "nothing is checked for this scope until the problem is fixed", "", ""),))))
+            continue
+        for c in checks:
+            out.append(ScopeProblem(c.account, c.region, PermissionRow(
+                action=c.action, policy=policies.get(c.action, ""), state=c.state, code=c.code, message=c.message,
+                checked_at=c.checked_at, needs=_needs(c.action))))
     return out
 
 

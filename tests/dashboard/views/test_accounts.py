@@ -133,3 +133,18 @@ def test_the_list_and_the_empty_states_say_why(admin):
     assert 'data-account="prod"' in page and "not checked yet" in page
     status = admin.get(reverse("status")).content.decode()
     assert "No permission check has run yet" in status
+
+
+def test_a_scope_where_nothing_could_be_checked_is_one_row_on_the_status_page(admin, sandbox):
+    from ops.services.permissions import permission_check
+
+    admin.post(reverse("account-add"), {**FORM, "regions": "us-east-1"})
+    account = Account.objects.get(name="staging")
+    account.external_id = "rotated-on-the-aws-side"
+    account.save()
+    permission_check(account=account, actor="tests")
+    status = admin.get(reverse("status")).content.decode()
+    assert status.count('data-scope="staging/us-east-1"') == 1
+    from ops.aws.permissions import checked_actions
+
+    assert f"all {len(checked_actions())} permissions" in status and "AccessDenied: the role cannot be assumed" in status
