@@ -67,7 +67,8 @@ def _values(scope: Scope, now: datetime) -> dict[str, object]:
     probe = f"lambda-ops-probe-{uuid.uuid4().hex[:20]}"
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
     end = start + timedelta(minutes=1)
-    partition = "aws"
+    # The probe's ARNs are in the role's partition (aws-cn, aws-us-gov), else the commercial one.
+    partition = scope.role_arn.split(":")[1] if scope.role_arn.startswith("arn:") else "aws"
     return {
         "probe": probe,
         "probe_arn": f"arn:{partition}:lambda:{scope.region}:{scope.account_id}:function:{probe}",
