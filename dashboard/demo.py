@@ -67,9 +67,15 @@ def queue_first_polls() -> int:
     """Queue :func:`first_polls` for every enabled scope (run inside Django: ``manage.py shell``)."""
     from ops.pollers.base import enabled_scopes
 
-    plan = first_polls([(account.pk, region) for account, region in enabled_scopes()])
+    from ops.tasks.pollers import permissions_check
+
+    scopes = enabled_scopes()
+    plan = first_polls([(account.pk, region) for account, region in scopes])
     for step in plan:
         step.apply_async()
+    # The accounts' permission tables (account and status pages) filled from the start.
+    for account_pk in dict.fromkeys(account.pk for account, _ in scopes):
+        permissions_check.delay(account_pk)
     return len(plan)
 
 

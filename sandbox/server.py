@@ -105,6 +105,15 @@ class SandboxApp:
                 headers.append(("Content-Length", str(len(rbody))))
                 start_response(f"{status} {_REASON.get(status, 'Error')}", headers)
                 return [rbody]
+        if service == "sts" and operation == "AssumeRole":
+            from .fills import sts_trust
+
+            message = sts_trust.refusal(body, account)
+            if message is not None:
+                status, headers, rbody = _faults.error_response("sts", "AccessDenied", message, 403, environ)
+                headers.append(("Content-Length", str(len(rbody))))
+                start_response(f"{status} {_REASON.get(status, 'Error')}", headers)
+                return [rbody]
         if service == "cloudtrail" and operation == "LookupEvents":
             return self.lookup_events(environ, start_response, body, account, region)
         if service == "lambda":

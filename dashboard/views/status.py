@@ -28,6 +28,7 @@ from ops.pollers.health import failing_cycles
 from ops.selectors.inventory import accounts_without_status
 from ops.selectors.status import health_summary, poll_healths
 from ops.selectors.jobs import jobs_recent
+from ops.selectors.permissions import permission_denied_reasons, permission_problems, permissions_checked
 from ops.selectors.quarantine import quarantine_by_scope
 from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
@@ -51,6 +52,10 @@ def status_page(request: HttpRequest) -> HttpResponse:
         "spend": api_spend(now=at),
         "inventory_every_s": settings.INVENTORY_POLL_SECONDS,
         "quarantine": quarantine_by_scope(),
+        "permission_problems": permission_problems(),
+        "permissions_checked": permissions_checked(),
+        # "poll now" is shown disabled, with the reason, where the inventory's reads are denied.
+        "poll_denied": permission_denied_reasons(action=JobKind.POLL_INVENTORY),
     }
     return render(request, "dashboard/status.html", context)
 

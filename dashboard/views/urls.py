@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import api, function, inventory, jobs, overview, status
+from dashboard.views import accounts, api, function, inventory, jobs, overview, status
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -13,6 +13,11 @@ urlpatterns = [
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("jobs/<int:pk>/progress", jobs.job_progress, name="job-progress"),
     path("jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
+    path("accounts/", accounts.account_list, name="accounts"),
+    path("accounts/add", accounts.account_add, name="account-add"),
+    path("accounts/<int:pk>/", accounts.account_detail, name="account"),
+    path("accounts/<int:pk>/edit", accounts.account_edit, name="account-edit"),
+    path("accounts/<int:pk>/check", accounts.account_check, name="account-check"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),

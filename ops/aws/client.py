@@ -87,7 +87,18 @@ def _assume_role(scope: Scope) -> boto3.session.Session:
 
 def client(service: str, scope: Scope):
     """A boto3 client for ``service`` in ``scope``, counted by ops.aws.usage."""
-    c = _session(scope).client(service, region_name=scope.region, config=_config())
+    return client_in(_session(scope), service, scope)
+
+
+def session_fresh(scope: Scope) -> boto3.session.Session:
+    """A session made now, bypassing the cache: a permission check must see what AWS answers
+    today for this role and external id, not credentials assumed before the trust changed."""
+    return _assume_role(scope) if scope.role_arn else boto3.session.Session()
+
+
+def client_in(session: boto3.session.Session, service: str, scope: Scope):
+    """A client from ``session`` (``client`` uses the cached one), counted like any other."""
+    c = session.client(service, region_name=scope.region, config=_config())
     _count(c, scope)
     return c
 

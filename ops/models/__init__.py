@@ -15,6 +15,7 @@ from ops.models.choices import (
     JobLogLevel,
     JobStatus,
     POLL_STATE_ORDER,
+    PermissionState,
     PollSource,
     PollState,
     QuarantineReason,
@@ -37,6 +38,7 @@ from ops.models.inventory import (
 )
 from ops.models.dlq import DlqMessage, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
+from ops.models.permissions import PermissionCheck
 from ops.models.quarantine import Quarantine
 from ops.models.telemetry import (
     ApiUsage,
@@ -87,6 +89,8 @@ __all__ = [
     "MetricsCadence",
     "MinuteStat",
     "POLL_STATE_ORDER",
+    "PermissionCheck",
+    "PermissionState",
     "PollSource",
     "PollState",
     "PollStatus",

@@ -190,3 +190,11 @@ class QuarantineReason(models.TextChoices):
     SANITISED = "sanitised", "stored after removing NUL or unpaired surrogates"
     DB_REFUSED = "db_refused", "row the database refused"
     BAD_NAME = "bad_name", "name AWS would reject"
+
+
+class PermissionState(models.TextChoices):
+    """One IAM action's answer for an account × region (ops.services.permissions)."""
+
+    GRANTED = "granted", "granted"
+    DENIED = "denied", "denied"
+    NOT_CHECKED = "not_checked", "not checked"

@@ -134,6 +134,7 @@ def poll_run(
                 work(ctx)
             except AwsError as err:
                 _record_failure(status, ctx, calls, err.code, str(err), t0, permanent=err.permanent)
+                _recheck_permissions(account, region, err.code)
                 if err.transient:
                     raise TransientPollError(str(err)) from err
                 return PollOutcome(ran=True, ok=False, error_code=err.code, warnings=tuple(ctx.warnings))
@@ -172,6 +173,17 @@ def poll_run(
             status.last_shortfall = ctx.short
         _record_state(status, now, fields)
         return PollOutcome(ran=True, ok=True, items=ctx.items, warnings=tuple(ctx.warnings))
+
+
+def _recheck_permissions(account: Account, region: str, code: str) -> None:
+    """An AccessDenied may mean the role's policy changed: ask for the account's permission
+    check to run again (enqueued after commit, at most once per interval; never blocks)."""
+    from ops.services.permissions import permission_recheck_request
+
+    try:
+        permission_recheck_request(account=account, region=region, code=code)
+    except Exception:  # noqa: BLE001 - the poll's own outcome is recorded; this is extra
+        log.exception("permission re-check for %s/%s not requested", account.name, region)
 
 
 def _record_state(status: PollStatus, now, fields: list[str]) -> None:

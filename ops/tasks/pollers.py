@@ -129,3 +129,18 @@ def poll_rollups() -> int:
 def poll_retention() -> dict:
     """Delete telemetry past its retention."""
     return rollup.retention_apply()
+
+
+@shared_task(**POLL)
+def permissions_check(account_id: int) -> int:
+    """Re-check an account's permissions (a poll met AccessDenied, or an admin asked)."""
+    from ops.services.permissions import permission_check
+
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        return 0
+    try:
+        report = permission_check(account=account, actor="system")
+    finally:
+        api_usage_flush_quietly()
+    return len(report.denied())

@@ -27,6 +27,8 @@ class Command(BaseCommand):
         sub.add_parser("list", help="list accounts")
         disable = sub.add_parser("disable", help="stop polling an account (keeps its history)")
         disable.add_argument("name")
+        check = sub.add_parser("check", help="run the permission check now and print what is granted or denied")
+        check.add_argument("name")
 
     def handle(self, *args, action, **opts):
         if action == "list":
@@ -36,6 +38,9 @@ class Command(BaseCommand):
             return
         if action == "import":
             self._import(opts["file"])
+            return
+        if action == "check":
+            self._check(opts["name"])
             return
         if action == "disable":
             try:
@@ -83,3 +88,18 @@ class Command(BaseCommand):
             except (KeyError, TypeError) as exc:
                 raise CommandError(f"account #{i + 1}: missing or bad field {exc}") from None
             self._add(**fields)
+
+    def _check(self, name: str) -> None:
+        from ops.selectors.permissions import permission_tables
+        from ops.services.permissions import permission_check
+
+        account = Account.objects.filter(name=name).first()
+        if account is None:
+            raise CommandError(f"no account named {name!r}")
+        report = permission_check(account=account, actor=ACTOR)
+        for region, rows in permission_tables(account=account):
+            for row in rows:
+                why = f"\t{row.code}\t{row.needs[0].without}" if row.state != "granted" and row.needs else ""
+                self.stdout.write(f"{region}\t{row.action}\t{row.state_label}{why}")
+        if not report.ok:
+            raise CommandError("; ".join(report.problems()))
