@@ -35,7 +35,7 @@ from ops.models.inventory import (
     PollStatus,
     Queue,
 )
-from ops.models.dlq import DlqMessage, RedriveItem
+from ops.models.dlq import DlqMessage, DlqSnapshot, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
 from ops.models.quarantine import Quarantine
 from ops.models.telemetry import (
@@ -67,6 +67,7 @@ __all__ = [
     "ChangeKind",
     "DeployDating",
     "DlqMessage",
+    "DlqSnapshot",
     "DlqMessageShape",
     "ErrorGroup",
     "ErrorMinute",
