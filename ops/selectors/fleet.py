@@ -21,6 +21,7 @@ from ops.rules.episode import rank_key
 from ops.rules.now import NOW_WINDOW, now_aggregates_sql, now_columns_sql
 from ops.rules.sql import on_fire_sql
 from ops.selectors.fleet_rows import FleetPage, FleetRow, _filter_sql, _price_values, _row
+from ops.selectors.dlq_depth import depth_before_sql
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import FunctionFilters
 from ops.selectors.now import NowInput, now_states
@@ -121,20 +122,11 @@ dlq AS (
          sum(nq.visible_max) AS now_depth, sum(nq.visible_max - coalesce(nb.visible_max, 0)) AS now_growth
   FROM ops_functionqueue fq
   JOIN fn ON fn.id = fq.function_id
-  CROSS JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(end)s ORDER BY ts DESC LIMIT 1
-  ) q
-  LEFT JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
-  ) b ON true
-  LEFT JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < fn.known_until
-    ORDER BY ts DESC LIMIT 1
-  ) nq ON true
-  LEFT JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < fn.known_until - %(now_window)s
-    ORDER BY ts DESC LIMIT 1
-  ) nb ON true
+  -- the depth: the newest of the AWS/SQS metric and the DLQ poller's read (ops.selectors.dlq_depth)
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(end)s')} AS visible_max) q
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(start)s')} AS visible_max) b
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', 'fn.known_until')} AS visible_max) nq
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', 'fn.known_until - %(now_window)s')} AS visible_max) nb
   WHERE fq.role = ANY(%(dlq_roles)s)
   GROUP BY 1
 ),
