@@ -186,7 +186,7 @@ def dlq_list_row(*, queue: Queue, now: datetime | None = None) -> DlqRow:
     return _row(_annotated(Queue.objects.filter(pk=queue.pk).select_related("account"), now).get(), now)
 
 
-@dataclass(frozen=True)
+@dataclass
 class DlqGroup:
     signature: str
     error_type: str
@@ -195,6 +195,8 @@ class DlqGroup:
     first_sent: datetime | None
     last_sent: datetime | None
     replayable: int  # how many of them can be replayed from the message
+    link: str = ""  # filled by the page: select this group; redrive it
+    redrive_link: str = ""
 
 
 def dlq_groups(*, queue: Queue, since: datetime | None = None, until: datetime | None = None,
