@@ -186,6 +186,17 @@ def dlq_list_row(*, queue: Queue, now: datetime | None = None) -> DlqRow:
     return _row(_annotated(Queue.objects.filter(pk=queue.pk).select_related("account"), now).get(), now)
 
 
+def error_label(error_type: str, message: str) -> str:
+    """"KeyError: 'id'" from its type and message, without saying the type twice (Lambda's
+    ErrorMessage attribute often starts with it); "" when neither is known."""
+    message = (message or "").strip().split("\n", 1)[0]
+    if not error_type:
+        return message
+    if not message or message.startswith(error_type):
+        return message or error_type
+    return f"{error_type}: {message}"
+
+
 @dataclass
 class DlqGroup:
     signature: str
@@ -197,6 +208,10 @@ class DlqGroup:
     replayable: int  # how many of them can be replayed from the message
     link: str = ""  # filled by the page: select this group; redrive it
     redrive_link: str = ""
+
+    @property
+    def label(self) -> str:
+        return error_label(self.error_type, self.error_message)
 
 
 def dlq_groups(*, queue: Queue, since: datetime | None = None, until: datetime | None = None,
@@ -316,6 +331,10 @@ class DlqPanelRow:
     top_error_type: str
     top_error_message: str
     top_count: int
+
+    @property
+    def top_label(self) -> str:
+        return error_label(self.top_error_type, self.top_error_message)
 
 
 def dlq_panel(*, function: Function, since: datetime, until: datetime, now: datetime | None = None) -> list[DlqPanelRow]:

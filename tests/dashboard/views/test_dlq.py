@@ -69,7 +69,7 @@ def test_the_queue_page(client_in, dlq, django_assert_num_queries):
     t = text(resp)
     assert "depth 3 messages (in flight 0)" in t and "oldest 29 min" in t
     assert "source queue: payments-queue (after 3 receives)" in t
-    assert "KeyError: 'id' ×2" in t and "TimeoutError: upstream ×1" in t
+    assert "KeyError: 'id' ×2" in t and "TimeoutError: upstream ×1" in t and "KeyError: KeyError" not in t
     assert "1–3 of 3" in t and "not replayable" in t
     assert "No operator action has run on this queue yet" in t
     assert 'id="chart-data"' in resp.content.decode()
@@ -110,3 +110,14 @@ def test_a_message_of_another_queue_is_404(client_in, dlq):
 def test_operators_see_no_redrive_links_without_the_redrive_feature(client, dlq):
     client.force_login(make_user(Role.OPERATOR, username="olga"))
     assert "redrive" not in text(client.get(reverse("dlq", args=[dlq.pk]))).replace("redrives, deletes", "")
+
+
+def test_the_function_page_has_a_dlq_panel(client_in, dlq):
+    t = text(client_in.get(reverse("function", args=[dlq.fn.pk]) + "?range=6h"))
+    assert "Dead-letter queues" in t
+    assert "payments-dlq DLQ of an event source queue 3 msgs 0 29 min 3 KeyError: 'id' ×2 browse ▸" in t
+
+
+def test_a_function_without_dlqs_says_so(client_in, db):
+    fn = FunctionFactory(name="lonely")
+    assert "This function has no dead-letter queue" in text(client_in.get(reverse("function", args=[fn.pk])))
