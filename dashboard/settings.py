@@ -285,7 +285,7 @@ CHANGES_MAX_PAGES = env_int("CHANGES_MAX_PAGES", 100, minimum=1)
 DLQ_POLL_SECONDS = env_int("DLQ_POLL_SECONDS", 60, minimum=10)
 DLQ_PEEK_MAX_MESSAGES = env_int("DLQ_PEEK_MAX_MESSAGES", 1000, minimum=0, maximum=100_000)
 DLQ_PEEK_VISIBILITY_SECONDS = env_int("DLQ_PEEK_VISIBILITY_SECONDS", 30, minimum=1, maximum=43_200)
-DLQ_PEEK_HOLD_SECONDS = env_float("DLQ_PEEK_HOLD_SECONDS", 1.0, minimum=0.05)
+DLQ_PEEK_HOLD_SECONDS = env_float("DLQ_PEEK_HOLD_SECONDS", 5.0, minimum=0.05)
 
 # A scope × source with no successful cycle for this many of its cadences is failing (status
 # page, /healthz 503); fewer missed cycles show as degraded (ops/pollers/health.py).
