@@ -21,3 +21,17 @@ def depth_before_sql(queue_id: str, bound: str) -> str:
     (SELECT at, visible::float8 AS v FROM ops_dlqsnapshot
      WHERE queue_id = {queue_id} AND at < {bound} ORDER BY at DESC LIMIT 1)
   ) d ORDER BY d.at DESC LIMIT 1)"""
+
+
+def arrivals_sql(queue_id: str, since: str, until: str) -> str:
+    """A scalar subquery: message ids the DLQ poller first saw in [since, until) — arrivals that
+    count even when the queue was drained between two reads, so the depth alone looks flat."""
+    return f"""(SELECT coalesce(sum(arrivals), 0) FROM ops_dlqsnapshot
+     WHERE queue_id = {queue_id} AND at >= {since} AND at < {until})"""
+
+
+def growth_sql(depth: str, before: str, arrivals: str) -> str:
+    """Growth: the depth's rise, or the arrivals when more arrived than the depth shows (a queue
+    drained and refilled); just the rise where the poller counted no arrivals."""
+    rise = f"({depth} - coalesce({before}, 0))"
+    return f"CASE WHEN {arrivals} > 0 THEN greatest({rise}, {arrivals}) ELSE {rise} END"

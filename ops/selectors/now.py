@@ -23,7 +23,7 @@ from ops.rules import now as now_rule
 from ops.rules.episode import Episode, episode_of, firing_signal
 from ops.rules.evaluate import Finding, Record, page_findings
 from ops.rules.signals import ERROR_RATE
-from ops.selectors.dlq_depth import depth_before_sql
+from ops.selectors.dlq_depth import arrivals_sql, depth_before_sql, growth_sql
 from ops.selectors.telemetry import SeriesData, series_buckets, series_known_until
 from ops.selectors.timerange import TimeRange
 
@@ -219,10 +219,11 @@ def _dlq_now(*, function: Function, known_until: datetime) -> tuple[float, float
     """(depth, growth) of the function's DLQs over the now window, as the fleet statement
     computes them: the latest depth before known-until, minus the latest before the window."""
     sql = f"""
-SELECT sum(q.visible_max)::float8, sum(q.visible_max - coalesce(b.visible_max, 0))::float8
+SELECT sum(q.visible_max)::float8, sum({growth_sql('q.visible_max', 'b.visible_max', 'ar.n')})::float8
 FROM ops_functionqueue fq
 CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(known)s')} AS visible_max) q
 CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(start)s')} AS visible_max) b
+CROSS JOIN LATERAL (SELECT {arrivals_sql('fq.queue_id', '%(start)s', '%(known)s')} AS n) ar
 WHERE fq.function_id = %(fid)s AND fq.role = ANY(%(roles)s)
 """
     with connection.cursor() as cur:

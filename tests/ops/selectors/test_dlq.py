@@ -130,3 +130,21 @@ def test_fleet_depth_reads_the_poller_truth_where_the_metric_is_absent(queue):
     fp = fleet_page(time_range=rng, filters=FunctionFilters(), sort="name")
     row = next(r for r in fp.rows if r.name == "orders")
     assert row.dlq_depth == 13
+
+
+def test_fleet_growth_counts_arrivals_even_when_the_depth_stayed_flat(queue):
+    now = timezone.now()
+    DlqSnapshotFactory(queue=queue, at=now - timedelta(minutes=50), visible=3)
+    DlqSnapshotFactory(queue=queue, at=now - timedelta(minutes=3), visible=3, arrivals=3)  # drained and refilled
+    fp = fleet_page(time_range=TimeRange.preset("1h", now=now), filters=FunctionFilters(), sort="name")
+    row = next(r for r in fp.rows if r.name == "orders")
+    assert (row.dlq_depth, row.dlq_growth) == (3, 3)
+
+
+def test_a_function_timeline_shows_jobs_on_its_dlqs(queue):
+    from ops.models import Job
+    from ops.selectors.jobs import jobs_for_function
+
+    job = Job.objects.create(kind="dlq.redrive", account=queue.account, region=queue.region, resource_arn=queue.arn,
+                             target_label=queue.name)
+    assert [j.pk for j in jobs_for_function(function=queue.fn)] == [job.pk]
