@@ -318,6 +318,8 @@ HOUR_RETENTION_DAYS = env_int("HOUR_RETENTION_DAYS", 455, minimum=1)
 ROLLUP_TRAILING_HOURS = env_int("ROLLUP_TRAILING_HOURS", 3, minimum=1, maximum=72)
 LOG_LINE_RETENTION_DAYS = env_int("LOG_LINE_RETENTION_DAYS", 15, minimum=1)
 API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 455, minimum=1)
+# Stored DLQ messages found gone (redriven, deleted, expired) are kept this long, then deleted.
+DLQ_GONE_RETENTION_DAYS = env_int("DLQ_GONE_RETENTION_DAYS", 14, minimum=1)
 # Logs: "insights" (Logs Insights, FilterLogEvents when it fails or truncates) or "filter".
 LOGS_SOURCE = env_str("LOGS_SOURCE", "insights")
 if LOGS_SOURCE not in {"insights", "filter"}:

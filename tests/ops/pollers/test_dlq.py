@@ -259,3 +259,25 @@ def test_a_fifo_queue_is_peeked_when_idle_and_skipped_while_a_consumer_holds_mes
     queue.refresh_from_db()
     assert "a consumer is active" in queue.peek_note
     assert DlqSnapshot.objects.order_by("-at").first().seen == 0
+
+
+def test_retention_drops_old_snapshots_and_long_gone_messages_never_present_ones(db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ops.pollers.rollup import retention_apply
+    from tests.factories import DlqMessageFactory, DlqSnapshotFactory, QueueFactory
+
+    now = timezone.now()
+    q = QueueFactory()
+    old_snap = DlqSnapshotFactory(queue=q, at=now - timedelta(days=settings.MINUTE_RETENTION_DAYS + 1))
+    new_snap = DlqSnapshotFactory(queue=q, at=now - timedelta(days=1))
+    long_gone = DlqMessageFactory(queue=q, gone_at=now - timedelta(days=settings.DLQ_GONE_RETENTION_DAYS + 1))
+    recently_gone = DlqMessageFactory(queue=q, gone_at=now - timedelta(days=1))
+    old_present = DlqMessageFactory(queue=q, sent_at=now - timedelta(days=60))
+    out = retention_apply(now=now)
+    assert out["ops_dlqsnapshot"] == 1 and out["ops_dlqmessage"] == 1
+    assert set(DlqSnapshot.objects.values_list("pk", flat=True)) == {new_snap.pk} and old_snap.pk
+    assert set(DlqMessage.objects.values_list("pk", flat=True)) == {recently_gone.pk, old_present.pk}
+    assert long_gone.pk
