@@ -48,17 +48,18 @@ def run_dir(web_port: int = WEB_PORT) -> Path:
 
 
 def first_polls(scopes: list[tuple[int, str]]) -> list:
-    """The start-up plan: per (account id, region), the inventory, then metrics and logs at once.
+    """The start-up plan: per (account id, region), the inventory, then metrics, logs and DLQs at once.
 
     A Celery chain per scope (a link, so no result backend is needed): metrics and logs start
     when that scope's inventory has committed its functions, and neither waits for other scopes.
     """
     from celery import chain, group
 
-    from ops.tasks.pollers import poll_inventory, poll_logs, poll_metrics
+    from ops.tasks.pollers import poll_dlq, poll_inventory, poll_logs, poll_metrics
 
     return [
-        chain(poll_inventory.si(account_id, region), group(poll_metrics.si(account_id, region), poll_logs.si(account_id, region)))
+        chain(poll_inventory.si(account_id, region),
+              group(poll_metrics.si(account_id, region), poll_logs.si(account_id, region), poll_dlq.si(account_id, region)))
         for account_id, region in scopes
     ]
 
@@ -210,7 +211,7 @@ def main() -> None:
             print("the sandbox did not finish seeding; stopping the demo")
             stop_all(procs, code=1)
     queued = _manage(env, "shell", "--no-imports", "-c", "from dashboard.demo import queue_first_polls; print(queue_first_polls())")
-    print(f"• first polls queued for {queued.strip().splitlines()[-1]} account × region scopes (inventory, then metrics and logs)")
+    print(f"• first polls queued for {queued.strip().splitlines()[-1]} account × region scopes (inventory, then metrics, logs and DLQs)")
 
     from sandbox.__main__ import scenario_hint
 

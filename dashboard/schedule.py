@@ -38,6 +38,13 @@ def beat_schedule() -> dict:
             "schedule": float(settings.CHANGES_POLL_SECONDS),
             "options": {"expires": float(settings.CHANGES_POLL_SECONDS)},
         },
+        # DLQ depth and new messages: arrivals after a bad deploy should show (and alert) within
+        # a minute; a run is one GetQueueAttributes per DLQ plus a peek only where messages wait.
+        "dlq": {
+            "task": "ops.tasks.pollers.poll_dlq_all",
+            "schedule": float(settings.DLQ_POLL_SECONDS),
+            "options": {"expires": float(settings.DLQ_POLL_SECONDS)},
+        },
         # A 5-minute bucket is complete once its minutes are; re-rolling every 5 minutes keeps
         # the 7- and 30-day charts at most one bucket behind.
         "rollups": {

@@ -277,6 +277,15 @@ CHANGES_POLL_SECONDS = env_int("CHANGES_POLL_SECONDS", 60, minimum=10)
 CHANGES_TRAILING_SECONDS = env_int("CHANGES_TRAILING_SECONDS", 900, minimum=60)
 CHANGES_INITIAL_BACKFILL_SECONDS = env_int("CHANGES_INITIAL_BACKFILL_SECONDS", 86400, minimum=60, maximum=90 * 86400)
 CHANGES_MAX_PAGES = env_int("CHANGES_MAX_PAGES", 100, minimum=1)
+# DLQs (ops/pollers/dlq/): depth from GetQueueAttributes and a peek at the messages each run.
+# A peek is a receive: it holds what it read invisible for at most DLQ_PEEK_HOLD_SECONDS, then
+# hands every message back (visibility 0); the visibility timeout only matters if a worker dies
+# mid-peek (the messages come back by themselves). FIFO queues are peeked with the shortest
+# timeout that covers the hold, since a receive also holds the message group.
+DLQ_POLL_SECONDS = env_int("DLQ_POLL_SECONDS", 60, minimum=10)
+DLQ_PEEK_MAX_MESSAGES = env_int("DLQ_PEEK_MAX_MESSAGES", 1000, minimum=0, maximum=100_000)
+DLQ_PEEK_VISIBILITY_SECONDS = env_int("DLQ_PEEK_VISIBILITY_SECONDS", 30, minimum=1, maximum=43_200)
+DLQ_PEEK_HOLD_SECONDS = env_float("DLQ_PEEK_HOLD_SECONDS", 5.0, minimum=0.05)
 
 # A scope × source with no successful cycle for this many of its cadences is failing (status
 # page, /healthz 503); fewer missed cycles show as degraded (ops/pollers/health.py).
@@ -309,6 +318,8 @@ HOUR_RETENTION_DAYS = env_int("HOUR_RETENTION_DAYS", 455, minimum=1)
 ROLLUP_TRAILING_HOURS = env_int("ROLLUP_TRAILING_HOURS", 3, minimum=1, maximum=72)
 LOG_LINE_RETENTION_DAYS = env_int("LOG_LINE_RETENTION_DAYS", 15, minimum=1)
 API_USAGE_RETENTION_DAYS = env_int("API_USAGE_RETENTION_DAYS", 455, minimum=1)
+# Stored DLQ messages found gone (redriven, deleted, expired) are kept this long, then deleted.
+DLQ_GONE_RETENTION_DAYS = env_int("DLQ_GONE_RETENTION_DAYS", 14, minimum=1)
 # Logs: "insights" (Logs Insights, FilterLogEvents when it fails or truncates) or "filter".
 LOGS_SOURCE = env_str("LOGS_SOURCE", "insights")
 if LOGS_SOURCE not in {"insights", "filter"}:

@@ -3,6 +3,7 @@ helpers that write whole runs of minutes: the suite's one factories module."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import factory
@@ -14,6 +15,8 @@ from ops.models import (
     Alias,
     AliasChange,
     Change,
+    DlqMessage,
+    DlqSnapshot,
     ErrorGroup,
     ErrorMinute,
     FiveMinuteStat,
@@ -214,6 +217,56 @@ class QueueStatFactory(factory.django.DjangoModelFactory):
     queue = factory.SubFactory(QueueFactory)
     ts = factory.LazyFunction(lambda: timezone.now().replace(second=0, microsecond=0))
     visible_max = 0
+
+
+class DlqMessageFactory(factory.django.DjangoModelFactory):
+    """A stored DLQ message; pass ``doc`` (a dict) for a JSON body, or ``body`` (bytes) as is.
+    ``error_type``/``error_message`` set the group signature the poller would compute."""
+
+    class Meta:
+        model = DlqMessage
+        exclude = ("doc",)
+
+    queue = factory.SubFactory(QueueFactory)
+    message_id = factory.Sequence(lambda n: f"00000000-0000-4000-8000-{n:012d}")
+    doc = factory.LazyAttribute(lambda o: {"id": o.message_id[-4:], "detail": {"orderId": 42}})
+    body = factory.LazyAttribute(lambda o: json.dumps(o.doc).encode())
+    body_text = factory.LazyAttribute(lambda o: bytes(o.body).decode("utf-8", "replace"))
+    body_json = factory.LazyAttribute(lambda o: _json_or_none(o.body_text))
+    body_size = factory.LazyAttribute(lambda o: len(o.body))
+    shape = "async_event"
+    error_type = "KeyError"
+    error_message = "KeyError: 'id'"
+    group_signature = factory.LazyAttribute(lambda o: _signature(o.error_type, o.error_message))
+    receive_count = 1
+    sent_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
+    first_seen_at = factory.LazyAttribute(lambda o: o.sent_at)
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _signature(error_type: str, message: str) -> str:
+    from ops.pollers.dlq.parse import error_of
+    from ops.pollers.logs.errors import signature
+
+    return signature(error_type, error_of(message)[1])
+
+
+class DlqSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DlqSnapshot
+
+    queue = factory.SubFactory(QueueFactory)
+    at = factory.LazyFunction(timezone.now)
+    visible = 0
+    in_flight = 0
+    delayed = 0
 
 
 class RegionStatFactory(factory.django.DjangoModelFactory):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import accounts, api, function, inventory, jobs, overview, status
+from dashboard.views import accounts, api, dlq, function, inventory, jobs, overview, status
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -8,6 +8,9 @@ urlpatterns = [
     path("functions/<int:pk>/", function.function_detail, name="function"),
     path("functions/<int:pk>/charts", function.function_charts, name="function-charts"),
     path("functions/<int:pk>/minute", function.function_minute, name="function-minute"),
+    path("dlqs/", dlq.dlq_list_view, name="dlqs"),
+    path("dlqs/<int:pk>/", dlq.dlq_detail_view, name="dlq"),
+    path("dlqs/<int:pk>/messages/<int:msg>/", dlq.dlq_message_view, name="dlq-message"),
     path("status/", status.status_page, name="status"),
     path("status/poll", status.poll_now, name="poll_now"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ops', '0012_dlq_and_action_kinds'),
+        ('ops', '0013_dlq_depth'),
     ]
 
     operations = [

@@ -36,7 +36,7 @@ from ops.models.inventory import (
     PollStatus,
     Queue,
 )
-from ops.models.dlq import DlqMessage, RedriveItem
+from ops.models.dlq import DlqMessage, DlqSnapshot, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
 from ops.models.permissions import PermissionCheck
 from ops.models.quarantine import Quarantine
@@ -69,6 +69,7 @@ __all__ = [
     "ChangeKind",
     "DeployDating",
     "DlqMessage",
+    "DlqSnapshot",
     "DlqMessageShape",
     "ErrorGroup",
     "ErrorMinute",

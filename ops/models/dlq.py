@@ -83,6 +83,32 @@ class DlqMessage(models.Model):
         return self.gone_at is None
 
 
+class DlqSnapshot(models.Model):
+    """One DLQ poll of one queue: the depth it read and what its peek found new or gone.
+
+    The depth chart and the "arrivals per hour" read these; arrivals are counted from message
+    ids first seen (not from depth differences), so a queue drained and refilled between two
+    polls still shows what arrived.
+    """
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="snapshots", db_index=False)
+    at = models.DateTimeField()
+    visible = models.PositiveIntegerField()
+    in_flight = models.PositiveIntegerField()
+    delayed = models.PositiveIntegerField()
+    seen = models.PositiveIntegerField(default=0)  # messages the peek saw (0 when it was skipped)
+    arrivals = models.PositiveIntegerField(default=0)  # ids never stored before
+    gone = models.PositiveIntegerField(default=0)  # stored messages a complete peek no longer found
+    complete = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # the depth chart, arrivals in a range and the fleet's depth before an instant:
+            # WHERE queue_id = %s AND at >= %s AND at < %s ORDER BY at [DESC LIMIT 1]
+            models.Index(fields=["queue", "at"], name="dlqsnapshot_queue_at_idx"),
+        ]
+
+
 class RedriveItem(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="redrive_items")
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="redrive_items")

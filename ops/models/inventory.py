@@ -207,6 +207,24 @@ class Queue(models.Model):
     gone_at = models.DateTimeField(null=True, blank=True)
     attributes_error = models.CharField(max_length=256, blank=True)
 
+    # The DLQ poller's last read (ops/pollers/dlq): the depth from GetQueueAttributes — the
+    # truth, where the AWS/SQS metric may be absent — and what its peek saw. Null until polled.
+    depth_at = models.DateTimeField(null=True, blank=True)
+    depth_visible = models.PositiveIntegerField(null=True, blank=True)
+    depth_in_flight = models.PositiveIntegerField(null=True, blank=True)
+    depth_delayed = models.PositiveIntegerField(null=True, blank=True)
+    # SentTimestamp of the oldest stored message still present (its age is "oldest age")
+    oldest_sent_at = models.DateTimeField(null=True, blank=True)
+    peek_at = models.DateTimeField(null=True, blank=True)
+    peek_seen = models.PositiveIntegerField(null=True, blank=True)
+    # True when the peek saw every message (drained and seen ≥ depth, nothing in flight):
+    # only then may stored messages it did not see be marked gone.
+    peek_complete = models.BooleanField(default=False)
+    peek_note = models.CharField(max_length=300, blank=True)  # why a peek was partial or skipped
+    # The last failed DLQ read (a deleted queue, AccessDenied), cleared by the next good one.
+    dlq_error = models.CharField(max_length=300, blank=True)
+    dlq_error_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["name"]
 

@@ -116,6 +116,7 @@ def _retention_plan() -> list[tuple[str, int]]:
         ("ops_hourstat", settings.HOUR_RETENTION_DAYS),
         ("ops_logline", settings.LOG_LINE_RETENTION_DAYS),
         ("ops_apiusage", settings.API_USAGE_RETENTION_DAYS),
+        ("ops_dlqsnapshot", settings.MINUTE_RETENTION_DAYS),
     ]
 
 
@@ -141,7 +142,7 @@ def retention_apply(*, now: datetime | None = None) -> dict[str, int]:
         if not got:
             return out
         for table, days in _retention_plan():
-            column = "hour" if table == "ops_apiusage" else "ts"
+            column = {"ops_apiusage": "hour", "ops_dlqsnapshot": "at"}.get(table, "ts")
             out[table] = _delete_before(table, column, now - timedelta(days=days))
         # An error group nobody has seen for the longest retention goes too, once no minute
         # count or stored line refers to it any more.
@@ -153,4 +154,22 @@ def retention_apply(*, now: datetime | None = None) -> dict[str, int]:
                 [now - timedelta(days=settings.HOUR_RETENTION_DAYS)],
             )
             out["ops_errorgroup"] = cur.rowcount
+        # A DLQ message a complete peek found gone is history: kept as long as SQS could have
+        # kept it (14 days at most), then deleted; messages still in the queue are never deleted.
+        out["ops_dlqmessage"] = _delete_before_gone(now - timedelta(days=settings.DLQ_GONE_RETENTION_DAYS))
     return out
+
+
+def _delete_before_gone(cutoff: datetime) -> int:
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                "DELETE FROM ops_dlqmessage WHERE id = ANY(ARRAY(SELECT id FROM ops_dlqmessage"
+                f" WHERE gone_at IS NOT NULL AND gone_at < %s LIMIT {BATCH}))",
+                [cutoff],
+            )
+            n = cur.rowcount
+        total += n
+        if n < BATCH:
+            return total

@@ -21,6 +21,7 @@ from ops.rules.episode import rank_key
 from ops.rules.now import NOW_WINDOW, now_aggregates_sql, now_columns_sql
 from ops.rules.sql import on_fire_sql
 from ops.selectors.fleet_rows import FleetPage, FleetRow, _filter_sql, _price_values, _row
+from ops.selectors.dlq_depth import arrivals_sql, depth_before_sql, growth_sql
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import FunctionFilters
 from ops.selectors.now import NowInput, now_states
@@ -116,25 +117,19 @@ dlq AS (
   -- the latest depth, and how much it grew since the range began (a DLQ filling up is on
   -- fire; old messages nobody redrove show in the table but do not page anyone)
   SELECT fq.function_id, sum(q.visible_max) AS depth,
-         sum(q.visible_max - coalesce(b.visible_max, 0)) AS growth,
+         sum({growth_sql('q.visible_max', 'b.visible_max', 'ar.n')}) AS growth,
          -- the same over the now window
-         sum(nq.visible_max) AS now_depth, sum(nq.visible_max - coalesce(nb.visible_max, 0)) AS now_growth
+         sum(nq.visible_max) AS now_depth, sum({growth_sql('nq.visible_max', 'nb.visible_max', 'nar.n')}) AS now_growth
   FROM ops_functionqueue fq
   JOIN fn ON fn.id = fq.function_id
-  CROSS JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(end)s ORDER BY ts DESC LIMIT 1
-  ) q
-  LEFT JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
-  ) b ON true
-  LEFT JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < fn.known_until
-    ORDER BY ts DESC LIMIT 1
-  ) nq ON true
-  LEFT JOIN LATERAL (
-    SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < fn.known_until - %(now_window)s
-    ORDER BY ts DESC LIMIT 1
-  ) nb ON true
+  -- the depth: the newest of the AWS/SQS metric and the DLQ poller's read (ops.selectors.dlq_depth)
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(end)s')} AS visible_max) q
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(start)s')} AS visible_max) b
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', 'fn.known_until')} AS visible_max) nq
+  CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', 'fn.known_until - %(now_window)s')} AS visible_max) nb
+  -- new message ids the DLQ poller saw (they count even when the depth stayed flat)
+  CROSS JOIN LATERAL (SELECT {arrivals_sql('fq.queue_id', '%(start)s', '%(end)s')} AS n) ar
+  CROSS JOIN LATERAL (SELECT {arrivals_sql('fq.queue_id', 'fn.known_until - %(now_window)s', 'fn.known_until')} AS n) nar
   WHERE fq.role = ANY(%(dlq_roles)s)
   GROUP BY 1
 ),

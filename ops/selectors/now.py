@@ -23,6 +23,7 @@ from ops.rules import now as now_rule
 from ops.rules.episode import Episode, episode_of, firing_signal
 from ops.rules.evaluate import Finding, Record, page_findings
 from ops.rules.signals import ERROR_RATE
+from ops.selectors.dlq_depth import arrivals_sql, depth_before_sql, growth_sql
 from ops.selectors.telemetry import SeriesData, series_buckets, series_known_until
 from ops.selectors.timerange import TimeRange
 
@@ -217,15 +218,12 @@ def function_now(
 def _dlq_now(*, function: Function, known_until: datetime) -> tuple[float, float] | None:
     """(depth, growth) of the function's DLQs over the now window, as the fleet statement
     computes them: the latest depth before known-until, minus the latest before the window."""
-    sql = """
-SELECT sum(q.visible_max)::float8, sum(q.visible_max - coalesce(b.visible_max, 0))::float8
+    sql = f"""
+SELECT sum(q.visible_max)::float8, sum({growth_sql('q.visible_max', 'b.visible_max', 'ar.n')})::float8
 FROM ops_functionqueue fq
-CROSS JOIN LATERAL (
-  SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(known)s ORDER BY ts DESC LIMIT 1
-) q
-LEFT JOIN LATERAL (
-  SELECT visible_max FROM ops_queuestat WHERE queue_id = fq.queue_id AND ts < %(start)s ORDER BY ts DESC LIMIT 1
-) b ON true
+CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(known)s')} AS visible_max) q
+CROSS JOIN LATERAL (SELECT {depth_before_sql('fq.queue_id', '%(start)s')} AS visible_max) b
+CROSS JOIN LATERAL (SELECT {arrivals_sql('fq.queue_id', '%(start)s', '%(known)s')} AS n) ar
 WHERE fq.function_id = %(fid)s AND fq.role = ANY(%(roles)s)
 """
     with connection.cursor() as cur:

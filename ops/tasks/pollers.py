@@ -20,6 +20,7 @@ from ops.models import Account, PollSource
 from ops.pollers import rollup
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
 from ops.pollers.changes import caught_fire_unread, changes_poll
+from ops.pollers.dlq import dlq_poll
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
@@ -117,6 +118,18 @@ def poll_changes_all() -> int:
 @shared_task(**POLL)
 def poll_changes(account_id: int, region: str) -> int:
     return _poll(PollSource.CHANGES, account_id, region, changes_poll, swallow_transient=True)
+
+
+@shared_task(**FAN_OUT)
+def poll_dlq_all() -> int:
+    """Fan out one DLQ task per enabled account×region."""
+    return _fan_out(poll_dlq)
+
+
+# No autoretry: a failed peek has handed its messages back, and the next tick reads again.
+@shared_task(**POLL)
+def poll_dlq(account_id: int, region: str) -> int:
+    return _poll(PollSource.DLQ, account_id, region, dlq_poll, swallow_transient=True)
 
 
 @shared_task(**POLL)

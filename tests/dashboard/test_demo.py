@@ -16,7 +16,7 @@ from tests.factories import AccountFactory
 from tests.solo_worker import solo_worker
 
 
-def test_first_polls_run_the_inventory_then_metrics_and_logs_per_scope():
+def test_first_polls_run_the_inventory_then_metrics_logs_and_dlqs_per_scope():
     plan = demo.first_polls([(7, "us-east-1"), (7, "eu-west-1"), (9, "us-east-1")])
     assert len(plan) == 3
     for step, scope in zip(plan, [(7, "us-east-1"), (7, "eu-west-1"), (9, "us-east-1")], strict=True):
@@ -24,6 +24,7 @@ def test_first_polls_run_the_inventory_then_metrics_and_logs_per_scope():
         assert (first.task, tuple(first.args), first.immutable) == ("ops.tasks.pollers.poll_inventory", scope, True)
         # Both start once this scope's inventory has committed its functions, and run side by side.
         assert sorted((s.task, tuple(s.args), s.immutable) for s in then.tasks) == [
+            ("ops.tasks.pollers.poll_dlq", scope, True),
             ("ops.tasks.pollers.poll_logs", scope, True),
             ("ops.tasks.pollers.poll_metrics", scope, True),
         ]
@@ -32,7 +33,7 @@ def test_first_polls_run_the_inventory_then_metrics_and_logs_per_scope():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_plan_runs_in_a_real_worker_inventory_first(aws, settings):
-    """Linked, so no result backend is needed: metrics and logs start after the inventory committed."""
+    """Linked, so no result backend is needed: metrics, logs and DLQs start after the inventory committed."""
     from tests.ops.pollers.test_inventory import _estate
 
     assert settings.CELERY_RESULT_BACKEND is None
@@ -45,16 +46,17 @@ def test_the_plan_runs_in_a_real_worker_inventory_first(aws, settings):
     with solo_worker(queue, aws=aws) as worker:
         step.apply_async()
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and PollStatus.objects.filter(last_success_at__isnull=False).count() < 3:
+        while time.monotonic() < deadline and PollStatus.objects.filter(last_success_at__isnull=False).count() < 4:
             time.sleep(0.5)
     output = worker.output
     statuses = {st.source: st for st in PollStatus.objects.filter(account=account)}
-    assert sorted(statuses) == [PollSource.INVENTORY, PollSource.LOGS, PollSource.METRICS], output[-2000:]
+    assert sorted(statuses) == [PollSource.DLQ, PollSource.INVENTORY, PollSource.LOGS, PollSource.METRICS], output[-2000:]
     assert all(st.last_success_at for st in statuses.values()), output[-2000:]
     inventory = statuses[PollSource.INVENTORY]
     assert inventory.items == 2
     assert statuses[PollSource.METRICS].last_started_at >= inventory.last_success_at
     assert statuses[PollSource.LOGS].last_started_at >= inventory.last_success_at
+    assert statuses[PollSource.DLQ].last_started_at >= inventory.last_success_at
 
 
 def test_each_copy_keeps_its_own_beat_schedule_and_control_socket():

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.django_db
 PARAMS = [
     "range", "start", "end", "sort", "page", "per_page", "q", "account", "region", "runtime", "tag", "gone",
     "metric", "ts", "step", "idempotency_key", "next", "o", "p", "e", "id", "username", "password",
+    "text", "json_path", "group", "since", "until", "show",
 ]
 HOSTILE = [
     "\x00", "a\x00b", "\x1b[31mred", "line\nbreak", "\ttab", "\x7f", "\x85", "x" * 10_000,
