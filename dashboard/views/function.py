@@ -13,6 +13,7 @@ from dashboard.charts import deploy_link
 from dashboard.charts import function_charts as chart_payload
 from dashboard.views.overview import range_links
 from ops.models import Function
+from ops.selectors.deploys import function_deploys
 from ops.selectors.function import function_changes, function_data, last_deploy
 from ops.selectors.points import minute_lines
 from ops.selectors.headroom import account_concurrency_limit
@@ -68,6 +69,8 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context["last_deploy"] = last_deploy(function=fn)
     context["jobs"] = jobs_for_function(function=fn, limit=10)
     context["changes"] = function_changes(function=fn, time_range=context["time_range"])
+    # Deploys & actions: the timeline and the action buttons (two queries)
+    context["deploys"] = function_deploys(function=fn, versions=list(fn.versions.all()), jobs=context["jobs"])
     return render(request, "dashboard/function.html", context)
 
 

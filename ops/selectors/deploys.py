@@ -17,6 +17,7 @@ from ops.models import (
     AliasChange,
     AliasChangeSource,
     Change,
+    EventSourceMapping,
     Function,
     FunctionVersion,
     Job,
@@ -47,29 +48,33 @@ class TimelineEntry:
     job_id: int | None = None
 
 
-def deploy_timeline(
+@dataclass
+class FunctionDeploys:
+    """The function page's "Deploys & actions": the timeline, and what the action buttons need."""
+
+    timeline: list[TimelineEntry]
+    rollback_targets: dict[int, str]  # alias id → the version it pointed to before (from history)
+    event_sources: list[EventSourceMapping]  # each with .label and .enabled for its button
+    aliases: list[tuple[Alias, str]] = field(default_factory=list)  # (alias, its rollback target or "")
+
+
+def function_deploys(
     *, function: Function, versions: list[FunctionVersion], jobs: list[Job], limit: int = 40
-) -> list[TimelineEntry]:
+) -> FunctionDeploys:
     """Versions published, every alias move (with its source, actor and job) and the function's
-    jobs, newest first. ``versions`` and ``jobs`` are what the page already loaded; the alias
-    moves and the publishers are one query each."""
+    jobs, newest first; each alias's rollback target; the event sources. ``versions`` and
+    ``jobs`` are what the page already loaded: two queries (the moves, the event sources)."""
     moves = list(
         AliasChange.objects.filter(function=function)
         .select_related("alias", "actor")
-        .order_by("-at")[:limit]
-    )
-    publishers = dict(
-        Change.objects.filter(function=function, event_name="PublishVersion")
-        .order_by("at")
-        .values_list("qualifier", "actor")[:500]
+        .order_by("-at", "-id")[:limit]
     )
     out: list[TimelineEntry] = []
     for v in versions:
         if v.last_modified is None:
             continue
         detail = " · ".join(x for x in (v.description, f"code {v.code_sha256[:12]}…" if v.code_sha256 else "") if x)
-        out.append(TimelineEntry(at=v.last_modified, kind="version", title=f"v{v.version} published",
-                                 by=publishers.get(v.version, ""), detail=detail))
+        out.append(TimelineEntry(at=v.last_modified, kind="version", title=f"v{v.version} published", detail=detail))
     for m in moves:
         out.append(
             TimelineEntry(
@@ -86,7 +91,31 @@ def deploy_timeline(
         out.append(TimelineEntry(at=j.created_at, kind="job", title=f"{j.get_kind_display()} · {j.target_label}",
                                  by=j.actor_name, detail=j.error[:160] if j.error else "", source=j.status, job_id=j.pk))
     out.sort(key=lambda e: e.at, reverse=True)
-    return out[:limit]
+    targets: dict[int, str] = {}
+    by_alias: dict[int, list[AliasChange]] = {}
+    for m in moves:
+        by_alias.setdefault(m.alias_id, []).append(m)
+    for alias_id, rows in by_alias.items():
+        version = _previous(rows[0].alias.version, rows)
+        if version:
+            targets[alias_id] = version
+    sources = list(EventSourceMapping.objects.filter(function=function, gone_at=None).order_by("source_arn"))
+    for esm in sources:
+        esm.label = esm.source_arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1] or esm.uuid
+        esm.enabled = esm.state not in ("Disabled", "Disabling")
+    aliases = [(a, targets.get(a.pk, "")) for a in function.aliases.all()]
+    return FunctionDeploys(timeline=out[:limit], rollback_targets=targets, event_sources=sources, aliases=aliases)
+
+
+def _previous(current: str, moves_newest_first) -> str:
+    """The version before ``current`` in an alias's moves: the move that made ``current``
+    primary, and where it came from."""
+    for move in moves_newest_first:
+        if move.to_version != current:
+            return ""  # history disagrees with the alias now: it moved since; only a fresh read helps
+        if move.from_version and move.from_version != current:
+            return move.from_version
+    return ""
 
 
 def routing_label(version: str, weights: dict | None) -> str:
@@ -100,12 +129,10 @@ def alias_previous_version(*, alias: Alias) -> tuple[str, AliasChange | None]:
     """The version this alias pointed to before its current primary version, from its history
     (never "version − 1"): the move that made the current version primary, and where it came
     from. ("", None) when the history does not know (the operator then picks one)."""
-    for move in AliasChange.objects.filter(alias=alias).order_by("-at", "-id")[:50]:
-        if move.to_version != alias.version:
-            break  # history disagrees with the alias now: it moved since; only a fresh read helps
-        if move.from_version and move.from_version != alias.version:
-            return move.from_version, move
-    return "", None
+    moves = list(AliasChange.objects.filter(alias=alias).order_by("-at", "-id")[:50])
+    version = _previous(alias.version, moves)
+    move = next((m for m in moves if m.from_version == version and m.to_version == alias.version), None)
+    return (version, move) if version else ("", None)
 
 
 def alias_last_move(*, alias: Alias) -> AliasChange | None:
@@ -261,5 +288,27 @@ def last_throttle(*, function: Function) -> Job | None:
     return (
         Job.objects.filter(kind=JobKind.FUNCTION_THROTTLE, resource_arn=function.arn, status=JobStatus.SUCCEEDED)
         .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def alias_for_action(*, function_pk: int, alias_pk: int) -> Alias | None:
+    """A live alias of the function, with what its confirm page shows (account, versions)."""
+    return (
+        Alias.objects.select_related("function__account")
+        .prefetch_related("function__versions")
+        .filter(pk=alias_pk, function_id=function_pk, gone_at=None)
+        .first()
+    )
+
+
+def function_for_action(*, function_pk: int) -> Function | None:
+    return Function.objects.select_related("account").filter(pk=function_pk, gone_at=None).first()
+
+
+def esm_for_action(*, function_pk: int, esm_pk: int) -> EventSourceMapping | None:
+    return (
+        EventSourceMapping.objects.select_related("function__account")
+        .filter(pk=esm_pk, function_id=function_pk, gone_at=None)
         .first()
     )
