@@ -229,7 +229,7 @@ def action_effect_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     job = job_get(pk=pk)
     if job is None or job.kind not in ALIAS_TITLES:
         raise Http404("No such rollback job")
-    return render(request, "dashboard/actions/_effect.html", {"job": job, **_effect_context(job)})
+    return render(request, "dashboard/actions/_effect.html", {"job": job, "panel": _effect_context(job)})
 
 
 for _kind in ALIAS_TITLES:

@@ -165,12 +165,16 @@ def version_compare(*, function: Function, versions: list[str], deploy_at: datet
     ``deploy_at`` and from it to now (without a deploy time: the last hour, as "after").
     Four queries whatever the number of versions."""
     now = now or timezone.now()
-    pivot = deploy_at or now - COMPARE_WINDOW
+    # Whole minutes: the deploy's own minute counts as "after" (the new version did not exist
+    # before it); "after" runs to what the metrics poller has stored (its cursor, never later
+    # than now in practice).
+    end = max(now, function.metrics_known_until or now)
+    pivot = (deploy_at or now - COMPARE_WINDOW).replace(second=0, microsecond=0)
     before_start = pivot - COMPARE_WINDOW
     series = {s.qualifier: s for s in Series.objects.filter(function=function, kind=SeriesKind.VERSION, qualifier__in=versions)}
     ids = [s.id for s in series.values()]
     before = series_totals(series_ids=ids, start=before_start, end=pivot, columns=VERSION_COLUMNS)
-    after = series_totals(series_ids=ids, start=pivot, end=now, columns=VERSION_COLUMNS)
+    after = series_totals(series_ids=ids, start=pivot, end=end, columns=VERSION_COLUMNS)
     known = {v.version: v for v in FunctionVersion.objects.filter(function=function, version__in=versions)}
     publishers = dict(
         Change.objects.filter(function=function, event_name="PublishVersion", qualifier__in=versions).values_list("qualifier", "actor")
@@ -190,7 +194,7 @@ def version_compare(*, function: Function, versions: list[str], deploy_at: datet
             side.before = _totals(function, before[s.id])
             side.after = _totals(function, after[s.id])
         sides.append(side)
-    return VersionComparison(deploy_at=deploy_at, before_start=before_start, after_end=now, sides=sides)
+    return VersionComparison(deploy_at=deploy_at, before_start=before_start, after_end=end, sides=sides)
 
 
 @dataclass
@@ -227,6 +231,10 @@ class Effect:
     @property
     def after_rate(self) -> float | None:
         return self._rate(self.after)
+
+    @property
+    def live_until(self) -> datetime | None:
+        return self.at + EFFECT_LIVE if self.at else None
 
     @property
     def enough(self) -> bool:
