@@ -177,7 +177,8 @@ def version_compare(*, function: Function, versions: list[str], deploy_at: datet
     after = series_totals(series_ids=ids, start=pivot, end=end, columns=VERSION_COLUMNS)
     known = {v.version: v for v in FunctionVersion.objects.filter(function=function, version__in=versions)}
     publishers = dict(
-        Change.objects.filter(function=function, event_name="PublishVersion", qualifier__in=versions).values_list("qualifier", "actor")
+        Change.objects.filter(function=function, event_name="PublishVersion", after__version__in=versions)
+        .values_list("after__version", "actor")
     )
     sides = []
     for v in versions:
