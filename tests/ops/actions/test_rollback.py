@@ -204,3 +204,24 @@ def test_canary_finish_and_abort(aws, sandbox_server, no_enqueue):
     assert AliasChange.objects.get(job=job).source == AliasChangeSource.CANARY
     alias.refresh_from_db()
     assert "no weighted routing" in alias_preflight(alias=alias, kind=JobKind.CANARY_ABORT).refusal
+
+
+def test_cloudtrail_first_then_the_job_records_into_that_row(deployed, sandbox_server):
+    """A resumed run (the first attempt's UpdateAlias went through, its worker died before
+    recording) after the changes poller already stored our own event: one row, the action's."""
+    account, alias, user = deployed
+    pf = alias_preflight(alias=alias, kind=JobKind.ALIAS_ROLLBACK)
+    job = _request(alias, user).job
+    from ops.aws import lambda_actions
+
+    lambda_actions.alias_update(Scope(PROD_ACCOUNT_ID, REGION), function=FN, alias="live", version="1", weights={},
+                                revision_id=pf.revision_id)  # the lost attempt's call
+    assert poll_run(source="changes", account=account, region=REGION, work=changes_poll).ok
+    trail = AliasChange.objects.get(alias=alias, to_version="1", tool="Lambda Ops")
+    assert trail.event_id and trail.job is None
+    assert job_run(job_id=job.pk) == JobStatus.SUCCEEDED
+    job.refresh_from_db()
+    assert job.result["update_calls"] == 0  # read back first: not sent again
+    trail.refresh_from_db()
+    assert (trail.job, trail.source, trail.actor) == (job, AliasChangeSource.ROLLBACK, user)
+    assert AliasChange.objects.filter(alias=alias, to_version="1").exclude(source=AliasChangeSource.CREATED).count() == 1
