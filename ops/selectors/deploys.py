@@ -15,7 +15,6 @@ from django.utils import timezone
 from ops.models import (
     Alias,
     AliasChange,
-    AliasChangeSource,
     Change,
     EventSourceMapping,
     Function,

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from ops.models import AliasChangeSource, EventSourceMapping, Job, JobKind, JobStatus
-from tests.factories import AliasChangeFactory, AliasFactory, VersionFactory, make_user
+from tests.factories import AliasChangeFactory, VersionFactory, make_user
 
 pytestmark = pytest.mark.django_db
 

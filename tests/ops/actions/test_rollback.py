@@ -5,14 +5,13 @@ action's row."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from ops.actions.runner import job_run
 from ops.aws.client import Scope, client
-from ops.models import AliasChange, AliasChangeSource, AuditEntry, DeployDating, Job, JobKind, JobStatus
-from ops.models import Alias
+from ops.models import Alias, AliasChange, AliasChangeSource, AuditEntry, DeployDating, Job, JobKind, JobStatus
 from ops.pollers.base import poll_run
 from ops.pollers.changes import changes_poll
 from ops.pollers.inventory import inventory_poll
