@@ -137,7 +137,7 @@ def alias_preflight(*, alias: Alias, kind: str, to_version: str = "", read_live:
             pf.refusal = f"{alias.name} already points to v{pf.target_version} with no weighted routing"
     shown = list(dict.fromkeys(v for v in (pf.current_version, *pf.current_weights, pf.target_version) if v))
     pf.comparison = version_compare(function=fn, versions=shown, deploy_at=pf.deploy.at if pf.deploy else None)
-    if read_live and not pf.refusal:
+    if info is not None and not pf.refusal:  # Lambda answered: worth asking what invokes what
         pf.warnings.extend(_trigger_warnings(alias))
     return pf
 
