@@ -224,3 +224,21 @@ def test_cloudtrail_first_then_the_job_records_into_that_row(deployed, sandbox_s
     trail.refresh_from_db()
     assert (trail.job, trail.source, trail.actor) == (job, AliasChangeSource.ROLLBACK, user)
     assert AliasChange.objects.filter(alias=alias, to_version="1").exclude(source=AliasChangeSource.CREATED).count() == 1
+
+
+def test_the_confirm_page_warns_about_event_sources_on_latest(aws, sandbox_server, no_enqueue):
+    """payments-worker's queue mapping invokes the unqualified function: rolling back an alias
+    does not change what the queue runs, and the preflight says so."""
+    sandbox.seed_estate(sandbox_server, small=True)
+    c = lam()
+    for build in ("1", "2"):
+        c.update_function_configuration(FunctionName="payments-worker", Description=f"build {build}")
+        c.publish_version(FunctionName="payments-worker", Description=f"build {build}")
+    c.create_alias(FunctionName="payments-worker", Name="live", FunctionVersion="2")
+    account = account_upsert(name="prod", account_id=PROD_ACCOUNT_ID, regions=[REGION])
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    alias = Alias.objects.select_related("function__account").get(function__name="payments-worker", name="live")
+    pf = alias_preflight(alias=alias, kind=JobKind.ALIAS_ROLLBACK, to_version="1")
+    assert any("event source arn:aws:sqs:" in w and "payments-queue invokes $LATEST" in w and "not live" in w
+               for w in pf.warnings), pf.warnings
+    assert not pf.refusal and pf.target_version == "1"
