@@ -242,3 +242,32 @@ def test_the_confirm_page_warns_about_event_sources_on_latest(aws, sandbox_serve
     assert any("event source arn:aws:sqs:" in w and "payments-queue invokes $LATEST" in w and "not live" in w
                for w in pf.warnings), pf.warnings
     assert not pf.refusal and pf.target_version == "1"
+
+
+def test_an_inventory_read_from_before_the_rollback_does_not_undo_or_rerecord_it(deployed, sandbox_server, monkeypatch):
+    """The inventory reads the aliases (still v3), the rollback runs and records, then the
+    inventory stores what it read: the Alias row stays at v1 and no "observed" move appears."""
+    account, alias, user = deployed
+    job = _request(alias, user).job
+    from ops.aws import lambda_ as aws_lambda
+
+    real = aws_lambda.aliases_list
+    ran = []
+
+    def read_then_rollback(scope, info):
+        listed = real(scope, info)
+        if info.name == FN and not ran:
+            ran.append(job_run(job_id=job.pk))  # lands between the inventory's read and its write
+        return listed
+
+    monkeypatch.setattr(aws_lambda, "aliases_list", read_then_rollback)
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    assert ran == [JobStatus.SUCCEEDED]
+    alias.refresh_from_db()
+    assert alias.version == "1"
+    monkeypatch.setattr(aws_lambda, "aliases_list", real)
+    assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
+    moves = list(AliasChange.objects.filter(alias=alias).exclude(source=AliasChangeSource.CREATED).order_by("at"))
+    assert [(m.from_version, m.to_version, m.source) for m in moves][-1] == ("3", "1", AliasChangeSource.ROLLBACK)
+    assert not AliasChange.objects.filter(alias=alias, source=AliasChangeSource.OBSERVED, to_version__in=["1", "3"],
+                                          at__gte=AliasChange.objects.get(job=job).at - timedelta(seconds=5)).exists()
