@@ -96,6 +96,10 @@ def alias_move_job(ctx: JobContext) -> dict:
     else:
         # the page's RevisionId is the live one: what we read is exactly what the operator saw
         p = {**p, "from_version": info.version, "from_weights": info.weights}
+        if job.kind == JobKind.CANARY_FINISH and target not in info.weights:
+            raise JobFailed(f"v{target} is not {alias.name}'s canary (weighted: {routing_label(info.version, info.weights)}); nothing was changed")
+        if job.kind == JobKind.CANARY_ABORT and (target != info.version or not info.weights):
+            raise JobFailed(f"aborting {alias.name}'s canary means all traffic to its primary v{info.version}, not v{target}; nothing was changed")
         ctx.check()  # the last moment a cancel stops it cleanly
         info, calls = _update(ctx, scope, alias, p, info)
 
