@@ -56,6 +56,10 @@ class Target:
     def routing(self, f: FunctionSpec) -> list[tuple[str, float]] | None:
         return None
 
+    def controls(self, f: FunctionSpec) -> tuple[int | None, bool] | None:
+        """(reserved concurrency, event source consuming) as the Lambda API has them now."""
+        return None
+
     def prune(self, before: float) -> dict[str, int]:
         raise NotImplementedError
 
@@ -97,10 +101,26 @@ class InProcessTarget(Target):
         return [(str(alias.function_version), 1.0 - sum(weights.values()))] + list(weights.items())
 
 
+    def controls(self, f: FunctionSpec) -> tuple[int | None, bool] | None:
+        from moto.awslambda.utils import get_backend
+
+        try:
+            backend = get_backend(f.account, f.region)
+            fn = backend.get_function(f.name)
+            mappings = [m for m in backend._event_source_mappings.values()
+                        if m.function_arn.split(":")[6] == f.name]
+        except Exception:
+            return None
+        reserved = fn.reserved_concurrency
+        consuming = not mappings or any(m.enabled for m in mappings)
+        return (int(reserved) if reserved is not None else None), consuming
+
+
 class HttpTarget(Target):
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._routing: dict[str, tuple[float, list[tuple[str, float]] | None]] = {}
+        self._controls: dict[str, tuple[float, tuple[int | None, bool] | None]] = {}
         self._scenario: tuple[float, dict[str, Any]] = (0.0, {"name": "steady"})
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -154,6 +174,27 @@ class HttpTarget(Target):
         return result
 
 
+    def controls(self, f: FunctionSpec) -> tuple[int | None, bool] | None:
+        key = f"{f.account}|{f.region}|{f.name}"
+        hit = self._controls.get(key)
+        if hit and time.monotonic() - hit[0] < 10:
+            return hit[1]
+        from .estate import session_for
+
+        try:
+            lam = self._clients.get((f.account, f.region))
+            if lam is None:
+                lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
+                self._clients[(f.account, f.region)] = lam
+            reserved = lam.get_function_concurrency(FunctionName=f.name).get("ReservedConcurrentExecutions")
+            mappings = lam.list_event_source_mappings(FunctionName=f.name).get("EventSourceMappings") or []
+            result = (reserved, not mappings or any(m.get("State") == "Enabled" for m in mappings))
+        except Exception:
+            result = None
+        self._controls[key] = (time.monotonic(), result)
+        return result
+
+
 def make_target(endpoint_or_server: Any) -> Target:
     """An in-process target for a SandboxServer (or an endpoint served by this process), else HTTP."""
     from .server import SandboxServer
@@ -194,6 +235,7 @@ def generator_for(target: Target, *, seed: int = 1, rate_scale: float = 1.0, sta
     if gen is None or (start is not None and gen.next_t != start):
         gen = _generators[key] = Generator(estate, seed=seed, rate_scale=rate_scale, scenario=target.scenario)
         gen.routing_source = target.routing
+        gen.controls_source = target.controls
     return gen
 
 

@@ -31,11 +31,12 @@ def install_fills() -> None:
         from moto.core.config import default_user_config
 
         default_user_config.setdefault("lambda", {})["use_docker"] = False
-        from .fills import lambda_fill, log_filter, logs_insights, metrics, sqs_move, xray_fill
+        from .fills import alias_fill, lambda_fill, log_filter, logs_insights, metrics, sqs_move, xray_fill
 
         metrics.install()
         log_filter.install()
         lambda_fill.install()
+        alias_fill.install()
         sqs_move.install()
         xray_fill.install()
         logs_insights.install()

@@ -145,6 +145,7 @@ class Generator:
         minute = int(t0) // 60 * 60
         frac = seconds / 60.0
 
+        reserved, consuming = self._controls(f)
         # how many invocations
         if f.kind == "cron":
             every = max(1, int(round(1.0 / f.rate))) if f.rate > 0 else 0
@@ -157,12 +158,11 @@ class Generator:
             lam = f.rate * self.rate_scale * diurnal(t0) * burst * frac
             if name == "dlq-flood" and targeted:
                 lam *= 3
-            n = _poisson(rng, lam)
+            n = _poisson(rng, lam) if consuming else 0  # a disabled event source delivers nothing
 
         error_rate = f.error_rate
         cold_rate = f.cold_rate
         timeout_rate = 0.0
-        reserved = f.reserved
         versions_w = self._routing(f)
         if targeted:
             if name == "deploy-regression" and sc.get("version") and self.routing_source is None:
@@ -339,6 +339,13 @@ class Generator:
                                  "version": v0, "throttles": throttles})
 
     routing_source: Callable[[FunctionSpec], list[tuple[str, float]] | None] | None = None
+    # Live (reserved concurrency, event source enabled) as the Lambda API says, so throttling a
+    # function or disabling its queue's mapping through the API changes the traffic.
+    controls_source: Callable[[FunctionSpec], tuple[int | None, bool] | None] | None = None
+
+    def _controls(self, f: FunctionSpec) -> tuple[int | None, bool]:
+        live = self.controls_source(f) if self.controls_source is not None else None
+        return live if live is not None else (f.reserved, True)
 
     def _routing(self, f: FunctionSpec) -> list[tuple[str, float]]:
         if self.routing_source is not None:

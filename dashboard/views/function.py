@@ -14,6 +14,7 @@ from dashboard.charts import function_charts as chart_payload
 from dashboard.views.overview import range_links
 from ops.models import Function
 from ops.selectors.dlq import dlq_panel
+from ops.selectors.deploys import function_deploys
 from ops.selectors.function import function_changes, function_data, last_deploy
 from ops.selectors.points import minute_lines
 from ops.selectors.headroom import account_concurrency_limit
@@ -71,6 +72,8 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context["changes"] = function_changes(function=fn, time_range=context["time_range"])
     tr = context["time_range"]
     context["dlqs"] = dlq_panel(function=fn, since=tr.start, until=tr.end)
+    # Deploys & actions: the timeline and the action buttons (two queries)
+    context["deploys"] = function_deploys(function=fn, versions=list(fn.versions.all()), jobs=context["jobs"])
     return render(request, "dashboard/function.html", context)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import accounts, api, dlq, function, inventory, jobs, overview, status
+from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, status
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -21,6 +21,15 @@ urlpatterns = [
     path("accounts/<int:pk>/", accounts.account_detail, name="account"),
     path("accounts/<int:pk>/edit", accounts.account_edit, name="account-edit"),
     path("accounts/<int:pk>/check", accounts.account_check, name="account-check"),
+    # Actions: GET = the confirm page (a link an alert may carry), POST = act.
+    path("functions/<int:pk>/aliases/<int:alias_pk>/rollback", actions.alias_rollback, name="alias-rollback"),
+    path("functions/<int:pk>/aliases/<int:alias_pk>/canary-finish", actions.canary_finish, name="canary-finish"),
+    path("functions/<int:pk>/aliases/<int:alias_pk>/canary-abort", actions.canary_abort, name="canary-abort"),
+    path("functions/<int:pk>/throttle", actions.function_throttle, name="function-throttle"),
+    path("functions/<int:pk>/unthrottle", actions.function_unthrottle, name="function-unthrottle"),
+    path("functions/<int:pk>/concurrency", actions.function_concurrency, name="function-concurrency"),
+    path("functions/<int:pk>/event-sources/<int:esm_pk>/toggle", actions.esm_toggle, name="esm-toggle"),
+    path("jobs/<int:pk>/effect", actions.action_effect_fragment, name="action-effect"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),

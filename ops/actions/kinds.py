@@ -34,3 +34,7 @@ def inventory_poll_job(ctx: JobContext) -> dict:
 
 # An inventory poll upserts on AWS's keys, so running it again after a lost worker is safe.
 job_kind_register(kind=JobKind.POLL_INVENTORY, work=inventory_poll_job, resumable=True, label="Inventory poll")
+
+# Alias moves and emergency controls register their kinds when imported.
+import ops.actions.controls  # noqa: E402,F401
+import ops.actions.rollback  # noqa: E402,F401

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ops', '0013_dlq_depth'),
+        ('ops', '0015_actions'),
     ]
 
     operations = [

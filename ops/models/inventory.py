@@ -156,6 +156,9 @@ class AliasChange(models.Model):
     to_weights = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=16, choices=AliasChangeSource.choices)
     actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    # The Lambda Ops job that made this move (rollback, canary finish/abort); null for moves
+    # made elsewhere. Its FK index serves the job page's "what did this job move".
+    job = models.ForeignKey("ops.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="alias_changes")
     # From CloudTrail when it told us (the EventId merges the event with the inventory's sighting).
     event_id = models.CharField(max_length=64, blank=True)
     actor_name = models.CharField(max_length=256, blank=True)  # AWS principal: role/deploy-bot, user/alice

@@ -225,12 +225,17 @@ def _aliases_upsert(fn: Function, aliases, now) -> None:
             if not created:
                 old, before = alias, (alias.version, _norm(alias.weights))
         if old is not None and before == (info.version, _norm(info.weights)):
-            # The row is already loaded: one UPDATE, no second read.
-            Alias.objects.filter(pk=old.pk).update(**fields)
+            # The row is already loaded: one UPDATE, no second read. Conditional, so a move a
+            # Lambda Ops action wrote since the row was loaded is not overwritten by this older read.
+            Alias.objects.filter(pk=old.pk, version=old.version, weights=old.weights).update(**fields)
             continue
         if old is not None:
             alias = old
             alias_lock(old.pk)
+            # A Lambda Ops action moved the alias after this run began reading Lambda: its row
+            # (from its own read-back) is newer than this sighting, which is not a move.
+            if AliasChange.objects.filter(alias=old, job__isnull=False, at__gte=now).exists():
+                continue
             # Claimed by a conditional UPDATE: a concurrent re-read that saw the same move first
             # has already recorded it.
             if not Alias.objects.filter(pk=old.pk, version=old.version, weights=old.weights).update(**fields):

@@ -87,11 +87,23 @@ def alias_events_merge(*, account, region: str, now: datetime) -> int:
     return tied
 
 
+# The tool ops.pollers.changes.parse names for a call this product made (its boto3 clients add
+# "lambda-ops" to the user agent: ops.aws.client).
+LAMBDA_OPS_TOOL = "Lambda Ops"
+
+
 def _inventory_sighting(alias: Alias, change: Change) -> AliasChange | None:
-    """The inventory's (or a Lambda Ops action's) row for this move, if it got there first."""
+    """The inventory's (or a Lambda Ops action's) row for this move, if it got there first.
+
+    An event of the product's own UpdateAlias (its user agent) merges only into the action's
+    row (it has the job); any other event never does — someone moving the alias to the same
+    version a minute later is another move. The action's row keeps its own time, actor and
+    dating (the job is the better record); it only gains the event id."""
+    own = change.tool == LAMBDA_OPS_TOOL
     rows = AliasChange.objects.filter(
         alias=alias,
         event_id="",
+        job__isnull=not own,
         to_version=change.after.get("version", ""),
         at__gte=change.at - timedelta(minutes=1),
         at__lte=change.at + SIGHTING_WINDOW,
@@ -100,6 +112,10 @@ def _inventory_sighting(alias: Alias, change: Change) -> AliasChange | None:
     row = next((r for r in rows if norm_weights(r.to_weights) == wanted), None)
     if row is None:
         return None
+    if own:
+        row.event_id = change.event_id
+        row.save(update_fields=["event_id"])
+        return row
     row.observed_at = row.observed_at or row.at
     row.at = change.at
     row.event_id, row.actor_name, row.tool = change.event_id, change.actor, change.tool
