@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Q
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from ops.models import (
@@ -124,11 +125,18 @@ def routing_label(version: str, weights: dict | None) -> str:
     return f"v{version}{extra}"
 
 
+# An alias's moves, newest first. CloudTrail dates a move to the whole second, the inventory
+# dates its first sighting to the microsecond: a move made within a second of that sighting
+# would sort before it by ``at`` alone and hide the version it came from. Within a second, the
+# row written later (a higher id) is the later state.
+_NEWEST_FIRST = (Trunc("at", "second").desc(), "-id")
+
+
 def alias_previous_version(*, alias: Alias) -> tuple[str, AliasChange | None]:
     """The version this alias pointed to before its current primary version, from its history
     (never "version − 1"): the move that made the current version primary, and where it came
     from. ("", None) when the history does not know (the operator then picks one)."""
-    moves = list(AliasChange.objects.filter(alias=alias).order_by("-at", "-id")[:50])
+    moves = list(AliasChange.objects.filter(alias=alias).order_by(*_NEWEST_FIRST)[:50])
     version = _previous(alias.version, moves)
     move = next((m for m in moves if m.from_version == version and m.to_version == alias.version), None)
     return (version, move) if version else ("", None)
@@ -136,7 +144,7 @@ def alias_previous_version(*, alias: Alias) -> tuple[str, AliasChange | None]:
 
 def alias_last_move(*, alias: Alias) -> AliasChange | None:
     """The alias's latest recorded move (to name who moved it and when)."""
-    return AliasChange.objects.filter(alias=alias).select_related("actor").order_by("-at", "-id").first()
+    return AliasChange.objects.filter(alias=alias).select_related("actor").order_by(*_NEWEST_FIRST).first()
 
 
 @dataclass
