@@ -31,12 +31,13 @@ def install_fills() -> None:
         from moto.core.config import default_user_config
 
         default_user_config.setdefault("lambda", {})["use_docker"] = False
-        from .fills import lambda_fill, log_filter, logs_insights, metrics, sqs_move, xray_fill
+        from .fills import lambda_fill, log_filter, logs_insights, metrics, sqs_move, sqs_speed, xray_fill
 
         metrics.install()
         log_filter.install()
         lambda_fill.install()
         sqs_move.install()
+        sqs_speed.install()
         xray_fill.install()
         logs_insights.install()
         _installed = True
@@ -50,7 +51,10 @@ def reset_all() -> None:
 
     from .fills.cloudtrail import TRAIL
 
+    from .fills import invocations
+
     sqs_move_stop_all()
+    invocations.clear()
     moto_api_backend.reset()
     state.reset()
     TRAIL.clear()
@@ -141,6 +145,10 @@ class SandboxApp:
 
             chunks = list(self.moto(environ, capture))
             status = seen.get("status", 200)
+        if operation == "Invoke":
+            from .fills import invocations
+
+            invocations.record(environ, body, status, account, region)
         m = _classify._SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         try:
             cloudtrail.record(operation=operation, environ=environ, body=body, status=status,
@@ -196,6 +204,10 @@ class SandboxApp:
                     state.FAULTS.clear()
                     return _json(start_response, 200, {"rules": []})
                 return _json(start_response, 200, {"rules": state.FAULTS.as_json()})
+            if route == "invocations":
+                from .fills import invocations
+
+                return _json(start_response, 200, {"invocations": invocations.query(q.get("function"))})
             if route == "scenario":
                 if method == "POST":
                     from . import scenarios

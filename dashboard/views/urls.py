@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import api, function, inventory, jobs, overview, status
+from dashboard.views import api, function, inventory, jobs, overview, redrive, status
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("jobs/<int:pk>/progress", jobs.job_progress, name="job-progress"),
     path("jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),
+    path("dlqs/<int:pk>/redrive", redrive.dlq_redrive, name="dlq-redrive"),
+    path("dlqs/<int:pk>/delete", redrive.dlq_delete, name="dlq-delete"),
+    path("dlqs/<int:pk>/purge", redrive.dlq_purge, name="dlq-purge"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),

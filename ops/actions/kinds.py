@@ -34,3 +34,5 @@ def inventory_poll_job(ctx: JobContext) -> dict:
 
 # An inventory poll upserts on AWS's keys, so running it again after a lost worker is safe.
 job_kind_register(kind=JobKind.POLL_INVENTORY, work=inventory_poll_job, resumable=True, label="Inventory poll")
+
+import ops.actions.redrive  # noqa: E402,F401 - registers the DLQ kinds (redrive, move, delete, purge)
