@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ops.aws.client import Scope, call, client
+from ops.aws.client import Scope, cached_client, call
 
 
 # --- DLQ re-delivery (ops.actions.redrive) ---------------------------------------------------------
@@ -24,7 +24,7 @@ def function_invoke_async(scope: Scope, *, function: str, payload: bytes, qualif
     params: dict = {"FunctionName": function, "InvocationType": "Event", "Payload": payload}
     if qualifier:
         params["Qualifier"] = qualifier
-    response = call(client("lambda", scope), "Invoke", **params)
+    response = call(cached_client("lambda", scope), "Invoke", **params)
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     return AsyncInvocation(
         request_id=headers.get("x-amzn-requestid", "") or response.get("ResponseMetadata", {}).get("RequestId", ""),

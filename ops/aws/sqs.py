@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ops.aws.client import Scope, call, client
+from ops.aws.client import Scope, cached_client, call, client
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class MoveTask:
 
 def queue_url(scope: Scope, arn: str) -> str:
     _region, account_id, name = arn_parts(arn)
-    return call(client("sqs", scope), "GetQueueUrl", QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
+    return call(cached_client("sqs", scope), "GetQueueUrl", QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
 
 
 def _attribute_values(raw: dict) -> dict:
@@ -140,7 +140,7 @@ def messages_receive(scope: Scope, url: str, *, max_messages: int = SQS_BATCH_MA
                      wait_s: int = 0) -> list[ReceivedMessage]:
     """One ReceiveMessage: up to 10 messages, invisible to others for ``visibility_s`` seconds."""
     response = call(
-        client("sqs", scope),
+        cached_client("sqs", scope),
         "ReceiveMessage",
         QueueUrl=url,
         MaxNumberOfMessages=max(1, min(SQS_BATCH_MAX, max_messages)),
@@ -184,19 +184,19 @@ def messages_send(scope: Scope, url: str, entries: list[SendEntry]) -> BatchOutc
         if e.deduplication_id:
             item["MessageDeduplicationId"] = e.deduplication_id
         batch.append(item)
-    return _outcome(call(client("sqs", scope), "SendMessageBatch", QueueUrl=url, Entries=batch), "MessageId")
+    return _outcome(call(cached_client("sqs", scope), "SendMessageBatch", QueueUrl=url, Entries=batch), "MessageId")
 
 
 def messages_delete(scope: Scope, url: str, handles: dict[str, str]) -> BatchOutcome:
     """DeleteMessageBatch: entry id → receipt handle (≤ 10)."""
     entries = [{"Id": i, "ReceiptHandle": h} for i, h in handles.items()]
-    return _outcome(call(client("sqs", scope), "DeleteMessageBatch", QueueUrl=url, Entries=entries), None)
+    return _outcome(call(cached_client("sqs", scope), "DeleteMessageBatch", QueueUrl=url, Entries=entries), None)
 
 
 def messages_release(scope: Scope, url: str, handles: dict[str, str], *, visibility_s: int = 0) -> BatchOutcome:
     """ChangeMessageVisibilityBatch: hand messages back (0 s: visible again at once)."""
     entries = [{"Id": i, "ReceiptHandle": h, "VisibilityTimeout": visibility_s} for i, h in handles.items()]
-    return _outcome(call(client("sqs", scope), "ChangeMessageVisibilityBatch", QueueUrl=url, Entries=entries), None)
+    return _outcome(call(cached_client("sqs", scope), "ChangeMessageVisibilityBatch", QueueUrl=url, Entries=entries), None)
 
 
 def move_task_start(scope: Scope, *, source_arn: str, velocity: int | None, destination_arn: str = "") -> str:
@@ -207,12 +207,12 @@ def move_task_start(scope: Scope, *, source_arn: str, velocity: int | None, dest
         params["DestinationArn"] = destination_arn
     if velocity:
         params["MaxNumberOfMessagesPerSecond"] = max(1, min(MOVE_VELOCITY_MAX, int(velocity)))
-    return call(client("sqs", scope), "StartMessageMoveTask", **params)["TaskHandle"]
+    return call(cached_client("sqs", scope), "StartMessageMoveTask", **params)["TaskHandle"]
 
 
 def move_tasks_list(scope: Scope, *, source_arn: str, limit: int = 10) -> list[MoveTask]:
     """ListMessageMoveTasks, newest first (SQS keeps the last 10 per source queue)."""
-    response = call(client("sqs", scope), "ListMessageMoveTasks", SourceArn=source_arn, MaxResults=max(1, min(10, limit)))
+    response = call(cached_client("sqs", scope), "ListMessageMoveTasks", SourceArn=source_arn, MaxResults=max(1, min(10, limit)))
     out = []
     for r in response.get("Results", []):
         out.append(
@@ -231,19 +231,19 @@ def move_tasks_list(scope: Scope, *, source_arn: str, limit: int = 10) -> list[M
 
 def move_task_cancel(scope: Scope, *, task_handle: str) -> int:
     """CancelMessageMoveTask; returns how many messages had been moved."""
-    response = call(client("sqs", scope), "CancelMessageMoveTask", TaskHandle=task_handle)
+    response = call(cached_client("sqs", scope), "CancelMessageMoveTask", TaskHandle=task_handle)
     return int(response.get("ApproximateNumberOfMessagesMoved") or 0)
 
 
 def queue_purge(scope: Scope, url: str) -> None:
     """PurgeQueue: every message goes (SQS allows one purge per queue per 60 s)."""
-    call(client("sqs", scope), "PurgeQueue", QueueUrl=url)
+    call(cached_client("sqs", scope), "PurgeQueue", QueueUrl=url)
 
 
 def queue_depth(scope: Scope, url: str) -> tuple[int, int]:
     """(visible, in flight) messages: ApproximateNumberOfMessages and …NotVisible."""
     attrs = call(
-        client("sqs", scope),
+        cached_client("sqs", scope),
         "GetQueueAttributes",
         QueueUrl=url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
