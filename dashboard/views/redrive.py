@@ -5,6 +5,7 @@ Operators only, both ways: the confirm page is the first half of the action.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -73,6 +74,7 @@ def _page(request: HttpRequest, queue: Queue, template: str, action: str, *, sel
         target=redrive_target(queue=queue),
         active_jobs=[j for j in jobs_for_target(account_id=queue.account_id, region=queue.region, resource_arn=queue.arn, limit=5) if j.is_active],
         form_error=error,
+        rate=f"{settings.REDRIVE_RATE_PER_SECOND:g}",
         **extra,
     )
     return render(request, template, context, status=status)
