@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from ops.models import Function, Job
+from ops.models import Function, Job, Queue
 
 
 def jobs_recent(*, kind: str, limit: int = 10) -> list[Job]:
@@ -19,9 +19,13 @@ def jobs_for_target(*, account_id: int, region: str, resource_arn: str = "", lim
 
 
 def jobs_for_function(*, function: Function, limit: int = 20) -> list[Job]:
-    """A function's timeline of jobs: on the function itself or on anything under its ARN
-    (its aliases and versions, ``arn:…:function:name:live``), newest first."""
-    qs: QuerySet[Job] = Job.objects.filter(Q(resource_arn=function.arn) | Q(resource_arn__startswith=f"{function.arn}:"))
+    """A function's timeline of jobs: on the function itself, on anything under its ARN
+    (its aliases and versions, ``arn:…:function:name:live``), or on one of its queues (a DLQ
+    redrive, delete or purge), newest first; still one query (the queues are a subquery)."""
+    queue_arns = Queue.objects.filter(function_links__function=function).values("arn")
+    qs: QuerySet[Job] = Job.objects.filter(
+        Q(resource_arn=function.arn) | Q(resource_arn__startswith=f"{function.arn}:") | Q(resource_arn__in=queue_arns)
+    )
     return list(qs.select_related("account").order_by("-created_at", "-id")[:limit])
 
 
