@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from ops.actions.redrive.loop import RedriveLoop, Target, items_prepare
+from ops.actions.redrive.delivery import Target
+from ops.actions.redrive.items import items_prepare
+from ops.actions.redrive.loop import RedriveLoop
 from ops.actions.redrive.move import move_run, purge_run
 from ops.actions.runner import JobContext, JobFailed, job_kind_register
 from ops.aws import sqs

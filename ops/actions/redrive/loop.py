@@ -32,31 +32,26 @@ only after its re-delivery succeeded (or, in a delete job, because deleting is w
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ops.actions.redrive.delivery import Target, batches_by_size, invocation
 from ops.actions.runner import JobCancelled, JobContext, JobFailed
 from ops.aws import lambda_actions, sqs
 from ops.aws.client import Scope
 from ops.aws.errors import AwsError
 from ops.models import JobLogLevel, Queue, RedriveItem, RedriveItemState
-from ops.selectors.redrive import RedriveSelection, redrive_messages
 
 log = logging.getLogger(__name__)
 
 REASON_GONE = "not in the DLQ any more: deleted or expired elsewhere"
 REASON_CANCELLED = "cancelled before its turn; still in the DLQ"
-REASON_STREAM = "a stream record (shard positions, no payload): nothing to re-deliver; still in the DLQ"
 REASON_DELIVERED_GONE = "re-delivered; its DLQ copy was gone before this job could delete it"
-# SendMessageBatch refuses a call whose entries add up to more than this (bytes).
-BATCH_BYTES_MAX = 262_144
 # Backoff between tries of a re-delivery after a transient failure (seconds, doubled each try).
 RETRY_BASE_S = 0.2
 # How often an empty receive is followed by a depth check while waiting for in-flight messages.
@@ -70,87 +65,6 @@ class _QueueGone(Exception):
     def __init__(self, err: AwsError, which: str) -> None:
         super().__init__(str(err))
         self.err, self.which = err, which
-
-
-def items_prepare(ctx: JobContext, *, queue: Queue, selection: RedriveSelection, delete: bool) -> int:
-    """Step 1: one item per selected message, and the job's total, in one transaction. Returns the total."""
-    job = ctx.job
-    existing = RedriveItem.objects.filter(job=job).count()
-    if existing:
-        return existing
-    limit = settings.REDRIVE_MAX_MESSAGES
-    rows = list(redrive_messages(queue=queue, selection=selection).values_list("pk", "message_id", "replayable")[: limit + 1])
-    if len(rows) > limit:
-        raise JobFailed(f"the selection holds more than {limit:,} messages (REDRIVE_MAX_MESSAGES); narrow it")
-    items = []
-    for pk, message_id, replayable in rows:
-        left = not delete and not replayable
-        items.append(
-            RedriveItem(
-                job=job,
-                queue=queue,
-                stored_message_id=pk,
-                message_id=message_id,
-                state=RedriveItemState.LEFT if left else PENDING,
-                reason=REASON_STREAM if left else "",
-            )
-        )
-    with transaction.atomic():
-        RedriveItem.objects.bulk_create(items, batch_size=2000, ignore_conflicts=True)
-        left = sum(1 for i in items if i.state == RedriveItemState.LEFT)
-        ctx.progress(total=len(items), done=left, failed=0)
-        ctx.log(f"{len(items):,} messages selected ({selection.describe()})" + (f"; {left:,} stream records left as they are" if left else ""))
-    return len(items)
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where re-delivered messages go (from the job's parameters)."""
-
-    kind: str  # "queue" | "invoke" | "delete"
-    url: str = ""
-    fifo: bool = False
-    function: str = ""  # function ARN (unqualified)
-
-    @classmethod
-    def from_params(cls, data: dict) -> "Target":
-        return cls(kind=data["kind"], url=data.get("url", ""), fifo=bool(data.get("fifo")), function=data.get("function", ""))
-
-
-def _invocation(message: sqs.ReceivedMessage, function_arn: str) -> tuple[bytes, str]:
-    """(payload, qualifier) to re-invoke with: an on-failure invocation record gives its
-    requestPayload and the version or alias it names; anything else is the original event."""
-    try:
-        body = json.loads(message.body)
-    except ValueError:
-        return message.body.encode("utf-8"), ""
-    if isinstance(body, dict) and "requestPayload" in body and isinstance(body.get("requestContext"), dict):
-        named = str(body["requestContext"].get("functionArn") or "")
-        qualifier = named.split(":")[7] if named.count(":") >= 7 and named.rsplit(":", 1)[0] == function_arn else ""
-        return lambda_actions.payload_bytes(body["requestPayload"]), qualifier
-    return message.body.encode("utf-8"), ""
-
-
-def _entry_bytes(m: sqs.ReceivedMessage) -> int:
-    size = len(m.body.encode("utf-8"))
-    for name, value in m.message_attributes.items():
-        size += len(name) + len(value.get("DataType", ""))
-        raw = value.get("StringValue", value.get("BinaryValue", b""))
-        size += len(raw.encode("utf-8") if isinstance(raw, str) else raw)
-    return size
-
-
-def _batches_by_size(messages: list[sqs.ReceivedMessage]) -> list[list[sqs.ReceivedMessage]]:
-    out: list[list[sqs.ReceivedMessage]] = [[]]
-    used = 0
-    for m in messages:
-        size = _entry_bytes(m)
-        if out[-1] and used + size > BATCH_BYTES_MAX:
-            out.append([])
-            used = 0
-        out[-1].append(m)
-        used += size
-    return [b for b in out if b]
 
 
 class RedriveLoop:
@@ -250,7 +164,7 @@ class RedriveLoop:
         errors: dict[str, tuple[str, bool]] = {}
         if self.target.kind == "invoke":
             for m in messages:
-                payload, qualifier = _invocation(m, self.target.function)
+                payload, qualifier = invocation(m, self.target.function)
                 try:
                     result = lambda_actions.function_invoke_async(self.scope, function=self.target.function, payload=payload, qualifier=qualifier)
                 except AwsError as err:
@@ -261,7 +175,7 @@ class RedriveLoop:
                 else:
                     errors[m.message_id] = (f"Invoke answered {result.status}, not 202", False)
             return ok, errors
-        for batch in _batches_by_size(messages):
+        for batch in batches_by_size(messages):
             entries = []
             for n, m in enumerate(batch):
                 group = m.attributes.get("MessageGroupId", "") if self.target.fifo else ""

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ops.actions.redrive.loop import REASON_CANCELLED, REASON_GONE, REASON_STREAM
+from ops.actions.redrive.items import REASON_STREAM
+from ops.actions.redrive.loop import REASON_CANCELLED, REASON_GONE
 from ops.actions.runner import job_run
 from ops.models import DlqMessageShape, Job, JobStatus, QueueRole, RedriveItem, RedriveItemState, Role
 from ops.selectors.redrive import RedriveSelection
@@ -189,7 +190,7 @@ def test_messages_not_selected_are_handed_back_and_selected_ones_behind_them_are
 
 
 def test_a_run_resumed_after_a_crash_between_send_and_delete_deletes_without_sending_twice(aws, fast, no_enqueue):
-    from ops.actions.redrive.loop import items_prepare
+    from ops.actions.redrive.items import items_prepare
     from ops.actions.runner import JobContext, job_claim
 
     dlq = make_dlq()
@@ -234,3 +235,22 @@ def test_delete_selected_messages_deletes_only_those(aws, fast, no_enqueue):
     assert states(result.job) == {i: RedriveItemState.REDRIVEN for i in doomed}
     assert sorted(m["MessageId"] for m in drain(dlq.url)) == sorted(keep)
     assert drain(dlq.source_url) == []
+
+
+def test_single_entries_refused_by_send_message_batch_are_retried_then_failed_and_stay(aws, fast, no_enqueue):
+    fast.REDRIVE_SEND_ATTEMPTS = 1
+    dlq = make_dlq()
+    ids = put_messages(dlq, [f"m{i}" for i in range(40)])
+    add_fault(aws, service="sqs", operation="SendMessageBatch", error="InternalError", rate=0.25, per_entry=True)
+    try:
+        job = _redrive(dlq)
+    finally:
+        clear_faults(aws)
+    by_state = states(job)
+    failed = {i for i, s in by_state.items() if s == RedriveItemState.FAILED}
+    redriven = {i for i, s in by_state.items() if s == RedriveItemState.REDRIVEN}
+    assert failed and redriven and failed | redriven == set(ids)
+    assert sorted(m["MessageId"] for m in drain(dlq.url)) == sorted(failed)
+    assert len(drain(dlq.source_url)) == len(redriven)
+    assert set(RedriveItem.objects.filter(job=job, state=RedriveItemState.FAILED).values_list("reason", flat=True)) == {
+        "SendMessage refused: InternalError: Rate exceeded (after 1 tries)"}
