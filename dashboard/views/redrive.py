@@ -17,7 +17,7 @@ from dashboard.confirm import confirm_context
 from dashboard.job_panels import job_panel_register
 from dashboard.permissions import operator_required
 from dashboard.redrive_forms import RedriveForm, TypedConfirmForm, selection_from
-from ops.actions.runner import JobRequestError
+from ops.actions.runner import JOB_SOFT_TIME_LIMIT, JobRequestError
 from ops.models import Job, JobKind, Queue, RedriveItemState
 from ops.selectors.jobs import jobs_for_target
 from ops.selectors.redrive import (
@@ -75,6 +75,9 @@ def _page(request: HttpRequest, queue: Queue, template: str, action: str, *, sel
         active_jobs=[j for j in jobs_for_target(account_id=queue.account_id, region=queue.region, resource_arn=queue.arn, limit=5) if j.is_active],
         form_error=error,
         rate=f"{settings.REDRIVE_RATE_PER_SECOND:g}",
+        estimate_s=round(preview.count / settings.REDRIVE_RATE_PER_SECOND),
+        too_long=preview.count / settings.REDRIVE_RATE_PER_SECOND > JOB_SOFT_TIME_LIMIT,
+        run_limit_s=JOB_SOFT_TIME_LIMIT,
         **extra,
     )
     return render(request, template, context, status=status)

@@ -41,7 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ops.actions.redrive.delivery import Target, batches_by_size, invocation
-from ops.actions.runner import JobCancelled, JobContext, JobFailed
+from ops.actions.runner import JobCancelled, JobContext, JobFailed, JobLost
 from ops.aws import lambda_actions, sqs
 from ops.aws.client import Scope
 from ops.aws.errors import AwsError
@@ -298,6 +298,11 @@ class RedriveLoop:
             self._close_open(f"the job stopped: {err.code} on {err.operation}: {err.message}")
             self._release_held()
             raise JobFailed(f"{err}; {self._summary()}") from err
+        except JobLost:
+            raise  # another worker owns the items now
+        except Exception as exc:  # the run's time limit, a database hiccup: still no message in limbo
+            self._close_open(f"the job stopped ({type(exc).__name__}: {exc})")
+            raise
         self._release_held()
         self._finish_missing()
         self.ctx.log(self._summary())
