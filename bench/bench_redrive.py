@@ -7,7 +7,8 @@
 2. ``faults``: ``--big`` messages with ``--fault-rate`` of SendMessageBatch calls failing
    (ServiceUnavailable), paced at ``--big-rate``: the final state of every message, and the
    check that none is lost — each one is either in the source queue (redriven) or still in the
-   DLQ (failed or left), never both, never neither.
+   DLQ (failed or left), never both, never neither. ``--per-entry`` fails single entries of a
+   batch instead of whole calls; ``--attempts 1`` turns every injected failure into a failed message.
 
 Prints one JSON object.
 """
@@ -129,7 +130,11 @@ def main() -> None:
     p.add_argument("--big", type=int, default=10_000)
     p.add_argument("--fault-rate", type=float, default=0.05)
     p.add_argument("--big-rate", type=float, default=500.0)
+    p.add_argument("--per-entry", action="store_true", help="fail single batch entries instead of whole calls")
+    p.add_argument("--attempts", type=int, default=None, help="REDRIVE_SEND_ATTEMPTS for this run")
     args = p.parse_args()
+    if args.attempts:
+        os.environ["REDRIVE_SEND_ATTEMPTS"] = str(args.attempts)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     from sandbox.testing import add_fault, clear_faults, start_server
@@ -153,12 +158,14 @@ def main() -> None:
 
         dlq, dlq_url, src_url = _queues(uuid.uuid4().hex[:6])
         bodies = _fill(dlq, dlq_url, args.big)
-        add_fault(server, service="sqs", operation="SendMessageBatch", error="ServiceUnavailable", rate=args.fault_rate)
+        add_fault(server, service="sqs", operation="SendMessageBatch", error="ServiceUnavailable", rate=args.fault_rate,
+                  per_entry=args.per_entry)
         try:
             job, took = _redrive(dlq, rate=args.big_rate)
         finally:
             clear_faults(server)
-        out["faults"] = {"messages": args.big, "send_fault_rate": args.fault_rate, "rate_limit_per_s": args.big_rate,
+        out["faults"] = {"messages": args.big, "send_fault_rate": args.fault_rate, "per_entry": args.per_entry,
+                         "send_attempts": settings.REDRIVE_SEND_ATTEMPTS, "rate_limit_per_s": args.big_rate,
                          "seconds": round(took, 2), "messages_per_s": round(args.big / took, 1), "status": job.status,
                          **_accounting(job, bodies, dlq_url, src_url)}
     finally:
