@@ -252,3 +252,33 @@ __all__ = [
     "text",
     "time_range",
 ]
+
+
+# A redrive selection names at most this many messages by id in one link or form.
+MAX_MESSAGE_IDS = 1000
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_SIGNATURE = re.compile(r"[0-9a-f]{1,40}")
+
+
+def message_ids(params: Mapping, name: str = "id") -> tuple[str, ...]:
+    """Repeated ``id=…`` values: SQS message ids (letters, digits, ``-_.:``), at most MAX_MESSAGE_IDS."""
+    values = params.getlist(name) if hasattr(params, "getlist") else ([params[name]] if name in params else [])
+    if len(values) > MAX_MESSAGE_IDS:
+        raise ParamError(name, f"names {len(values):,} messages; at most {MAX_MESSAGE_IDS:,} may be chosen by id")
+    out = []
+    for raw in values:
+        raw = raw.strip()
+        if not raw:
+            continue
+        if not _MESSAGE_ID.fullmatch(raw):
+            raise ParamError(name, "must be SQS message ids (letters, digits and - _ . :)")
+        out.append(raw)
+    return tuple(dict.fromkeys(out))
+
+
+def error_group(params: Mapping, name: str = "group") -> str:
+    """An error group's signature: lower-case hex, at most 40 characters."""
+    raw = text(params, name, max_length=40)
+    if raw and not _SIGNATURE.fullmatch(raw):
+        raise ParamError(name, "must be an error group's signature (hexadecimal)")
+    return raw

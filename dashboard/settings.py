@@ -259,6 +259,18 @@ if JOB_STALE_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
         f" (3 × JOB_HEARTBEAT_SECONDS = {3 * JOB_HEARTBEAT_SECONDS:g})"
     )
 
+# --- DLQ redrive (ops/actions/redrive) ---
+# The product's own loop re-delivers at most this many messages per second (SQS and Lambda
+# quotas are per account×region, shared with the workload being repaired).
+REDRIVE_RATE_PER_SECOND = env_float("REDRIVE_RATE_PER_SECOND", 50.0, minimum=0.1)
+# How long a received message stays invisible while its batch is re-delivered and deleted;
+# a run resumed after a crash waits this long for messages the lost worker still held.
+REDRIVE_VISIBILITY_SECONDS = env_int("REDRIVE_VISIBILITY_SECONDS", 60, minimum=2, maximum=43_200)
+# Tries of one re-delivery after a transient failure (throttling, 5xx) before it counts as failed.
+REDRIVE_SEND_ATTEMPTS = env_int("REDRIVE_SEND_ATTEMPTS", 4, minimum=1, maximum=10)
+# The most messages one job may select (each is a row and a progress step).
+REDRIVE_MAX_MESSAGES = env_int("REDRIVE_MAX_MESSAGES", 100_000, minimum=1)
+
 # --- AWS ---
 AWS_REGIONS = env_list("AWS_REGIONS", "us-east-1")
 AWS_ENDPOINT_URL = env_url("AWS_ENDPOINT_URL", "")  # boto3 honours it on its own; kept here for /healthz and docs

@@ -31,13 +31,14 @@ def install_fills() -> None:
         from moto.core.config import default_user_config
 
         default_user_config.setdefault("lambda", {})["use_docker"] = False
-        from .fills import alias_fill, lambda_fill, log_filter, logs_insights, metrics, sqs_move, xray_fill
+        from .fills import alias_fill, lambda_fill, log_filter, logs_insights, metrics, sqs_move, sqs_speed, xray_fill
 
         metrics.install()
         log_filter.install()
         lambda_fill.install()
         alias_fill.install()
         sqs_move.install()
+        sqs_speed.install()
         xray_fill.install()
         logs_insights.install()
         _installed = True
@@ -51,7 +52,10 @@ def reset_all() -> None:
 
     from .fills.cloudtrail import TRAIL
 
+    from .fills import invocations
+
     sqs_move_stop_all()
+    invocations.clear()
     moto_api_backend.reset()
     state.reset()
     TRAIL.clear()
@@ -99,6 +103,10 @@ class SandboxApp:
         environ["wsgi.input"] = io.BytesIO(body)
         service, operation, account, region = _classify.classify(environ, body)
         rule = state.FAULTS.pick(service, operation, account, region) if state.FAULTS.rules else None
+        if rule is not None and rule.per_entry:
+            if service == "sqs" and operation.endswith("Batch"):
+                return self.batch_entry_faults(environ, start_response, body, rule)
+            rule = None
         if rule is not None:
             resp = _faults.apply(rule, service, operation, environ)
             if resp is not None:
@@ -151,6 +159,10 @@ class SandboxApp:
 
             chunks = list(self.moto(environ, capture))
             status = seen.get("status", 200)
+        if operation == "Invoke":
+            from .fills import invocations
+
+            invocations.record(environ, body, status, account, region)
         m = _classify._SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         try:
             cloudtrail.record(operation=operation, environ=environ, body=body, status=status,
@@ -159,6 +171,46 @@ class SandboxApp:
         except Exception:  # noqa: BLE001 - a recording problem never fails the AWS call itself
             pass
         return chunks
+
+    def batch_entry_faults(self, environ: dict[str, Any], start_response: Callable, body: bytes, rule: Any) -> Any:
+        """An SQS batch call with some entries failed by a per-entry fault rule (JSON protocol):
+        the rest go to moto, and the failed ones are added to its answer's ``Failed``."""
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return self.moto(environ, start_response)
+        kept, failed = [], []
+        for entry in request.get("Entries", []):
+            if state.FAULTS.entry_fails(rule):
+                failed.append({"Id": entry.get("Id"), "Code": rule.error or "InternalError",
+                               "Message": rule.message or "Rate exceeded", "SenderFault": False})
+            else:
+                kept.append(entry)
+        answer: dict[str, Any] = {"Successful": []}
+        status_line, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.0")]
+        if kept:
+            forwarded = json.dumps({**request, "Entries": kept}).encode()
+            environ["wsgi.input"] = io.BytesIO(forwarded)
+            environ["CONTENT_LENGTH"] = str(len(forwarded))
+            seen: dict[str, Any] = {}
+
+            def capture(line: str, hdrs: list, exc_info: Any = None) -> Any:
+                seen["line"], seen["headers"] = line, hdrs
+                return lambda data: None
+
+            raw = b"".join(self.moto(environ, capture))
+            if not seen.get("line", "").startswith("200"):
+                start_response(seen["line"], seen["headers"])
+                return [raw]
+            answer = json.loads(raw or b"{}")
+            headers = [(k, v) for k, v in seen["headers"] if k.lower() != "content-length"]
+        answer["Failed"] = list(answer.get("Failed") or []) + failed
+        if not answer.get("Successful"):
+            answer["Successful"] = []
+        rbody = json.dumps(answer).encode()
+        headers.append(("Content-Length", str(len(rbody))))
+        start_response(status_line, headers)
+        return [rbody]
 
     def lookup_events(self, environ: dict[str, Any], start_response: Callable, body: bytes, account: str,
                       region: str) -> Any:
@@ -206,6 +258,10 @@ class SandboxApp:
                     state.FAULTS.clear()
                     return _json(start_response, 200, {"rules": []})
                 return _json(start_response, 200, {"rules": state.FAULTS.as_json()})
+            if route == "invocations":
+                from .fills import invocations
+
+                return _json(start_response, 200, {"invocations": invocations.query(q.get("function"))})
             if route == "scenario":
                 if method == "POST":
                     from . import scenarios

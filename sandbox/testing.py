@@ -21,7 +21,7 @@ from .runner import backfill, generate, register_local  # noqa: F401
 from .server import SandboxServer
 
 __all__ = ["SandboxServer", "start_server", "seed_estate", "generate", "backfill", "ledger", "ledger_totals",
-           "set_scenario", "add_fault", "clear_faults", "cloudtrail_delay", "Estate", "FunctionSpec", "ACCOUNTS", "REGIONS",
+           "set_scenario", "add_fault", "clear_faults", "async_invocations", "cloudtrail_delay", "Estate", "FunctionSpec", "ACCOUNTS", "REGIONS",
            "PROD_ACCOUNT_ID", "STAGING_ACCOUNT_ID", "STAGING_ROLE_ARN", "EXTERNAL_ID"]
 
 
@@ -105,3 +105,15 @@ def cloudtrail_delay(target: str | SandboxServer, seconds: float) -> dict[str, A
     req = urllib.request.Request(f"{_endpoint(target)}/_sandbox/cloudtrail", data=json.dumps({"delay_s": seconds}).encode(),
                                  method="POST", headers={"Content-Type": "application/json"})
     return json.loads(urllib.request.urlopen(req, timeout=30).read())
+
+
+def async_invocations(target: str | SandboxServer, *, function: str | None = None) -> list[dict[str, Any]]:
+    """Every Invoke with InvocationType=Event the sandbox accepted (of one function, by name):
+    account, region, function, qualifier, payload (bytes), at."""
+    import base64
+
+    q = urllib.parse.urlencode({"function": function} if function else {})
+    rows = json.loads(urllib.request.urlopen(f"{_endpoint(target)}/_sandbox/invocations?{q}", timeout=30).read())["invocations"]
+    for row in rows:
+        row["payload"] = base64.b64decode(row.pop("payload_b64"))
+    return rows

@@ -1,8 +1,8 @@
 """The DLQ pages: the list, a queue (depth chart, error groups, searchable messages, jobs), and
 one message. Thin: clean the parameters, call ops.selectors.dlq, render.
 
-The redrive actions live elsewhere (URL name "dlq-redrive"); this module links to them only
-when that URL exists and only for operators, so these pages work with or without them.
+The actions on a queue (redrive, delete, purge: dashboard/views/redrive.py) have their own
+confirm pages; these pages link to them, for operators only, with the selection in the link.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from dashboard import params as clean
 from dashboard.charts.dlq import dlq_depth_chart
@@ -35,12 +35,10 @@ PER_PAGE = 50
 _SIGNATURE_CHARS = "0123456789abcdef"
 
 
-def redrive_url() -> str | None:
-    """The redrive confirm page's URL when that feature is installed, else None."""
-    try:
-        return reverse("dlq-redrive")
-    except NoReverseMatch:
-        return None
+def _action_url(name: str, queue_pk: int, query: dict | None = None) -> str:
+    """An action's confirm page for this queue (dashboard/views/redrive.py), its selection in
+    the query string as that page reads it: group, since, until, q (text), json_path, id."""
+    return reverse(name, args=[queue_pk]) + (f"?{urlencode(query, doseq=True)}" if query else "")
 
 
 def _queue_or_404(pk: int):
@@ -91,13 +89,11 @@ def dlq_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "until": request.GET.get("until", "") if criteria.until else "",
         "show": "" if criteria.present_only else "all",
     }.items() if v}
-    redrive = redrive_url()
-    base = {"queue": queue.pk, **({"since": search["since"]} if "since" in search else {}),
-            **({"until": search["until"]} if "until" in search else {})}
+    window = {k: search[k] for k in ("since", "until") if k in search}
     for g in groups:
         g.link = "?" + urlencode({**params, **{k: v for k, v in search.items() if k in ("since", "until", "show")},
                                   "group": g.signature})
-        g.redrive_link = f"{redrive}?{urlencode({**base, 'group': g.signature})}" if redrive else ""
+        g.redrive_link = _action_url("dlq-redrive", queue.pk, {**window, "group": g.signature})
     chart = dlq_depth_chart(chart=detail.chart, time_range=time_range)
     context = {
         "queue": queue,
@@ -115,9 +111,10 @@ def dlq_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "groups": groups,
         "charts": chart,
         "jobs": jobs_for_target(account_id=queue.account_id, region=queue.region, resource_arn=queue.arn),
-        "redrive_url": redrive,
-        "redrive_all_link": f"{redrive}?{urlencode({'queue': queue.pk})}" if redrive else "",
-        "redrive_these_link": f"{redrive}?{urlencode({**base, **_redrive_search(search)})}" if redrive else "",
+        "redrive_all_link": _action_url("dlq-redrive", queue.pk),
+        "redrive_these_link": _action_url("dlq-redrive", queue.pk, {**window, **_redrive_search(search)}),
+        "delete_these_link": _action_url("dlq-delete", queue.pk, {**window, **_redrive_search(search)}),
+        "purge_link": _action_url("dlq-purge", queue.pk),
         "message_query": urlencode({**params, **search}),
         "peek_hold_s": f"{settings.DLQ_PEEK_HOLD_SECONDS:g}",
     }
@@ -125,7 +122,11 @@ def dlq_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _redrive_search(search: dict) -> dict:
-    return {k: v for k, v in search.items() if k in ("text", "json_path", "group")}
+    """The page's search as the action pages name it (its text is ``q`` there)."""
+    out = {k: v for k, v in search.items() if k in ("json_path", "group")}
+    if search.get("text"):
+        out["q"] = search["text"]
+    return out
 
 
 @clean.page_view
@@ -138,7 +139,6 @@ def dlq_message_view(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
     if message.body_json is not None:
         pretty = json.dumps(message.body_json, indent=2, ensure_ascii=False, sort_keys=False)
     body = bytes(message.body)
-    redrive = redrive_url()
     context = {
         "queue": queue,
         "m": message,
@@ -148,7 +148,8 @@ def dlq_message_view(request: HttpRequest, pk: int, msg: int) -> HttpResponse:
         "has_nul": b"\x00" in body,
         "attributes": sorted(message.attributes.items()),
         "message_attributes": sorted(message.message_attributes.items()),
-        "redrive_link": f"{redrive}?{urlencode({'queue': queue.pk, 'ids': message.message_id})}" if redrive else "",
+        "redrive_link": _action_url("dlq-redrive", queue.pk, {"id": message.message_id}),
+        "delete_link": _action_url("dlq-delete", queue.pk, {"id": message.message_id}),
         "back": reverse("dlq", args=[queue.pk]),
     }
     return render(request, "dashboard/dlq_message.html", context)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, status
+from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, redrive, status
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -30,6 +30,9 @@ urlpatterns = [
     path("functions/<int:pk>/concurrency", actions.function_concurrency, name="function-concurrency"),
     path("functions/<int:pk>/event-sources/<int:esm_pk>/toggle", actions.esm_toggle, name="esm-toggle"),
     path("jobs/<int:pk>/effect", actions.action_effect_fragment, name="action-effect"),
+    path("dlqs/<int:pk>/redrive", redrive.dlq_redrive, name="dlq-redrive"),
+    path("dlqs/<int:pk>/delete", redrive.dlq_delete, name="dlq-delete"),
+    path("dlqs/<int:pk>/purge", redrive.dlq_purge, name="dlq-purge"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),

@@ -38,3 +38,4 @@ job_kind_register(kind=JobKind.POLL_INVENTORY, work=inventory_poll_job, resumabl
 # Alias moves and emergency controls register their kinds when imported.
 import ops.actions.controls  # noqa: E402,F401
 import ops.actions.rollback  # noqa: E402,F401
+import ops.actions.redrive  # noqa: E402,F401 - registers the DLQ kinds (redrive, move, delete, purge)

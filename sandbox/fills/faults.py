@@ -7,7 +7,10 @@ A rule (JSON, ``POST /_sandbox/faults``)::
      "delay_ms": 0, "status": null, "message": null}
 
 ``operation`` may be omitted or ``"*"``; ``count`` limits how many calls the rule hits;
-``error`` null with ``delay_ms`` only slows calls down.
+``error`` null with ``delay_ms`` only slows calls down. ``"per_entry": true`` on an SQS batch
+call (SendMessageBatch, DeleteMessageBatch, ChangeMessageVisibilityBatch) fails single entries
+instead of the call: each entry fails with probability ``rate`` and comes back in the answer's
+``Failed`` list (``count`` then limits failed entries), the others are really done.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class FaultRule:
     delay_ms: int = 0
     status: int | None = None
     message: str | None = None
+    per_entry: bool = False
     hits: int = 0
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
@@ -87,10 +91,21 @@ class FaultRegistry:
     def pick(self, service: str, operation: str, account: str, region: str) -> FaultRule | None:
         with self._lock:
             for rule in self.rules:
+                if rule.per_entry and rule.matches(service, operation, account, region):
+                    return rule  # the rate applies to each entry (entry_fails), not to the call
                 if rule.matches(service, operation, account, region) and self._rng.random() < rule.rate:
                     rule.hits += 1
                     return rule
         return None
+
+    def entry_fails(self, rule: FaultRule) -> bool:
+        with self._lock:
+            if rule.count is not None and rule.hits >= rule.count:
+                return False
+            if self._rng.random() < rule.rate:
+                rule.hits += 1
+                return True
+        return False
 
 
 def normalise_service(name: str) -> str:

@@ -107,9 +107,19 @@ def test_a_message_of_another_queue_is_404(client_in, dlq):
     assert client_in.get(reverse("dlq", args=[999999])).status_code == 404
 
 
-def test_operators_see_no_redrive_links_without_the_redrive_feature(client, dlq):
+def test_operators_get_the_action_links_with_the_selection_viewers_none(client, dlq):
+    url = reverse("dlq", args=[dlq.pk])
+    client.force_login(make_user(Role.VIEWER, username="vera"))
+    assert "redrive all" not in text(client.get(url))
     client.force_login(make_user(Role.OPERATOR, username="olga"))
-    assert "redrive" not in text(client.get(reverse("dlq", args=[dlq.pk]))).replace("redrives, deletes", "")
+    html = client.get(url + "?text=orderId").content.decode().replace("&amp;", "&")
+    redrive, delete, purge = (reverse(n, args=[dlq.pk]) for n in ("dlq-redrive", "dlq-delete", "dlq-purge"))
+    assert f'href="{redrive}">redrive all' in html
+    assert f'href="{redrive}?q=orderId">redrive these' in html  # the page's search, as the action reads it
+    assert f'href="{delete}?q=orderId">delete these' in html
+    assert f'href="{purge}">purge' in html
+    group = dlq.json_msg.group_signature
+    assert f'href="{redrive}?group={group}" data-slot="redrive-group"' in html
 
 
 def test_the_function_page_has_a_dlq_panel(client_in, dlq):

@@ -45,7 +45,7 @@ def _calls_in(path: Path) -> list[tuple[str, str, int]]:
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
         strings = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        if name in ("client", "client_in") and strings:
+        if name in ("client", "client_in", "cached_client") and strings:
             services.add(strings[0])
         elif len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
             # call(c, "Op", …), paginate(c, "Op", …) and any helper shaped like them

@@ -26,6 +26,21 @@ def test_a_functions_timeline_holds_its_own_and_its_aliases_jobs_only():
     assert [j.pk for j in jobs_for_target(account_id=fn.account_id, region="us-east-1", resource_arn=fn.arn)] == [own.pk]
 
 
+def test_a_functions_timeline_holds_the_jobs_on_its_dlqs_in_one_query(django_assert_num_queries):
+    from ops.models import FunctionQueue, QueueRole
+    from tests.factories import QueueFactory
+
+    fn = FunctionFactory(name="payments")
+    dlq = QueueFactory(account=fn.account, name="payments-dlq")
+    other = QueueFactory(account=fn.account, name="other-dlq")
+    FunctionQueue.objects.create(function=fn, queue=dlq, role=QueueRole.LAMBDA_DLQ)
+    redrive = _job(fn.account, "r", kind="dlq.redrive", arn=dlq.arn)
+    _job(fn.account, "o", kind="dlq.purge", arn=other.arn)
+    own = _job(fn.account, "a", arn=fn.arn)
+    with django_assert_num_queries(1):
+        assert [j.pk for j in jobs_for_function(function=fn)] == [own.pk, redrive.pk]
+
+
 def test_recent_jobs_of_a_kind_newest_first_with_a_limit(django_assert_num_queries):
     account = AccountFactory(name="prod")
     polls = [_job(account, f"p{n}", kind="poll.inventory") for n in range(4)]

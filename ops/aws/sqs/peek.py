@@ -1,83 +1,14 @@
-"""SQS reads: queue attributes and redrive policies (inventory), depth and a non-destructive peek (DLQ poller)."""
+"""The DLQ poller's peek: receive, then hand every message back (ops/pollers/dlq)."""
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from dataclasses import dataclass
 
 from ops.aws.client import Scope, call, client
 
-
-@dataclass(frozen=True)
-class QueueInfo:
-    arn: str
-    url: str
-    name: str
-    fifo: bool
-    dlq_arn: str
-    max_receive_count: int | None
-    retention_s: int | None
-    visibility_timeout_s: int | None
-    visible: int
-    in_flight: int
-
-
-def arn_parts(arn: str) -> tuple[str, str, str]:
-    """(region, account id, name) of an SQS queue ARN."""
-    parts = arn.split(":")
-    if len(parts) != 6 or parts[2] != "sqs":
-        raise ValueError(f"not an SQS queue ARN: {arn!r}")
-    return parts[3], parts[4], parts[5]
-
-
-def queue_info(scope: Scope, arn: str) -> QueueInfo:
-    _region, account_id, name = arn_parts(arn)
-    c = client("sqs", scope)
-    url = call(c, "GetQueueUrl", QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
-    attrs = call(c, "GetQueueAttributes", QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
-    policy = {}
-    if attrs.get("RedrivePolicy"):
-        try:
-            policy = json.loads(attrs["RedrivePolicy"])
-        except ValueError:
-            policy = {}
-
-    def _int(key: str) -> int | None:
-        try:
-            return int(attrs[key])
-        except (KeyError, ValueError):
-            return None
-
-    return QueueInfo(
-        arn=arn,
-        url=url,
-        name=name,
-        fifo=name.endswith(".fifo"),
-        dlq_arn=policy.get("deadLetterTargetArn", ""),
-        max_receive_count=int(policy["maxReceiveCount"]) if policy.get("maxReceiveCount") else None,
-        retention_s=_int("MessageRetentionPeriod"),
-        visibility_timeout_s=_int("VisibilityTimeout"),
-        visible=_int("ApproximateNumberOfMessages") or 0,
-        in_flight=_int("ApproximateNumberOfMessagesNotVisible") or 0,
-    )
-
-
-# --- DLQ reads: depth and a peek that hands every message back (ops/pollers/dlq) ---------------
-
-# The attributes a depth read asks for: the three counts, nothing billed beyond the call.
-_DEPTH_ATTRIBUTES = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                     "ApproximateNumberOfMessagesDelayed"]
 _RECEIVE_MAX = 10  # ReceiveMessage's own limit per call
-_MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    visible: int
-    in_flight: int
-    delayed: int
 
 
 @dataclass(frozen=True)
@@ -100,29 +31,6 @@ class Peek:
     drained: bool
     stopped: str  # why the walk stopped, in words ("empty receive", "budget of 1,000 messages", …)
     release_failures: int  # handles ChangeMessageVisibility refused (the message was deleted meanwhile)
-
-
-def queue_missing(err: Exception) -> bool:
-    return getattr(err, "code", "") in _MISSING
-
-
-def queue_url(scope: Scope, arn: str) -> str:
-    _region, account_id, name = arn_parts(arn)
-    return call(client("sqs", scope), "GetQueueUrl", QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
-
-
-def queue_depth(scope: Scope, url: str) -> QueueDepth:
-    attrs = call(client("sqs", scope), "GetQueueAttributes", QueueUrl=url,
-                 AttributeNames=_DEPTH_ATTRIBUTES).get("Attributes", {})
-
-    def _n(key: str) -> int:
-        try:
-            return max(0, int(attrs.get(key, 0)))
-        except (TypeError, ValueError):
-            return 0
-
-    return QueueDepth(visible=_n(_DEPTH_ATTRIBUTES[0]), in_flight=_n(_DEPTH_ATTRIBUTES[1]),
-                      delayed=_n(_DEPTH_ATTRIBUTES[2]))
 
 
 def _message_attributes(raw: dict) -> dict:

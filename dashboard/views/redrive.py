@@ -1,0 +1,193 @@
+"""DLQ actions: redrive, delete chosen messages, purge. GET is the confirm page (with a preview:
+how many, where to, a sample, what is deleted and when); POST makes the job and goes to its page.
+Operators only, both ways: the confirm page is the first half of the action.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from dashboard import params
+from dashboard.confirm import confirm_context
+from dashboard.job_panels import job_panel_register
+from dashboard.permissions import operator_required
+from dashboard.redrive_forms import RedriveForm, TypedConfirmForm, selection_from
+from ops.actions.runner import JOB_SOFT_TIME_LIMIT, JobRequestError
+from ops.models import Job, JobKind, Queue, RedriveItemState
+from ops.selectors.jobs import jobs_for_target
+from ops.selectors.redrive import (
+    RedriveSelection,
+    RedriveSelectionError,
+    redrive_item_counts,
+    redrive_items_unfinished,
+    redrive_preview,
+    redrive_target,
+)
+from ops.services.redrive import dlq_delete_request, dlq_purge_request, dlq_redrive_request
+
+
+def _queue_or_404(pk: int) -> Queue:
+    queue = Queue.objects.select_related("account").filter(pk=pk).first()
+    if queue is None:
+        raise Http404("No such queue")
+    return queue
+
+
+def _back(queue: Queue) -> str:
+    """Where "cancel" goes: the queue's page once it exists, else the overview."""
+    try:
+        return reverse("dlq", args=[queue.pk])
+    except Exception:  # noqa: BLE001 - the DLQ pages arrive with the read half
+        return reverse("overview")
+
+
+def _hidden(selection: RedriveSelection) -> dict:
+    """The selection as the confirm form's hidden fields carry it back."""
+    return {
+        "ids": selection.ids,
+        "group": selection.group,
+        "since": selection.since.isoformat() if selection.since else "",
+        "until": selection.until.isoformat() if selection.until else "",
+        "q": selection.text,
+        "json_path": selection.json_path,
+    }
+
+
+def _page(request: HttpRequest, queue: Queue, template: str, action: str, *, selection: RedriveSelection, status: int = 200,
+          error: str = "", **extra) -> HttpResponse:
+    try:
+        preview = redrive_preview(queue=queue, selection=selection)
+    except RedriveSelectionError as err:
+        raise params.ParamError("json_path", str(err)) from err
+    context = confirm_context(
+        action_url=reverse(action, args=[queue.pk]),
+        cancel_url=_back(queue),
+        queue=queue,
+        selection=selection,
+        selection_text=selection.describe(),
+        hidden=_hidden(selection),
+        preview=preview,
+        target=redrive_target(queue=queue),
+        active_jobs=[j for j in jobs_for_target(account_id=queue.account_id, region=queue.region, resource_arn=queue.arn, limit=5) if j.is_active],
+        form_error=error,
+        rate=f"{settings.REDRIVE_RATE_PER_SECOND:g}",
+        estimate_s=round(preview.count / settings.REDRIVE_RATE_PER_SECOND),
+        too_long=preview.count / settings.REDRIVE_RATE_PER_SECOND > JOB_SOFT_TIME_LIMIT,
+        run_limit_s=JOB_SOFT_TIME_LIMIT,
+        **extra,
+    )
+    return render(request, template, context, status=status)
+
+
+def _selection_or_400(request: HttpRequest) -> RedriveSelection:
+    return selection_from(request.GET)
+
+
+def _acted(request: HttpRequest, outcome) -> HttpResponse:
+    (messages.success if outcome.created else messages.info)(request, outcome.message)
+    return redirect("job", pk=outcome.job.pk)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@operator_required
+@params.page_view
+def dlq_redrive(request: HttpRequest, pk: int) -> HttpResponse:
+    queue = _queue_or_404(pk)
+    template = "dashboard/redrive/confirm_redrive.html"
+    if request.method != "POST":
+        return _page(request, queue, template, "dlq-redrive", selection=_selection_or_400(request),
+                     default_velocity=100)
+    form = RedriveForm(request.POST)
+    if not form.is_valid():
+        selection = form.selection or RedriveSelection()
+        return _page(request, queue, template, "dlq-redrive", selection=selection, status=400, error=form.first_error(),
+                     default_velocity=100)
+    try:
+        outcome = dlq_redrive_request(
+            queue=queue, selection=form.selection, user=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
+            use_move=form.cleaned_data.get("method") == "move", velocity=form.cleaned_data.get("velocity"),
+        )
+    except (JobRequestError, RedriveSelectionError) as err:
+        return _page(request, queue, template, "dlq-redrive", selection=form.selection, status=400, error=str(err),
+                     default_velocity=100)
+    return _acted(request, outcome)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@operator_required
+@params.page_view
+def dlq_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    queue = _queue_or_404(pk)
+    template = "dashboard/redrive/confirm_delete.html"
+    if request.method != "POST":
+        return _page(request, queue, template, "dlq-delete", selection=_selection_or_400(request))
+    form = TypedConfirmForm(request.POST)
+    if not form.is_valid():
+        return _page(request, queue, template, "dlq-delete", selection=form.selection or RedriveSelection(), status=400,
+                     error=form.first_error())
+    try:
+        outcome = dlq_delete_request(queue=queue, selection=form.selection, confirm_name=form.cleaned_data["confirm_name"],
+                                     user=request.user, idempotency_key=form.cleaned_data["idempotency_key"])
+    except (JobRequestError, RedriveSelectionError) as err:
+        return _page(request, queue, template, "dlq-delete", selection=form.selection, status=400, error=str(err))
+    return _acted(request, outcome)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@operator_required
+@params.page_view
+def dlq_purge(request: HttpRequest, pk: int) -> HttpResponse:
+    queue = _queue_or_404(pk)
+    template = "dashboard/redrive/confirm_purge.html"
+    everything = RedriveSelection()
+    if request.method != "POST":
+        return _page(request, queue, template, "dlq-purge", selection=everything)
+    form = TypedConfirmForm(request.POST)
+    if not form.is_valid():
+        return _page(request, queue, template, "dlq-purge", selection=everything, status=400, error=form.first_error())
+    try:
+        outcome = dlq_purge_request(queue=queue, confirm_name=form.cleaned_data["confirm_name"], user=request.user,
+                                    idempotency_key=form.cleaned_data["idempotency_key"])
+    except JobRequestError as err:
+        return _page(request, queue, template, "dlq-purge", selection=everything, status=400, error=str(err))
+    return _acted(request, outcome)
+
+
+# -- the job page's panel for the loop kinds --------------------------------------------------------
+
+STATE_ORDER = (RedriveItemState.REDRIVEN, RedriveItemState.FAILED, RedriveItemState.LEFT, RedriveItemState.PENDING,
+               RedriveItemState.DELIVERED)
+
+
+def _panel(job: Job) -> dict:
+    counts = redrive_item_counts(job=job)
+    delete = job.kind == JobKind.DLQ_DELETE
+    labels = {
+        RedriveItemState.REDRIVEN: "deleted" if delete else "redriven (re-delivered, then deleted from the DLQ)",
+        RedriveItemState.FAILED: "failed (still in the DLQ)",
+        RedriveItemState.LEFT: "left in the DLQ",
+        RedriveItemState.PENDING: "waiting",
+        RedriveItemState.DELIVERED: "re-delivered, DLQ copy not yet deleted",
+    }
+    target = (job.parameters or {}).get("target") or {}
+    return {
+        "redrive_counts": [(state, labels[state], counts[state]) for state in STATE_ORDER],
+        "redrive_unfinished": redrive_items_unfinished(job=job),
+        "redrive_total": sum(counts.values()),
+        "redrive_delete": delete,
+        "redrive_target": target,
+    }
+
+
+def _move_panel(job: Job) -> dict:
+    return {"velocity": (job.parameters or {}).get("velocity"), "source": (job.parameters or {}).get("source", "")}
+
+
+job_panel_register(kind=JobKind.DLQ_REDRIVE, template="dashboard/redrive/_job_panel.html", context=_panel)
+job_panel_register(kind=JobKind.DLQ_DELETE, template="dashboard/redrive/_job_panel.html", context=_panel)
+job_panel_register(kind=JobKind.DLQ_MOVE, template="dashboard/redrive/_move_panel.html", context=_move_panel)
