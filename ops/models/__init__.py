@@ -23,6 +23,8 @@ from ops.models.choices import (
     RedriveItemState,
     Role,
     SeriesKind,
+    TRACE_STATUS_RANK,
+    TraceStatus,
 )
 from ops.models.inventory import (
     Account,
@@ -38,6 +40,7 @@ from ops.models.inventory import (
 from ops.models.dlq import DlqMessage, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
 from ops.models.quarantine import Quarantine
+from ops.models.traces import Trace, TraceCall, TraceSegment
 from ops.models.telemetry import (
     ApiUsage,
     ErrorGroup,
@@ -102,4 +105,9 @@ __all__ = [
     "Role",
     "Series",
     "SeriesKind",
+    "TRACE_STATUS_RANK",
+    "Trace",
+    "TraceCall",
+    "TraceSegment",
+    "TraceStatus",
 ]

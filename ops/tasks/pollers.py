@@ -23,6 +23,7 @@ from ops.pollers.changes import caught_fire_unread, changes_poll
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
+from ops.pollers.traces import traces_poll
 from ops.services.usage import api_usage_flush_quietly
 
 # The backoff cap bounds how long a retry's message is held before it runs: the broker's
@@ -117,6 +118,19 @@ def poll_changes_all() -> int:
 @shared_task(**POLL)
 def poll_changes(account_id: int, region: str) -> int:
     return _poll(PollSource.CHANGES, account_id, region, changes_poll, swallow_transient=True)
+
+
+@shared_task(**FAN_OUT)
+def poll_traces_all() -> int:
+    """Fan out one X-Ray traces task per enabled account×region."""
+    return _fan_out(poll_traces)
+
+
+# No autoretry: a transient failure keeps the cursor and the next tick re-reads the window;
+# stored traces are not fetched again, so the retry would only add calls.
+@shared_task(**POLL)
+def poll_traces(account_id: int, region: str) -> int:
+    return _poll(PollSource.TRACES, account_id, region, traces_poll, swallow_transient=True)
 
 
 @shared_task(**POLL)
