@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import api, function, inventory, jobs, overview, status
+from dashboard.views import api, function, inventory, jobs, overview, status, traces
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -8,6 +8,9 @@ urlpatterns = [
     path("functions/<int:pk>/", function.function_detail, name="function"),
     path("functions/<int:pk>/charts", function.function_charts, name="function-charts"),
     path("functions/<int:pk>/minute", function.function_minute, name="function-minute"),
+    path("functions/<int:pk>/traces", traces.function_traces, name="traces"),
+    path("functions/<int:pk>/map", traces.function_service_map, name="service-map"),
+    path("traces/<str:trace_id>", traces.trace_page, name="trace"),
     path("status/", status.status_page, name="status"),
     path("status/poll", status.poll_now, name="poll_now"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),

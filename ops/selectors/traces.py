@@ -74,7 +74,7 @@ def trace_list(*, function: Function, filters: TraceFilters, per_page: int = 50,
 class WaterfallRow:
     name: str
     depth: int
-    indent: int  # px of the name's left padding (an SVG-free attribute: depth × 12, capped)
+    indent: int  # the name cell's indent class (d0…d12): depth, capped (no inline styles: CSP)
     kind: str  # segment | subsegment
     origin: str
     namespace: str
@@ -158,7 +158,7 @@ def trace_detail(*, trace_id: str, max_rows: int | None = None) -> TraceDetail |
         w = ((n.end if n.end is not None else end) - n.start) / span_s * WIDTH
         meta = json.dumps(n.metadata, default=str)[:2000] if n.metadata else ""
         rows.append(WaterfallRow(
-            name=n.name, depth=n.depth, indent=min(n.depth, 12) * 12, kind="segment" if n.segment else "subsegment",
+            name=n.name, depth=n.depth, indent=min(n.depth, 12), kind="segment" if n.segment else "subsegment",
             origin=n.origin, namespace=n.namespace, operation=n.operation,
             offset_ms=round((n.start - start) * 1000, 3),
             duration_ms=round(n.duration_ms, 3) if n.duration_ms is not None else None,
