@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -181,23 +182,29 @@ def _node(doc: dict, *, segment: bool, depth: int) -> Node | None:
 
 
 class _Budget:
-    def __init__(self, max_nodes: int) -> None:
-        self.left = max_nodes
+    """Which nodes are kept: the first ``max_nodes`` in breadth-first order, so a huge subtree
+    (thousands of SDK calls under Invocation) is cut at its leaves and never starves the
+    trace's other segments, Initialization or Overhead. Iterative: a hostile document may be deep."""
+
+    def __init__(self, docs: list[dict], max_nodes: int) -> None:
+        self.allowed: set[int] = set()
         self.cut = 0
         self.deep = 0
-
-
-def _count(doc: Any) -> int:
-    """Nodes under (and including) ``doc``, without recursion (a hostile document may be deep)."""
-    n, stack = 0, [doc]
-    while stack:
-        d = stack.pop()
-        if isinstance(d, dict):
-            n += 1
+        queue = deque((d, 0) for d in docs)
+        while queue:
+            d, depth = queue.popleft()
+            keep = len(self.allowed) < max_nodes and depth <= MAX_DEPTH
+            if keep:
+                self.allowed.add(id(d))
+            else:
+                self.cut += 1
+                self.deep += depth > MAX_DEPTH
             subs = d.get("subsegments")
             if isinstance(subs, list):
-                stack.extend(subs)
-    return n
+                queue.extend((sub, depth + 1) for sub in subs if isinstance(sub, dict))
+
+    def kept(self, doc: dict) -> bool:
+        return id(doc) in self.allowed
 
 
 def _walk(doc: dict, parent: Node, depth: int, budget: _Budget, out: list[Node], notes: list[str]) -> list | None:
@@ -207,20 +214,12 @@ def _walk(doc: dict, parent: Node, depth: int, budget: _Budget, out: list[Node],
         return None
     kept = []
     for sub in subs:
-        if not isinstance(sub, dict):
-            continue
-        if budget.left <= 0:
-            budget.cut += _count(sub)
-            continue
-        if depth > MAX_DEPTH:
-            budget.deep += _count(sub)
-            budget.cut += _count(sub)
+        if not isinstance(sub, dict) or not budget.kept(sub):
             continue
         node = _node(sub, segment=False, depth=depth)
         if node is None:
             _note(notes, f"a subsegment of {parent.name} has no id, name or start time: skipped")
             continue
-        budget.left -= 1
         node.parent_id = parent.node_id
         parent.children.append(node)
         out.append(node)
@@ -247,19 +246,17 @@ def tree_flatten(docs: Iterable[tuple[str, dict]], *, max_nodes: int) -> tuple[T
     4. children outside their parent's span are noted (clock skew), once per trace.
     """
     notes: list[str] = []
-    budget = _Budget(max_nodes)
+    ordered = sorted(docs, key=lambda d: _num(d[1].get("start_time")) or 0.0)
+    budget = _Budget([doc for _sid, doc in ordered], max_nodes)
     segs: list[Node] = []
     every: list[Node] = []
     kept_docs: list[tuple[str, dict]] = []
-    ordered = sorted(docs, key=lambda d: _num(d[1].get("start_time")) or 0.0)
     for seg_id, doc in ordered:
-        if budget.left <= 0:
-            budget.cut += _count(doc)
+        if not budget.kept(doc):
             continue
         node = _node(doc, segment=True, depth=0)
         if node is None:
             continue
-        budget.left -= 1
         segs.append(node)
         every.append(node)
         copy = {k: v for k, v in doc.items() if k != "subsegments"}

@@ -33,7 +33,7 @@ def world(aws, sandbox_server, settings):
     prod = next(a for a in spec.accounts if not a.get("role_arn"))
     account_upsert(name=prod["name"], account_id=prod["account_id"], regions=[REGION])
     start = (timezone.now() - timedelta(minutes=MINUTES + 5)).replace(second=0, microsecond=0)
-    sandbox.generate(sandbox_server, start=start, minutes=MINUTES, scenario="timeouts", seed=5)
+    sandbox.generate(sandbox_server, start=start, minutes=MINUTES, scenario="cold-start-storm", seed=5)
     account = Account.objects.get()
     assert poll_run(source="inventory", account=account, region=REGION, work=inventory_poll).ok
     truth = emitted(REGION, start - timedelta(minutes=5), timezone.now())
