@@ -10,18 +10,17 @@ from django.urls import reverse
 from dashboard import params as clean
 from dashboard.views.overview import query_url, range_links
 from ops.models import Function
-from ops.selectors.inventory import function_header
 from ops.selectors.telemetry import reads_without_jit
-from ops.selectors.traces import service_map, trace_detail, trace_id_valid, trace_list
+from ops.selectors.traces import service_map, trace_detail, trace_id_valid, trace_list, traces_function
 
 PER_PAGE = 50
 
 
 def _function_or_404(pk: int) -> Function:
-    try:
-        return function_header(pk=pk)
-    except Function.DoesNotExist:
-        raise Http404("No such function") from None
+    fn = traces_function(pk=pk)
+    if fn is None:
+        raise Http404("No such function")
+    return fn
 
 
 def filter_query(filters) -> dict[str, str]:

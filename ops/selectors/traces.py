@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Subquery
 
-from ops.models import Function, LogLine, Trace, TraceStatus
+from ops.models import Function, LogLine, Trace, TraceSegment, TraceStatus
 from ops.pollers.traces.parse import Node, tree_flatten  # the poller's own reading of a document: page = columns
 
 TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
@@ -45,6 +45,11 @@ class TracePage:
 
 _LIST_FIELDS = ("id", "trace_id", "function_id", "ts", "duration_ms", "status", "http_status", "version", "cold_start",
                 "init_ms", "downstream_calls", "request_id", "error_type", "in_progress")
+
+
+def traces_function(*, pk: int) -> Function | None:
+    """The function of a traces page, with its account: the header only (no aliases or queues)."""
+    return Function.objects.select_related("account").filter(pk=pk).first()
 
 
 def trace_list(*, function: Function, filters: TraceFilters, per_page: int = 50, page: int = 1) -> TracePage:
@@ -140,7 +145,8 @@ def trace_detail(*, trace_id: str, max_rows: int | None = None) -> TraceDetail |
     if trace is None:
         return None
     max_rows = max_rows or settings.TRACE_WATERFALL_ROWS
-    docs = [(s.segment_id, s.document) for s in trace.segments.all().only("segment_id", "document") if isinstance(s.document, dict)]
+    docs = [(sid, doc) for sid, doc in TraceSegment.objects.filter(trace=trace).values_list("segment_id", "document")
+            if isinstance(doc, dict)]
     tree, _kept = tree_flatten(docs, max_nodes=settings.TRACE_MAX_SUBSEGMENTS)
     nodes = tree.nodes
     start = min((n.start for n in nodes), default=0.0)
@@ -207,6 +213,10 @@ class Edge:
     @property
     def error_rate(self) -> float:
         return self.errors / self.calls if self.calls else 0.0
+
+    @property
+    def error_pct(self) -> float:
+        return self.error_rate * 100.0
 
 
 @dataclass(frozen=True)
