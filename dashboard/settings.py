@@ -334,7 +334,7 @@ TRACES_SLOW_MS = env_int("TRACES_SLOW_MS", 1000, minimum=1)
 # A trace with more subsegments is stored cut to this many (and the cut is recorded).
 TRACE_MAX_SUBSEGMENTS = env_int("TRACE_MAX_SUBSEGMENTS", 5000, minimum=10)
 # The waterfall draws at most this many rows and says so when it stops.
-TRACE_WATERFALL_ROWS = env_int("TRACE_WATERFALL_ROWS", 500, minimum=10, maximum=5000)
+TRACE_WATERFALL_ROWS = env_int("TRACE_WATERFALL_ROWS", 300, minimum=10, maximum=5000)
 TRACE_RETENTION_DAYS = env_int("TRACE_RETENTION_DAYS", 7, minimum=1)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
