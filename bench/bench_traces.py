@@ -66,7 +66,10 @@ def _calls_per_cycle(minutes: int, budgets: list[int]) -> dict:
             s_calls, _su, scanned = rows.get("GetTraceSummaries", (0, 0, 0.0))
             b_calls, ids, _bx = rows.get("BatchGetTraces", (0, 0, 0.0))
             fetched = Trace.objects.filter(function__account=account).count()
-            cost = sum(api_call_cost(service="xray", operation=op, calls=n, units=u, bytes_scanned=x) for op, (n, u, x) in rows.items())
+            cost = sum(
+                api_call_cost(service="xray", operation=op, calls=n, units=u, bytes_scanned=x)
+                for op, (n, u, x) in rows.items()
+            )
             out.append({
                 "budget": budget,
                 "ok": outcome.ok,
@@ -100,8 +103,10 @@ def _waterfall(runs: int, subsegments: int) -> dict:
 
     Account.objects.filter(account_id="999999999998").delete()
     account = Account.objects.create(name="bench-traces", account_id="999999999998", regions=["us-east-1"])
-    fn = Function.objects.create(account=account, region="us-east-1", name="bench-waterfall", memory_mb=512, timeout_s=30,
-                                 arn="arn:aws:lambda:us-east-1:999999999998:function:bench-waterfall", last_seen=timezone.now())
+    fn = Function.objects.create(
+        account=account, region="us-east-1", name="bench-waterfall", memory_mb=512, timeout_s=30,
+        arn="arn:aws:lambda:us-east-1:999999999998:function:bench-waterfall", last_seen=timezone.now(),
+    )
     tid, docs = huge_trace(fn_name=fn.name, fn_arn=fn.arn, start=time.time() - 600, subsegments=subsegments, n=77)
     parsed, _ = trace_parse(tid, [(d["id"], json.dumps(d)) for d in docs], max_nodes=settings.TRACE_MAX_SUBSEGMENTS)
     trace_store(parsed=parsed, function=fn, fetched_at=timezone.now())

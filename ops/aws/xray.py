@@ -137,7 +137,9 @@ def batch_get_traces(scope: Scope, trace_ids: list[str]) -> TraceBatch:
                     RawSegment(segment_id=str(s.get("Id") or ""), document=str(s.get("Document") or ""))
                     for s in t.get("Segments") or []
                 )
-                traces.append(RawTrace(trace_id=str(t.get("Id") or ""), duration_s=_float(t.get("Duration")), segments=segs))
+                traces.append(
+                    RawTrace(trace_id=str(t.get("Id") or ""), duration_s=_float(t.get("Duration")), segments=segs)
+                )
             unprocessed.extend(str(u) for u in page.get("UnprocessedTraceIds") or [])
             token = page.get("NextToken")
             if not token:

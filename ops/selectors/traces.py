@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -67,7 +67,8 @@ def trace_list(*, function: Function, filters: TraceFilters, per_page: int = 50,
         lines = LogLine.objects.filter(function=function, group_id=filters.group_id).exclude(request_id="")
         qs = qs.filter(request_id__in=Subquery(lines.values("request_id")))
     offset = (page - 1) * per_page
-    rows = list(qs.only(*_LIST_FIELDS).order_by("status_rank", "-duration_ms", "-ts", "id")[offset : offset + per_page + 1])
+    ordered = qs.only(*_LIST_FIELDS).order_by("status_rank", "-duration_ms", "-ts", "id")
+    rows = list(ordered[offset : offset + per_page + 1])
     return TracePage(traces=rows[:per_page], page=page, per_page=per_page, has_more=len(rows) > per_page)
 
 
@@ -113,7 +114,6 @@ class TraceDetail:
     log_lines: list[LogLine]
     log_lines_truncated: bool
     log_window: tuple[datetime, datetime] | None = None
-    chart: dict = field(default_factory=dict)
 
 
 def trace_id_valid(trace_id: str) -> bool:
@@ -184,9 +184,12 @@ def trace_detail(*, trace_id: str, max_rows: int | None = None) -> TraceDetail |
     if trace.request_id:
         # The request's lines lie within its trace; a minute either side covers clock skew and
         # REPORT lines stamped at the end. (function, ts) is indexed; request_id filters within.
-        window = (trace.ts - timedelta(minutes=1), trace.ts + timedelta(milliseconds=trace.duration_ms) + timedelta(minutes=1))
+        until = trace.ts + timedelta(milliseconds=trace.duration_ms)
+        window = (trace.ts - timedelta(minutes=1), until + timedelta(minutes=1))
         got = list(
-            LogLine.objects.filter(function_id=trace.function_id, ts__gte=window[0], ts__lt=window[1], request_id=trace.request_id)
+            LogLine.objects.filter(
+                function_id=trace.function_id, ts__gte=window[0], ts__lt=window[1], request_id=trace.request_id
+            )
             .select_related("group").order_by("ts", "id")[: LOG_LINES + 1]
         )
         lines, truncated = got[:LOG_LINES], len(got) > LOG_LINES
@@ -291,7 +294,9 @@ def service_map(*, function: Function, since: datetime, until: datetime) -> Serv
     edges = edges[:MAP_EDGES]
     drawn = edges[:30]
     height = max(120, 56 * len(drawn) + 40)
-    nodes = [MapNode(service=e.service, x=700.0, y=40.0 + 56 * i, state=edge_state(e), edge=e) for i, e in enumerate(drawn)]
+    nodes = [
+        MapNode(service=e.service, x=700.0, y=40.0 + 56 * i, state=edge_state(e), edge=e) for i, e in enumerate(drawn)
+    ]
     center = (nodes[0].y + nodes[-1].y) / 2 if nodes else height / 2
     return ServiceMap(function=function, since=since, until=until, edges=edges, nodes=nodes, height=height,
                       center_y=center, truncated=truncated)

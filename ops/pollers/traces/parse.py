@@ -143,7 +143,9 @@ def _exceptions(doc: dict) -> list[dict]:
         for frame in (exc.get("stack") or [])[:50] if isinstance(exc.get("stack"), list) else []:
             if isinstance(frame, dict):
                 stack.append(f"{frame.get('path', '?')}:{frame.get('line', '?')} in {frame.get('label', '?')}")
-        out.append({"type": str(exc.get("type") or "")[:256], "message": str(exc.get("message") or "")[:2000], "stack": stack})
+        out.append(
+            {"type": str(exc.get("type") or "")[:256], "message": str(exc.get("message") or "")[:2000], "stack": stack}
+        )
     return out
 
 
@@ -270,7 +272,8 @@ def tree_flatten(docs: Iterable[tuple[str, dict]], *, max_nodes: int) -> tuple[T
         parent = by_id.get(seg.parent_id) if seg.parent_id else None
         if parent is None or parent is seg:
             if seg.parent_id and i > 0:
-                _note(notes, f"segment {seg.name} ({seg.node_id}) names parent {seg.parent_id}, which is not in the trace: drawn at the top level")
+                _note(notes, f"segment {seg.name} ({seg.node_id}) names parent {seg.parent_id}, which is not in the "
+                             "trace: drawn at the top level")
             roots.append(seg)
         else:
             parent.children.append(seg)
@@ -306,9 +309,11 @@ def tree_flatten(docs: Iterable[tuple[str, dict]], *, max_nodes: int) -> tuple[T
                     n.children.remove(seg)
         visit(cycle)
     if skewed:
-        _note(notes, f"{skewed} (sub)segment(s) start before or end after their parent (clock skew between hosts): drawn as reported")
+        _note(notes, f"{skewed} (sub)segment(s) start before or end after their parent (clock skew between hosts): "
+                     "drawn as reported")
     if budget.cut:
-        why = f"nested deeper than {MAX_DEPTH} levels" if budget.deep == budget.cut else f"past the cap of {max_nodes:,}"
+        deep = budget.deep == budget.cut
+        why = f"nested deeper than {MAX_DEPTH} levels" if deep else f"past the cap of {max_nodes:,}"
         _note(notes, f"{budget.cut:,} subsegment(s) {why} were not stored")
     in_progress = any(n.end is None for n in nodes)
     if in_progress:
@@ -327,14 +332,17 @@ def _qualifier(arn: str) -> str:
     return parts[7] if len(parts) >= 8 and parts[5] == "function" else ""
 
 
-def trace_parse(trace_id: str, segments: Iterable[tuple[str, str]], *, max_nodes: int) -> tuple[ParsedTrace | None, list[Refused]]:
+def trace_parse(
+    trace_id: str, segments: Iterable[tuple[str, str]], *, max_nodes: int
+) -> tuple[ParsedTrace | None, list[Refused]]:
     """Parse one trace; (None, refused) when no segment could be read."""
     refused: list[Refused] = []
     docs: list[tuple[str, dict]] = []
     for seg_id, text in segments:
         key = f"{trace_id}/{seg_id}"
         if len(text) > MAX_DOC_CHARS:
-            refused.append(Refused(QuarantineReason.TRACE_TOO_LARGE, key, f"segment document of {len(text):,} characters", text))
+            detail = f"segment document of {len(text):,} characters"
+            refused.append(Refused(QuarantineReason.TRACE_TOO_LARGE, key, detail, text))
             continue
         try:
             doc = json.loads(text)
@@ -342,9 +350,11 @@ def trace_parse(trace_id: str, segments: Iterable[tuple[str, str]], *, max_nodes
             refused.append(Refused(QuarantineReason.BAD_SEGMENT, key, f"not JSON: {str(exc)[:120]}", text))
             continue
         if not isinstance(doc, dict):
-            refused.append(Refused(QuarantineReason.BAD_SEGMENT, key, f"a JSON {type(doc).__name__}, not an object", text))
+            detail = f"a JSON {type(doc).__name__}, not an object"
+            refused.append(Refused(QuarantineReason.BAD_SEGMENT, key, detail, text))
             continue
-        if not isinstance(doc.get("id"), str) or not isinstance(doc.get("name"), str) or _num(doc.get("start_time")) is None:
+        named = isinstance(doc.get("id"), str) and isinstance(doc.get("name"), str)
+        if not named or _num(doc.get("start_time")) is None:
             refused.append(Refused(QuarantineReason.BAD_SEGMENT, key, "no id, name or numeric start_time", text))
             continue
         docs.append((seg_id or doc["id"], doc))
@@ -352,7 +362,8 @@ def trace_parse(trace_id: str, segments: Iterable[tuple[str, str]], *, max_nodes
         return None, refused
     tree, kept = tree_flatten(docs, max_nodes=max_nodes)
     if tree.cut:
-        refused.append(Refused(QuarantineReason.TRACE_TOO_LARGE, trace_id, f"{tree.cut:,} subsegments past the cap of {max_nodes:,}: stored without them", ""))
+        detail = f"{tree.cut:,} subsegments past the cap of {max_nodes:,}: stored without them"
+        refused.append(Refused(QuarantineReason.TRACE_TOO_LARGE, trace_id, detail, ""))
     nodes = tree.nodes
     start = min(n.start for n in nodes)
     end = max((n.end for n in nodes if n.end is not None), default=start)
@@ -387,12 +398,19 @@ def trace_parse(trace_id: str, segments: Iterable[tuple[str, str]], *, max_nodes
     fault = any(n.fault for n in nodes) or (http_status is not None and http_status >= 500)
     error = any(n.error for n in nodes) or (http_status is not None and 400 <= http_status < 500 and http_status != 429)
     throttle = any(n.throttle for n in nodes) or http_status == 429
-    status = TraceStatus.FAULT if fault else TraceStatus.ERROR if error else TraceStatus.THROTTLE if throttle else TraceStatus.OK
+    if fault:
+        status = TraceStatus.FAULT
+    elif error:
+        status = TraceStatus.ERROR
+    else:
+        status = TraceStatus.THROTTLE if throttle else TraceStatus.OK
     calls = _calls(nodes)
     exc = next((e for n in nodes for e in n.exceptions if e["type"] or e["message"]), None)
     annotations = {}
     for n in fn_segs or [entry]:
-        annotations.update({str(k)[:64]: v for k, v in list(n.annotations.items())[:50] if isinstance(v, (str, int, float, bool))})
+        items = list(n.annotations.items())[:50]
+        scalars = {str(k)[:64]: v for k, v in items if isinstance(v, (str, int, float, bool))}
+        annotations.update(scalars)
     return ParsedTrace(
         trace_id=trace_id,
         documents=kept,

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from ops.aws import xray as aws_xray
 from ops.aws.errors import AwsError
-from ops.models import Function, Trace
+from ops.models import Function, QuarantineReason, Trace
 from ops.pollers.base import PollContext
 from ops.pollers.quarantine import Item, quarantine_add
 from ops.pollers.rows import scope_functions
@@ -137,7 +137,10 @@ def traces_poll(ctx: PollContext) -> None:
     chosen = list(candidates.items())[:budget]
     left_errors = len(first_tier_ids - {tid for tid, _ in chosen})
     if left_errors:
-        ctx.shortfall(f"{left_errors} fault/error trace(s) over the budget of {budget} (TRACES_PER_CYCLE) were not fetched this run")
+        ctx.shortfall(
+            f"{left_errors} fault/error trace(s) over the budget of {budget} (TRACES_PER_CYCLE) "
+            "were not fetched this run"
+        )
 
     # 4–5. Fetch, parse, store.
     fetched_at = timezone.now()
@@ -161,9 +164,14 @@ def traces_poll(ctx: PollContext) -> None:
         for raw in batch.traces:
             fallback = chunk.get(raw.trace_id, (0, None))[1]
             parsed, bad = trace_parse(
-                raw.trace_id, [(s.segment_id, s.document) for s in raw.segments], max_nodes=settings.TRACE_MAX_SUBSEGMENTS
+                raw.trace_id,
+                [(s.segment_id, s.document) for s in raw.segments],
+                max_nodes=settings.TRACE_MAX_SUBSEGMENTS,
             )
-            refused += [Item(reason=b.reason, key=b.key, where=raw.trace_id, detail=b.detail, raw=b.raw, at=fetched_at) for b in bad]
+            refused += [
+                Item(reason=b.reason, key=b.key, where=raw.trace_id, detail=b.detail, raw=b.raw, at=fetched_at)
+                for b in bad
+            ]
             if parsed is None:
                 continue
             fn = known.match(parsed.function_arns, parsed.function_names) or fallback
@@ -171,7 +179,10 @@ def traces_poll(ctx: PollContext) -> None:
                 continue
             why = trace_store(parsed=parsed, function=fn, fetched_at=fetched_at)
             if why:
-                refused.append(Item(reason="db_refused", key=raw.trace_id, where=fn.name, detail=why, raw=raw.trace_id, at=fetched_at))
+                refused.append(
+                    Item(reason=QuarantineReason.DB_REFUSED, key=raw.trace_id, where=fn.name, detail=why,
+                         raw=raw.trace_id, at=fetched_at)
+                )
                 continue
             ctx.items += 1
         if refused:

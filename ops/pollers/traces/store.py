@@ -50,9 +50,13 @@ def trace_store(*, parsed: ParsedTrace, function: Function, fetched_at: datetime
             TraceSegment.objects.filter(trace=trace).delete()
             TraceCall.objects.filter(trace=trace).delete()
             TraceSegment.objects.bulk_create(
-                [TraceSegment(trace=trace, segment_id=sid[:64], ts=ts, document=doc) for sid, doc in dict(parsed.documents).items()]
+                [
+                    TraceSegment(trace=trace, segment_id=sid[:64], ts=ts, document=doc)
+                    for sid, doc in dict(parsed.documents).items()
+                ]
             )
-            calls = {c.subsegment_id: c for c in parsed.calls}  # ids are unique per trace in X-Ray; a repeat is one call
+            # Subsegment ids are unique per trace in X-Ray; a repeat is the same call.
+            calls = {c.subsegment_id: c for c in parsed.calls}
             TraceCall.objects.bulk_create(
                 [
                     TraceCall(
