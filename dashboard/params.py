@@ -282,3 +282,24 @@ def error_group(params: Mapping, name: str = "group") -> str:
     if raw and not _SIGNATURE.fullmatch(raw):
         raise ParamError(name, "must be an error group's signature (hexadecimal)")
     return raw
+
+
+# --- Traces (dashboard/views/traces.py) ---
+MAX_SLOWER_MS = 15 * 60 * 1000  # Lambda's longest timeout
+
+
+def trace_filters(params: Mapping, *, time_range: TimeRange):
+    """The trace list's filters: errors=1, cold=1, slower=<ms>, version=<text>, group=<error group id>."""
+    from ops.selectors.traces import TraceFilters
+
+    slower = integer(params, "slower", default=-1, minimum=0, maximum=MAX_SLOWER_MS)
+    group = integer(params, "group", default=-1, minimum=1, maximum=2**63 - 1)
+    return TraceFilters(
+        since=time_range.start,
+        until=time_range.end,
+        errors_only=choice(params, "errors", ["0", "1"], default="0") == "1",
+        cold_only=choice(params, "cold", ["0", "1"], default="0") == "1",
+        slower_ms=None if slower < 0 else slower,
+        version=text(params, "version", max_length=128),
+        group_id=None if group < 0 else group,
+    )

@@ -45,6 +45,13 @@ def beat_schedule() -> dict:
             "schedule": float(settings.DLQ_POLL_SECONDS),
             "options": {"expires": float(settings.DLQ_POLL_SECONDS)},
         },
+        # A trace is complete seconds after its request; a minute's cadence puts a failing
+        # request's path on the page about as soon as its error line, within the per-cycle budget.
+        "traces": {
+            "task": "ops.tasks.pollers.poll_traces_all",
+            "schedule": float(settings.TRACES_POLL_SECONDS),
+            "options": {"expires": float(settings.TRACES_POLL_SECONDS)},
+        },
         # A 5-minute bucket is complete once its minutes are; re-rolling every 5 minutes keeps
         # the 7- and 30-day charts at most one bucket behind.
         "rollups": {

@@ -344,6 +344,22 @@ LOGS_INITIAL_BACKFILL_MINUTES = env_int("LOGS_INITIAL_BACKFILL_MINUTES", 60, min
 LOGS_MAX_WINDOW_MINUTES = env_int("LOGS_MAX_WINDOW_MINUTES", 60, minimum=5)
 LOGS_INSIGHTS_TIMEOUT_SECONDS = env_float("LOGS_INSIGHTS_TIMEOUT_SECONDS", 30.0, minimum=1.0)
 
+# --- Traces (ops/pollers/traces/): X-Ray bills each trace scanned and retrieved, so a run samples:
+# faults and errors first, then the slowest, then cold starts, then any, up to TRACES_PER_CYCLE.
+TRACES_POLL_SECONDS = env_int("TRACES_POLL_SECONDS", 60, minimum=10)
+TRACES_PER_CYCLE = env_int("TRACES_PER_CYCLE", 100, minimum=1, maximum=10_000)
+# Segments land late and traces finish late: every run re-reads this much of the last window.
+TRACES_LOOKBACK_SECONDS = env_int("TRACES_LOOKBACK_SECONDS", 300, minimum=0)
+TRACES_INITIAL_BACKFILL_MINUTES = env_int("TRACES_INITIAL_BACKFILL_MINUTES", 60, minimum=1, maximum=360)
+TRACES_MAX_SUMMARY_PAGES = env_int("TRACES_MAX_SUMMARY_PAGES", 10, minimum=1)
+# "Slow" for the second tier of the sample and for the list's default filter link.
+TRACES_SLOW_MS = env_int("TRACES_SLOW_MS", 1000, minimum=1)
+# A trace with more subsegments is stored cut to this many (and the cut is recorded).
+TRACE_MAX_SUBSEGMENTS = env_int("TRACE_MAX_SUBSEGMENTS", 5000, minimum=10)
+# The waterfall draws at most this many rows and says so when it stops.
+TRACE_WATERFALL_ROWS = env_int("TRACE_WATERFALL_ROWS", 300, minimum=10, maximum=5000)
+TRACE_RETENTION_DAYS = env_int("TRACE_RETENTION_DAYS", 7, minimum=1)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ from dashboard import params as clean
 from dashboard.charts import deploy_link
 from dashboard.charts import function_charts as chart_payload
 from dashboard.views.overview import range_links
-from ops.models import Function
+from ops.models import Function, PollSource
 from ops.selectors.dlq import dlq_panel
 from ops.selectors.deploys import function_deploys
 from ops.selectors.function import function_changes, function_data, last_deploy
@@ -22,6 +22,7 @@ from ops.selectors.inventory import function_header
 from ops.selectors.jobs import jobs_for_function
 from ops.selectors.status import function_behind
 from ops.selectors.telemetry import reads_without_jit, step_label
+from ops.selectors.traces import TraceFilters, trace_list
 
 
 def _function_or_404(pk: int) -> Function:
@@ -59,6 +60,9 @@ def _context(request: HttpRequest, fn: Function) -> dict:
         "charts": charts,
         "has_invocations": bool(fd.totals.invocations or fd.totals.errors or fd.totals.throttles),
         "charts_url": reverse("function-charts", args=[fn.pk]),
+        # Traces panel: the worst few of the range (one query); the poll state comes with fd.
+        "function_traces": trace_list(function=fn, filters=TraceFilters(since=time_range.start, until=time_range.end), per_page=10),
+        "traces_health": next((h for h in fd.scope_health if h.status.source == PollSource.TRACES), None),
     }
 
 

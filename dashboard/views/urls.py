@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, redrive, status
+from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, redrive, status, traces
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("dlqs/", dlq.dlq_list_view, name="dlqs"),
     path("dlqs/<int:pk>/", dlq.dlq_detail_view, name="dlq"),
     path("dlqs/<int:pk>/messages/<int:msg>/", dlq.dlq_message_view, name="dlq-message"),
+    path("functions/<int:pk>/traces", traces.function_traces, name="traces"),
+    path("functions/<int:pk>/map", traces.function_service_map, name="service-map"),
+    path("traces/<str:trace_id>", traces.trace_page, name="trace"),
     path("status/", status.status_page, name="status"),
     path("status/poll", status.poll_now, name="poll_now"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),

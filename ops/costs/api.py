@@ -7,7 +7,8 @@
   estimate). Other Logs API reads (FilterLogEvents, GetQueryResults, …): not priced per
   request by AWS; counted, priced at $0.
 - X-Ray: $0.50 per million traces retrieved or scanned (BatchGetTraces counts its trace ids;
-  GetTraceSummaries is counted per call as a lower bound, since traces scanned are not known).
+  GetTraceSummaries the TracesProcessedCount of each answer, recorded by ops.aws.xray as units
+  learnt from the response; a call whose answer gave no count is priced as one trace).
 - SQS: $0.40 per million requests (first million per month free, ignored here: the product
   shares the account's free tier with the workloads). Lambda and STS control-plane reads: free.
 """
@@ -28,7 +29,8 @@ def api_call_cost(*, service: str, operation: str, calls: int, units: int = 0, b
     if service == "logs":
         return bytes_scanned / 1e9 * INSIGHTS_PER_GB
     if service == "xray":
-        return (units or calls) * XRAY_PER_TRACE
+        # bytes_scanned holds the traces scanned that a response reported (GetTraceSummaries).
+        return ((units + bytes_scanned) or calls) * XRAY_PER_TRACE
     if service == "sqs":
         return calls * SQS_PER_REQUEST
     return 0.0

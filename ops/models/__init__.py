@@ -24,6 +24,8 @@ from ops.models.choices import (
     RedriveItemState,
     Role,
     SeriesKind,
+    TRACE_STATUS_RANK,
+    TraceStatus,
 )
 from ops.models.inventory import (
     Account,
@@ -40,6 +42,7 @@ from ops.models.dlq import DlqMessage, DlqSnapshot, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
 from ops.models.permissions import PermissionCheck
 from ops.models.quarantine import Quarantine
+from ops.models.traces import Trace, TraceCall, TraceSegment
 from ops.models.telemetry import (
     ApiUsage,
     ErrorGroup,
@@ -107,4 +110,9 @@ __all__ = [
     "Role",
     "Series",
     "SeriesKind",
+    "TRACE_STATUS_RANK",
+    "Trace",
+    "TraceCall",
+    "TraceSegment",
+    "TraceStatus",
 ]

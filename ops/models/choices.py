@@ -190,6 +190,8 @@ class QuarantineReason(models.TextChoices):
     SANITISED = "sanitised", "stored after removing NUL or unpaired surrogates"
     DB_REFUSED = "db_refused", "row the database refused"
     BAD_NAME = "bad_name", "name AWS would reject"
+    BAD_SEGMENT = "bad_segment", "X-Ray segment document that cannot be read"
+    TRACE_TOO_LARGE = "trace_too_large", "X-Ray trace larger than the poller stores"
 
 
 class PermissionState(models.TextChoices):
@@ -198,3 +200,16 @@ class PermissionState(models.TextChoices):
     GRANTED = "granted", "granted"
     DENIED = "denied", "denied"
     NOT_CHECKED = "not_checked", "not checked"
+
+
+class TraceStatus(models.TextChoices):
+    """A stored X-Ray trace's outcome, worst first (X-Ray's own fault > error > throttle)."""
+
+    FAULT = "fault", "fault (5xx)"
+    ERROR = "error", "error (4xx)"
+    THROTTLE = "throttle", "throttle (429)"
+    OK = "ok", "ok"
+
+
+# Sort rank for "errors first": lower is worse.
+TRACE_STATUS_RANK: dict[str, int] = {TraceStatus.FAULT: 0, TraceStatus.ERROR: 1, TraceStatus.THROTTLE: 2, TraceStatus.OK: 3}

@@ -117,6 +117,10 @@ def _retention_plan() -> list[tuple[str, int]]:
         ("ops_logline", settings.LOG_LINE_RETENTION_DAYS),
         ("ops_apiusage", settings.API_USAGE_RETENTION_DAYS),
         ("ops_dlqsnapshot", settings.MINUTE_RETENTION_DAYS),
+        # A trace's segments and calls first: they carry its ts and reference it.
+        ("ops_tracecall", settings.TRACE_RETENTION_DAYS),
+        ("ops_tracesegment", settings.TRACE_RETENTION_DAYS),
+        ("ops_trace", settings.TRACE_RETENTION_DAYS),
     ]
 
 

@@ -24,6 +24,7 @@ from ops.pollers.dlq import dlq_poll
 from ops.pollers.inventory import inventory_poll
 from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
+from ops.pollers.traces import traces_poll
 from ops.services.usage import api_usage_flush_quietly
 
 # The backoff cap bounds how long a retry's message is held before it runs: the broker's
@@ -130,6 +131,18 @@ def poll_dlq_all() -> int:
 @shared_task(**POLL)
 def poll_dlq(account_id: int, region: str) -> int:
     return _poll(PollSource.DLQ, account_id, region, dlq_poll, swallow_transient=True)
+
+
+def poll_traces_all() -> int:
+    """Fan out one X-Ray traces task per enabled account×region."""
+    return _fan_out(poll_traces)
+
+
+# No autoretry: a transient failure keeps the cursor and the next tick re-reads the window;
+# stored traces are not fetched again, so the retry would only add calls.
+@shared_task(**POLL)
+def poll_traces(account_id: int, region: str) -> int:
+    return _poll(PollSource.TRACES, account_id, region, traces_poll, swallow_transient=True)
 
 
 @shared_task(**POLL)

@@ -317,9 +317,18 @@ def install() -> None:
         traces, unprocessed = self._segment_collection.get_trace_ids(trace_ids)
         result: dict[str, Any] = {"Traces": [], "UnprocessedTraceIds": unprocessed}
         for trace in traces:
-            docs = [json.loads(s.raw) for s in trace["segments"]]
-            st = min(d["start_time"] for d in docs)
-            en = max(d.get("end_time") or st for d in docs)
+            # A document that is not JSON (stored by another writer) is returned as stored, as
+            # X-Ray does; the duration comes from the readable ones.
+            docs = []
+            for s in trace["segments"]:
+                try:
+                    d = json.loads(s.raw)
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(d, dict) and isinstance(d.get("start_time"), (int, float)):
+                    docs.append(d)
+            st = min((d["start_time"] for d in docs), default=0.0)
+            en = max((d.get("end_time") or st for d in docs), default=st)
             result["Traces"].append({"Id": trace["trace_id"], "Duration": round(en - st, 3),
                                      "Segments": [{"Id": s.id, "Document": s.raw} for s in trace["segments"]]})
         return result

@@ -34,6 +34,8 @@ PARAMS = [
     "metric", "ts", "step", "idempotency_key", "next", "o", "p", "e", "id", "username", "password",
     "text", "json_path", "group", "since", "until", "show",
 ]
+PARAMS += ["errors", "cold", "slower", "version", "group"]  # the trace list's filters
+
 HOSTILE = [
     "\x00", "a\x00b", "\x1b[31mred", "line\nbreak", "\ttab", "\x7f", "\x85", "x" * 10_000,
     "-1", "0", "1.5", "1e308", "NaN", "-Infinity", "99999999999999999999", "٣", "1_000", "abc", "[]", "{}",

@@ -143,9 +143,9 @@ PERMISSIONS: tuple[Permission, ...] = (
       "deploys are dated by ExecutedVersion (their first invocations), a minute late, with no actor",
       {"MaxResults": 1, "StartTime": "{start}", "EndTime": "{end}"}),
     P("xray", "GetTraceSummaries", "xray:GetTraceSummaries", READ_ONLY, ANY, TRACES,
-      "no trace list on the function page", {"StartTime": "{start}", "EndTime": "{end}"}, pending="traces"),
+      "no trace list on the function page", {"StartTime": "{start}", "EndTime": "{end}"}),
     P("xray", "BatchGetTraces", "xray:BatchGetTraces", READ_ONLY, ANY, TRACES,
-      "no trace waterfall or cold-start segments", {"TraceIds": ["1-00000000-{hex24}"]}, pending="traces"),
+      "no trace waterfall or cold-start segments", {"TraceIds": ["1-00000000-{hex24}"]}),
     # --- DLQ browsing (a peek is a receive, handed straight back) --------------------------------
     P("sqs", "ReceiveMessage", "sqs:ReceiveMessage", READ_ONLY, QUEUE, DLQ_READ,
       "DLQ messages cannot be browsed or grouped by error", {**_Q, "MaxNumberOfMessages": 1},

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ops', '0015_actions'),
+        ('ops', '0015_traces'),
     ]
 
     operations = [
