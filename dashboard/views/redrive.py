@@ -19,6 +19,7 @@ from dashboard.permissions import operator_required
 from dashboard.redrive_forms import RedriveForm, TypedConfirmForm, selection_from
 from ops.actions.runner import JOB_SOFT_TIME_LIMIT, JobRequestError
 from ops.models import Job, JobKind, Queue, RedriveItemState
+from ops.selectors.dlq import dlq_queue
 from ops.selectors.jobs import jobs_for_target
 from ops.selectors.redrive import (
     RedriveSelection,
@@ -32,9 +33,10 @@ from ops.services.redrive import dlq_delete_request, dlq_purge_request, dlq_redr
 
 
 def _queue_or_404(pk: int) -> Queue:
-    queue = Queue.objects.select_related("account").filter(pk=pk).first()
+    # DLQs only, as the DLQ pages: a live event source queue has no redrive, delete or purge.
+    queue = dlq_queue(pk=pk)
     if queue is None:
-        raise Http404("No such queue")
+        raise Http404("No such dead-letter queue")
     return queue
 
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 from ops.actions.runner import JobRequestError, JobRequestResult, job_request
 from ops.aws.sqs import MOVE_VELOCITY_MAX
 from ops.models import JobKind, Queue
+from ops.selectors.dlq import dlq_queue
 from ops.selectors.redrive import RedriveSelection, redrive_preview, redrive_target
 
 
 class RedriveRefused(JobRequestError):
     """A request the product will not turn into a job; the message says why, for the operator."""
+
+
+def _dlq_only(queue: Queue) -> None:
+    # Redrive, delete and purge are for dead-letter queues: the same queue as a function's live
+    # event source would lose (or, purged, destroy) messages that are still being processed.
+    if dlq_queue(pk=queue.pk) is None:
+        raise RedriveRefused(f"{queue.name} is not a dead-letter queue of any known function; DLQ actions are refused on it.")
 
 
 def _typed(queue: Queue, confirm_name: str) -> None:
@@ -33,6 +41,7 @@ def dlq_redrive_request(
     velocity: int | None = None,
     rate: float | None = None,
 ) -> JobRequestResult:
+    _dlq_only(queue)
     target = redrive_target(queue=queue)
     if not target.possible:
         raise RedriveRefused(f"{queue.name} cannot be redriven: {target.description}.")
@@ -63,6 +72,7 @@ def dlq_redrive_request(
 
 
 def dlq_delete_request(*, queue: Queue, selection: RedriveSelection, confirm_name: str, user, idempotency_key: str) -> JobRequestResult:
+    _dlq_only(queue)
     _typed(queue, confirm_name)
     if selection.everything:
         raise RedriveRefused("Choose the messages to delete (or purge the queue to delete every one).")
@@ -75,6 +85,7 @@ def dlq_delete_request(*, queue: Queue, selection: RedriveSelection, confirm_nam
 
 
 def dlq_purge_request(*, queue: Queue, confirm_name: str, user, idempotency_key: str) -> JobRequestResult:
+    _dlq_only(queue)
     _typed(queue, confirm_name)
     return job_request(kind=JobKind.DLQ_PURGE, account=queue.account, region=queue.region, user=user,
                        resource_arn=queue.arn, target_label=queue.name, idempotency_key=idempotency_key,

@@ -21,6 +21,7 @@ from ops.aws import sqs
 from ops.aws.errors import AwsError
 from ops.models import JobKind, Queue
 from ops.pollers.base import account_scope
+from ops.selectors.dlq import dlq_queue
 from ops.selectors.redrive import RedriveSelection
 
 
@@ -28,6 +29,10 @@ def _queue(ctx: JobContext) -> Queue:
     queue = Queue.objects.filter(pk=ctx.job.parameters.get("queue")).first()
     if queue is None:
         raise JobFailed("the queue is no longer known to Lambda Ops; nothing was touched")
+    # Checked again when the job runs: the queue's role may have changed since the request (or
+    # the job was made some other way), and a live event source queue is never acted on.
+    if dlq_queue(pk=queue.pk) is None:
+        raise JobFailed(f"{queue.name} is not a dead-letter queue of any known function; nothing was touched")
     return queue
 
 

@@ -123,7 +123,10 @@ def test_delete_and_purge_need_the_queue_name_typed(operator, dlq, no_enqueue):
 def test_the_move_task_is_offered_for_an_event_source_dlq_with_sqs_velocity_limit(operator, no_enqueue):
     account = AccountFactory(name="prod", account_id="123456789012")
     dlq = QueueFactory(account=account, name="orders-dlq")
-    QueueFactory(account=account, name="orders-queue", dlq_arn=dlq.arn, url="http://x/123456789012/orders-queue")
+    source = QueueFactory(account=account, name="orders-queue", dlq_arn=dlq.arn, url="http://x/123456789012/orders-queue")
+    fn = FunctionFactory(account=account, name="orders-worker")
+    FunctionQueue.objects.create(function=fn, queue=source, role=QueueRole.EVENT_SOURCE)
+    FunctionQueue.objects.create(function=fn, queue=dlq, role=QueueRole.SOURCE_DLQ)
     _store(dlq, 2)
     html = operator.get(reverse("dlq-redrive", args=[dlq.pk])).content.decode()
     assert 'name="method" value="move"' in html and "re-sent to orders-queue" in html
@@ -135,7 +138,10 @@ def test_the_move_task_is_offered_for_an_event_source_dlq_with_sqs_velocity_limi
 
 
 def test_a_queue_with_nowhere_to_go_says_so_and_offers_no_button(operator):
-    queue = QueueFactory(account=AccountFactory(name="prod"), name="stray-dlq")
+    account = AccountFactory(name="prod")
+    queue = QueueFactory(account=account, name="stray-dlq")
+    # Linked as an event source's DLQ, but that source queue is no longer known.
+    FunctionQueue.objects.create(function=FunctionFactory(account=account, name="stray"), queue=queue, role=QueueRole.SOURCE_DLQ)
     html = operator.get(reverse("dlq-redrive", args=[queue.pk])).content.decode()
     assert "stray-dlq cannot be redriven: nowhere" in html and 'id="confirm-button"' not in html
 
@@ -153,3 +159,14 @@ def test_the_job_page_shows_per_state_counts_and_the_failed_messages_with_reason
     assert '<tr data-state="failed"><td>failed (still in the DLQ)</td><td class="num">1</td></tr>' in html
     assert "Invoke failed: TooManyRequestsException: Rate exceeded" in html
     assert "not in the DLQ any more" in html
+
+
+def test_the_actions_are_a_404_for_a_queue_that_is_not_a_dlq(operator, dlq, no_enqueue):
+    source = QueueFactory(account=dlq.account, name="payments-queue", dlq_arn=dlq.arn)
+    FunctionQueue.objects.create(function=FunctionFactory(account=dlq.account, name="payments-worker"), queue=source,
+                                 role=QueueRole.EVENT_SOURCE)
+    for name in ("dlq-redrive", "dlq-delete", "dlq-purge"):
+        url = reverse(name, args=[source.pk])
+        assert operator.get(url).status_code == 404
+        assert operator.post(url, {"idempotency_key": "src-key-1234567", "confirm_name": source.name}).status_code == 404
+    assert not Job.objects.exists() and no_enqueue == []
