@@ -88,6 +88,67 @@ def test_bad_selection_values_are_a_400_naming_the_parameter(operator, dlq):
     assert resp.status_code == 400 and "id: must be SQS message ids" in resp.content.decode()
 
 
+@pytest.mark.parametrize("action", ["dlq-redrive", "dlq-delete"])
+@pytest.mark.parametrize("bad, named", [
+    ({"id": "a b"}, "id: must be SQS message ids"),
+    ({"group": "not-hex!"}, "group: must be an error group"),
+    ({"since": "yesterday"}, "since: must be an ISO 8601 time"),
+    ({"until": "soon"}, "until: must be an ISO 8601 time"),
+    ({"json_path": "orderId"}, "json_path: must look like path.to.key = value"),
+    ({"json_path": "a = " + "x" * 400}, "json_path: is 404 characters long; at most 300 are accepted"),
+])
+def test_a_bad_selection_value_is_a_400_with_no_form_never_a_wider_selection(operator, dlq, action, bad, named):
+    # Dropping the bad value and offering the rest would act on more messages than were chosen
+    # (a dropped until, say, widens the window to now).
+    _store(dlq, 7)
+    query = {"group": KEYERROR, "since": (timezone.now() - timedelta(hours=1)).isoformat(), **bad}
+    resp = operator.get(reverse(action, args=[dlq.pk]), query)
+    html = resp.content.decode()
+    assert resp.status_code == 400 and named in html
+    assert 'id="confirm-form"' not in html and 'id="confirm-button"' not in html and "preview-count" not in html
+
+
+def test_a_json_path_the_dlq_page_accepts_is_read_here_too(operator, dlq):
+    # The DLQ page takes expressions of up to 300 characters and links here with them.
+    _store(dlq, 7)
+    path = "orderId = " + "9" * 280
+    resp = operator.get(reverse("dlq-redrive", args=[dlq.pk]), {"json_path": path})
+    html = resp.content.decode()
+    assert resp.status_code == 200 and '<strong id="preview-count">0</strong>' in html
+    assert f"matching {path}" in html
+
+
+@pytest.mark.parametrize("action, extra", [("dlq-redrive", {}), ("dlq-delete", {"confirm_name": "payments-dlq"})])
+def test_a_post_with_an_unreadable_json_path_is_a_400_not_a_500(operator, dlq, no_enqueue, action, extra):
+    _store(dlq, 3)
+    resp = operator.post(reverse(action, args=[dlq.pk]), {"idempotency_key": "jp-key-12345678", "json_path": "orderId",
+                                                          "group": KEYERROR, **extra})
+    html = resp.content.decode()
+    assert resp.status_code == 400 and "json_path: must look like path.to.key = value" in html
+    assert 'id="confirm-button"' not in html and not Job.objects.exists() and no_enqueue == []
+
+
+def test_a_search_the_database_cannot_run_is_a_400_page_both_ways(operator, dlq, no_enqueue, monkeypatch):
+    # A value the search refuses only when it builds the query (a NUL or a lone surrogate in a
+    # JSON string, say) comes back as CriteriaError: a 400 page, never a 500.
+    from ops.selectors import redrive
+    from ops.selectors.dlq_search import CriteriaError
+
+    _store(dlq, 3)
+
+    def refuse(**kw):
+        raise CriteriaError("value must not hold NUL or a lone surrogate")
+
+    monkeypatch.setattr(redrive, "dlq_messages_matching", refuse)
+    resp = operator.get(reverse("dlq-redrive", args=[dlq.pk]), {"json_path": "a = 1"})
+    assert resp.status_code == 400 and "json_path: value must not hold NUL or a lone surrogate" in resp.content.decode()
+    assert 'id="confirm-button"' not in resp.content.decode()
+    resp = operator.post(reverse("dlq-delete", args=[dlq.pk]), {"idempotency_key": "nul-key-1234567", "json_path": "a = 1",
+                                                               "confirm_name": dlq.name})
+    assert resp.status_code == 400 and "json_path: value must not hold NUL or a lone surrogate" in resp.content.decode()
+    assert not Job.objects.exists()
+
+
 def test_two_identical_posts_make_one_job(operator, dlq, no_enqueue, django_capture_on_commit_callbacks):
     ids = _store(dlq, 3)
     form = {"idempotency_key": "same-key-123456", "id": ids[:2]}
