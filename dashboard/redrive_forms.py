@@ -31,7 +31,14 @@ def selection_from(data: QueryDict) -> RedriveSelection:
         until=until,
         text=params.text(data, "q", max_length=TEXT_MAX),
         json_path=_json_path(data),
+        upto=_upto(data),
     )
+
+
+def _upto(data: QueryDict) -> int | None:
+    """The highest stored message id the confirm page's preview saw (a hidden field); absent → None."""
+    value = params.integer(data, "upto", default=-1, minimum=0, maximum=2**63 - 1)
+    return None if value < 0 else value
 
 
 def _json_path(data: QueryDict) -> str:

@@ -53,9 +53,11 @@ def _back(queue: Queue) -> str:
         return reverse("overview")
 
 
-def _hidden(selection: RedriveSelection) -> dict:
-    """The selection as the confirm form's hidden fields carry it back."""
+def _hidden(selection: RedriveSelection, preview) -> dict:
+    """The selection as the confirm form's hidden fields carry it back, frozen at the highest
+    stored message id this page previewed (0: it previewed none)."""
     return {
+        "upto": preview.last_pk or selection.upto or 0,
         "ids": selection.ids,
         "group": selection.group,
         "since": selection.since.isoformat() if selection.since else "",
@@ -83,7 +85,7 @@ def _page(request: HttpRequest, queue: Queue, template: str, action: str, *, sel
         queue=queue,
         selection=selection,
         selection_text=selection.describe(),
-        hidden=_hidden(selection),
+        hidden=_hidden(selection, preview),
         preview=preview,
         target=redrive_target(queue=queue),
         active_jobs=[j for j in jobs_for_target(account_id=queue.account_id, region=queue.region, resource_arn=queue.arn, limit=5) if j.is_active],
@@ -203,6 +205,7 @@ def _panel(job: Job) -> dict:
         "redrive_total": sum(counts.values()),
         "redrive_delete": delete,
         "redrive_target": target,
+        "redrive_frozen": ((job.parameters or {}).get("selection") or {}).get("upto") is not None,
     }
 
 

@@ -3,7 +3,8 @@ DLQ), delete chosen messages, purge. Each job's target is the DLQ's ARN, so at m
 runs per queue at a time (the runner's one-active-per-target constraint).
 
 Parameters every kind carries (written by ops.services.redrive): ``queue`` (the Queue's id);
-the loop kinds add ``selection`` (ops.selectors.redrive.RedriveSelection.as_params),
+the loop kinds add ``selection`` (ops.selectors.redrive.RedriveSelection.as_params, frozen by
+its ``upto`` at the highest stored message id the confirm page saw, so later arrivals are left),
 ``target`` (``{"kind": "queue", "url", "fifo"}``, ``{"kind": "invoke", "function"}`` or
 ``{"kind": "delete"}``) and ``rate``; the move kind adds ``velocity``.
 """

@@ -231,3 +231,26 @@ def test_the_actions_are_a_404_for_a_queue_that_is_not_a_dlq(operator, dlq, no_e
         assert operator.get(url).status_code == 404
         assert operator.post(url, {"idempotency_key": "src-key-1234567", "confirm_name": source.name}).status_code == 404
     assert not Job.objects.exists() and no_enqueue == []
+
+
+def test_the_job_acts_on_what_the_confirm_page_previewed_not_on_later_arrivals(operator, dlq, no_enqueue):
+    import re
+
+    _store(dlq, 3)
+    html = operator.get(reverse("dlq-delete", args=[dlq.pk]), {"group": KEYERROR}).content.decode()
+    last = DlqMessage.objects.filter(queue=dlq).order_by("-pk").first().pk
+    assert f'name="upto" value="{last}"' in html
+    assert "Messages that arrived after the confirm page are not included." in html
+    later = _store(dlq, 2, sent_at=timezone.now() - timedelta(minutes=5))  # same group, stored after the page
+    form = {"idempotency_key": "frozen-key-12345", "group": KEYERROR, "confirm_name": dlq.name,
+            "upto": re.search(r'name="upto" value="(\d+)"', html).group(1)}
+    resp = operator.post(reverse("dlq-delete", args=[dlq.pk]), form)
+    job = Job.objects.get()
+    assert resp.status_code == 302 and (job.parameters["selection"]["upto"], job.parameters["selected"]) == (last, 3)
+    from ops.selectors.redrive import RedriveSelection, redrive_messages
+
+    chosen = set(redrive_messages(queue=dlq, selection=RedriveSelection.from_params(job.parameters["selection"]))
+                 .values_list("message_id", flat=True))
+    assert len(chosen) == 3 and not chosen & set(later)
+    page = operator.get(reverse("job", args=[job.pk])).content.decode()
+    assert "messages that arrived after the confirm page are not included" in page

@@ -139,6 +139,20 @@ def test_the_deduplication_id_is_stable_for_a_job_and_message_and_within_sqs_lim
     assert len(long_id) <= 128 and long_id == dedup_id(41, "x" * 200) and long_id.startswith("lops-41-")
 
 
+def test_a_delete_job_leaves_messages_that_arrived_after_the_request(aws, fast, no_enqueue):
+    # The selection is frozen when the job is asked for: a message of the same group stored
+    # between the request and the run is not deleted with the ones the operator saw.
+    dlq = make_dlq()
+    group = signature("KeyError: 'id'")
+    seen = put_messages(dlq, [{"n": i} for i in range(5)])
+    result = dlq_delete_request(queue=dlq.queue, selection=RedriveSelection(group=group), confirm_name=dlq.queue.name,
+                                user=make_user(Role.OPERATOR, "olga"), idempotency_key="frozen-del-123456")
+    later = put_messages(dlq, [{"late": i} for i in range(3)])
+    job_run(job_id=result.job.pk)
+    assert states(result.job) == {i: RedriveItemState.REDRIVEN for i in seen}
+    assert sorted(m["MessageId"] for m in drain(dlq.url)) == sorted(later)
+
+
 def test_async_dlq_messages_are_re_invoked_with_the_original_event(aws, fast, no_enqueue):
     dlq = make_dlq(role=QueueRole.LAMBDA_DLQ, name="payments-dlq")
     events = [{"orderId": i} for i in range(6)]
