@@ -10,9 +10,13 @@ from django.http import QueryDict
 from dashboard import params
 from dashboard.forms import KeyedForm
 from ops.aws.sqs import MOVE_VELOCITY_MAX
+from ops.selectors.dlq_search import MAX_EXPRESSION, CriteriaError, json_path_parse
 from ops.selectors.redrive import RedriveSelection
 
 METHODS = ("loop", "move")
+# The DLQ page's own limits (dashboard/views/dlq.py), so every selection its links carry here is read.
+JSON_PATH_MAX = MAX_EXPRESSION
+TEXT_MAX = 200
 
 
 def selection_from(data: QueryDict) -> RedriveSelection:
@@ -25,15 +29,35 @@ def selection_from(data: QueryDict) -> RedriveSelection:
         group=params.error_group(data),
         since=since,
         until=until,
-        text=params.text(data, "q", max_length=200),
-        json_path=params.text(data, "json_path", max_length=200),
+        text=params.text(data, "q", max_length=TEXT_MAX),
+        json_path=_json_path(data),
+        upto=_upto(data),
     )
+
+
+def _upto(data: QueryDict) -> int | None:
+    """The highest stored message id the confirm page's preview saw (a hidden field); absent → None."""
+    value = params.integer(data, "upto", default=-1, minimum=0, maximum=2**63 - 1)
+    return None if value < 0 else value
+
+
+def _json_path(data: QueryDict) -> str:
+    """The expression as given, once it parses: an unreadable one is refused here, where it can
+    be named, not later when the preview or the job runs the search."""
+    raw = params.text(data, "json_path", max_length=JSON_PATH_MAX)
+    try:
+        json_path_parse(raw)
+    except CriteriaError as err:
+        raise params.ParamError("json_path", str(err)) from None
+    return raw
 
 
 class SelectionForm(KeyedForm):
     def __init__(self, data: QueryDict, *args, **kwargs) -> None:
         super().__init__(data, *args, **kwargs)
         self.selection: RedriveSelection | None = None
+        # Set when the selection itself cannot be read: the view then offers no form at all.
+        self.selection_error = ""
         self._raw = data
 
     def clean(self):
@@ -41,6 +65,7 @@ class SelectionForm(KeyedForm):
         try:
             self.selection = selection_from(self._raw)
         except params.ParamError as err:
+            self.selection_error = str(err)
             raise forms.ValidationError(str(err)) from err
         return cleaned
 

@@ -1,6 +1,11 @@
 """DLQ actions: redrive, delete chosen messages, purge. GET is the confirm page (with a preview:
 how many, where to, a sample, what is deleted and when); POST makes the job and goes to its page.
 Operators only, both ways: the confirm page is the first half of the action.
+
+A selection value that cannot be read (a bad id, group, since, until, text or JSON path) is a
+400 page naming it with no form: unlike the read pages (``params.page_view``), an action page
+never drops the value and carries on, since what remained would select more messages than the
+operator asked for (a dropped ``until`` widens the window to now).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dashboard.permissions import operator_required
 from dashboard.redrive_forms import RedriveForm, TypedConfirmForm, selection_from
 from ops.actions.runner import JOB_SOFT_TIME_LIMIT, JobRequestError
 from ops.models import Job, JobKind, Queue, RedriveItemState
+from ops.selectors.dlq import dlq_queue
 from ops.selectors.jobs import jobs_for_target
 from ops.selectors.redrive import (
     RedriveSelection,
@@ -32,9 +38,10 @@ from ops.services.redrive import dlq_delete_request, dlq_purge_request, dlq_redr
 
 
 def _queue_or_404(pk: int) -> Queue:
-    queue = Queue.objects.select_related("account").filter(pk=pk).first()
+    # DLQs only, as the DLQ pages: a live event source queue has no redrive, delete or purge.
+    queue = dlq_queue(pk=pk)
     if queue is None:
-        raise Http404("No such queue")
+        raise Http404("No such dead-letter queue")
     return queue
 
 
@@ -46,9 +53,11 @@ def _back(queue: Queue) -> str:
         return reverse("overview")
 
 
-def _hidden(selection: RedriveSelection) -> dict:
-    """The selection as the confirm form's hidden fields carry it back."""
+def _hidden(selection: RedriveSelection, preview) -> dict:
+    """The selection as the confirm form's hidden fields carry it back, frozen at the highest
+    stored message id this page previewed (0: it previewed none)."""
     return {
+        "upto": preview.last_pk or selection.upto or 0,
         "ids": selection.ids,
         "group": selection.group,
         "since": selection.since.isoformat() if selection.since else "",
@@ -58,19 +67,25 @@ def _hidden(selection: RedriveSelection) -> dict:
     }
 
 
+def _refused(request: HttpRequest, queue: Queue, message: str) -> HttpResponse:
+    """The selection cannot be read: say why, offer no confirm form (and no link that drops the value)."""
+    return render(request, "dashboard/redrive/bad_selection.html", {"queue": queue, "message": message, "back": _back(queue)},
+                  status=400)
+
+
 def _page(request: HttpRequest, queue: Queue, template: str, action: str, *, selection: RedriveSelection, status: int = 200,
           error: str = "", **extra) -> HttpResponse:
     try:
         preview = redrive_preview(queue=queue, selection=selection)
     except RedriveSelectionError as err:
-        raise params.ParamError("json_path", str(err)) from err
+        return _refused(request, queue, f"json_path: {err}")
     context = confirm_context(
         action_url=reverse(action, args=[queue.pk]),
         cancel_url=_back(queue),
         queue=queue,
         selection=selection,
         selection_text=selection.describe(),
-        hidden=_hidden(selection),
+        hidden=_hidden(selection, preview),
         preview=preview,
         target=redrive_target(queue=queue),
         active_jobs=[j for j in jobs_for_target(account_id=queue.account_id, region=queue.region, resource_arn=queue.arn, limit=5) if j.is_active],
@@ -84,10 +99,6 @@ def _page(request: HttpRequest, queue: Queue, template: str, action: str, *, sel
     return render(request, template, context, status=status)
 
 
-def _selection_or_400(request: HttpRequest) -> RedriveSelection:
-    return selection_from(request.GET)
-
-
 def _acted(request: HttpRequest, outcome) -> HttpResponse:
     (messages.success if outcome.created else messages.info)(request, outcome.message)
     return redirect("job", pk=outcome.job.pk)
@@ -95,24 +106,30 @@ def _acted(request: HttpRequest, outcome) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @operator_required
-@params.page_view
+@params.cleans_query
 def dlq_redrive(request: HttpRequest, pk: int) -> HttpResponse:
     queue = _queue_or_404(pk)
     template = "dashboard/redrive/confirm_redrive.html"
     if request.method != "POST":
-        return _page(request, queue, template, "dlq-redrive", selection=_selection_or_400(request),
-                     default_velocity=100)
+        try:
+            selection = selection_from(request.GET)
+        except params.ParamError as err:
+            return _refused(request, queue, str(err))
+        return _page(request, queue, template, "dlq-redrive", selection=selection, default_velocity=100)
     form = RedriveForm(request.POST)
     if not form.is_valid():
-        selection = form.selection or RedriveSelection()
-        return _page(request, queue, template, "dlq-redrive", selection=selection, status=400, error=form.first_error(),
+        if form.selection_error:
+            return _refused(request, queue, form.selection_error)
+        return _page(request, queue, template, "dlq-redrive", selection=form.selection, status=400, error=form.first_error(),
                      default_velocity=100)
     try:
         outcome = dlq_redrive_request(
             queue=queue, selection=form.selection, user=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
             use_move=form.cleaned_data.get("method") == "move", velocity=form.cleaned_data.get("velocity"),
         )
-    except (JobRequestError, RedriveSelectionError) as err:
+    except RedriveSelectionError as err:
+        return _refused(request, queue, f"json_path: {err}")
+    except JobRequestError as err:
         return _page(request, queue, template, "dlq-redrive", selection=form.selection, status=400, error=str(err),
                      default_velocity=100)
     return _acted(request, outcome)
@@ -120,27 +137,34 @@ def dlq_redrive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @operator_required
-@params.page_view
+@params.cleans_query
 def dlq_delete(request: HttpRequest, pk: int) -> HttpResponse:
     queue = _queue_or_404(pk)
     template = "dashboard/redrive/confirm_delete.html"
     if request.method != "POST":
-        return _page(request, queue, template, "dlq-delete", selection=_selection_or_400(request))
+        try:
+            selection = selection_from(request.GET)
+        except params.ParamError as err:
+            return _refused(request, queue, str(err))
+        return _page(request, queue, template, "dlq-delete", selection=selection)
     form = TypedConfirmForm(request.POST)
     if not form.is_valid():
-        return _page(request, queue, template, "dlq-delete", selection=form.selection or RedriveSelection(), status=400,
-                     error=form.first_error())
+        if form.selection_error:
+            return _refused(request, queue, form.selection_error)
+        return _page(request, queue, template, "dlq-delete", selection=form.selection, status=400, error=form.first_error())
     try:
         outcome = dlq_delete_request(queue=queue, selection=form.selection, confirm_name=form.cleaned_data["confirm_name"],
                                      user=request.user, idempotency_key=form.cleaned_data["idempotency_key"])
-    except (JobRequestError, RedriveSelectionError) as err:
+    except RedriveSelectionError as err:
+        return _refused(request, queue, f"json_path: {err}")
+    except JobRequestError as err:
         return _page(request, queue, template, "dlq-delete", selection=form.selection, status=400, error=str(err))
     return _acted(request, outcome)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @operator_required
-@params.page_view
+@params.cleans_query
 def dlq_purge(request: HttpRequest, pk: int) -> HttpResponse:
     queue = _queue_or_404(pk)
     template = "dashboard/redrive/confirm_purge.html"
@@ -181,6 +205,7 @@ def _panel(job: Job) -> dict:
         "redrive_total": sum(counts.values()),
         "redrive_delete": delete,
         "redrive_target": target,
+        "redrive_frozen": ((job.parameters or {}).get("selection") or {}).get("upto") is not None,
     }
 
 

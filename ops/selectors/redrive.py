@@ -38,6 +38,10 @@ class RedriveSelection:
     until: datetime | None = None
     text: str = ""
     json_path: str = ""
+    # The highest DlqMessage id the confirm page's preview saw: the selection is frozen there, so
+    # a message stored after the operator looked (a new arrival in the same group) is not acted
+    # on. Not a criterion of its own (``everything`` ignores it); None: not frozen.
+    upto: int | None = None
 
     @property
     def everything(self) -> bool:
@@ -51,6 +55,7 @@ class RedriveSelection:
             "until": self.until.isoformat() if self.until else "",
             "text": self.text,
             "json_path": self.json_path,
+            "upto": self.upto,
         }
 
     @classmethod
@@ -62,6 +67,7 @@ class RedriveSelection:
             until=datetime.fromisoformat(data["until"]) if data.get("until") else None,
             text=data.get("text") or "",
             json_path=data.get("json_path") or "",
+            upto=int(data["upto"]) if data.get("upto") is not None else None,
         )
 
     def describe(self) -> str:
@@ -94,6 +100,8 @@ def redrive_messages(*, queue: Queue, selection: RedriveSelection) -> QuerySet[D
         raise RedriveSelectionError(str(err)) from err
     if selection.ids:
         qs = qs.filter(message_id__in=selection.ids)
+    if selection.upto is not None:
+        qs = qs.filter(pk__lte=selection.upto)  # ids grow as the poller stores new messages
     return qs.order_by("sent_at", "id")
 
 
@@ -153,6 +161,8 @@ class RedrivePreview:
     first_sent: datetime | None
     last_sent: datetime | None
     sample: list = field(default_factory=list)
+    # The highest stored id among them, which freezes the selection (RedriveSelection.upto).
+    last_pk: int | None = None
 
     @property
     def not_replayable(self) -> int:
@@ -160,17 +170,19 @@ class RedrivePreview:
 
 
 def redrive_preview(*, queue: Queue, selection: RedriveSelection) -> RedrivePreview:
-    """How many, how many can be replayed, their sent window, and a sample (two queries)."""
+    """How many, how many can be replayed, their sent window, the highest id, and a sample (two queries)."""
     qs = redrive_messages(queue=queue, selection=selection)
     agg = qs.order_by().aggregate(
-        n=Count("id"), replayable=Count("id", filter=Q(replayable=True)), first=Min("sent_at"), last=Max("sent_at")
+        n=Count("id"), replayable=Count("id", filter=Q(replayable=True)), first=Min("sent_at"), last=Max("sent_at"),
+        last_pk=Max("id"),
     )
     sample = list(
         qs.only("message_id", "sent_at", "error_type", "error_message", "body_text", "body_size", "shape", "replayable")[:PREVIEW_SAMPLE]
     )
     for m in sample:
         m.body_preview = m.body_text[:BODY_PREVIEW_CHARS] + ("…" if len(m.body_text) > BODY_PREVIEW_CHARS else "")
-    return RedrivePreview(count=agg["n"], replayable=agg["replayable"], first_sent=agg["first"], last_sent=agg["last"], sample=sample)
+    return RedrivePreview(count=agg["n"], replayable=agg["replayable"], first_sent=agg["first"], last_sent=agg["last"], sample=sample,
+                          last_pk=agg["last_pk"])
 
 
 def redrive_item_counts(*, job: Job) -> dict[str, int]:

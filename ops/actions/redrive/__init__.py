@@ -3,7 +3,8 @@ DLQ), delete chosen messages, purge. Each job's target is the DLQ's ARN, so at m
 runs per queue at a time (the runner's one-active-per-target constraint).
 
 Parameters every kind carries (written by ops.services.redrive): ``queue`` (the Queue's id);
-the loop kinds add ``selection`` (ops.selectors.redrive.RedriveSelection.as_params),
+the loop kinds add ``selection`` (ops.selectors.redrive.RedriveSelection.as_params, frozen by
+its ``upto`` at the highest stored message id the confirm page saw, so later arrivals are left),
 ``target`` (``{"kind": "queue", "url", "fifo"}``, ``{"kind": "invoke", "function"}`` or
 ``{"kind": "delete"}``) and ``rate``; the move kind adds ``velocity``.
 """
@@ -21,6 +22,7 @@ from ops.aws import sqs
 from ops.aws.errors import AwsError
 from ops.models import JobKind, Queue
 from ops.pollers.base import account_scope
+from ops.selectors.dlq import dlq_queue
 from ops.selectors.redrive import RedriveSelection
 
 
@@ -28,6 +30,10 @@ def _queue(ctx: JobContext) -> Queue:
     queue = Queue.objects.filter(pk=ctx.job.parameters.get("queue")).first()
     if queue is None:
         raise JobFailed("the queue is no longer known to Lambda Ops; nothing was touched")
+    # Checked again when the job runs: the queue's role may have changed since the request (or
+    # the job was made some other way), and a live event source queue is never acted on.
+    if dlq_queue(pk=queue.pk) is None:
+        raise JobFailed(f"{queue.name} is not a dead-letter queue of any known function; nothing was touched")
     return queue
 
 

@@ -10,7 +10,7 @@ A run:
      end of the run after that (SQS may hand the same few messages back again and again, and a
      selected message behind them would never come);
    - pending: re-delivered (SendMessageBatch to the source queue, body and message attributes
-     unchanged, FIFO group and deduplication ids kept; or an async Invoke with the event, or
+     unchanged, FIFO group id kept and a deduplication id of this job's own, see ``dedup_id``; or an async Invoke with the event, or
      the invocation record's requestPayload); transient failures are retried with backoff, and
      a message that still fails is marked failed with the reason and handed back to the DLQ;
      a re-delivered one is marked delivered (with the new id) in its own committed
@@ -32,6 +32,7 @@ only after its re-delivery succeeded (or, in a delete job, because deleting is w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -57,8 +58,22 @@ RETRY_BASE_S = 0.2
 # How often an empty receive is followed by a depth check while waiting for in-flight messages.
 EMPTY_WAIT_S = 0.5
 
+# SQS's limit on a MessageDeduplicationId.
+DEDUP_ID_MAX = 128
+
 PENDING, DELIVERED = RedriveItemState.PENDING, RedriveItemState.DELIVERED
 OPEN = (PENDING, DELIVERED)
+
+
+def dedup_id(job_pk: int, message_id: str) -> str:
+    """The FIFO deduplication id a re-delivery is sent with. Never the original one: within
+    SQS's five-minute window a FIFO queue answers success to a repeated id and drops the
+    message, and the loop would then delete the only copy. Stable for the job and message, so a
+    resumed run's re-send of the same message is still deduplicated."""
+    value = f"lops-{job_pk}-{message_id}"
+    if len(value) <= DEDUP_ID_MAX:
+        return value
+    return f"lops-{job_pk}-" + hashlib.sha256(message_id.encode()).hexdigest()
 
 
 class _QueueGone(Exception):
@@ -179,7 +194,7 @@ class RedriveLoop:
             entries = []
             for n, m in enumerate(batch):
                 group = m.attributes.get("MessageGroupId", "") if self.target.fifo else ""
-                dedup = (m.attributes.get("MessageDeduplicationId") or m.message_id) if self.target.fifo else ""
+                dedup = dedup_id(self.job.pk, m.message_id) if self.target.fifo else ""
                 entries.append(sqs.SendEntry(id=str(n), body=m.body, message_attributes=m.message_attributes, group_id=group, deduplication_id=dedup))
             try:
                 outcome = sqs.messages_send(self.scope, self.target.url, entries)

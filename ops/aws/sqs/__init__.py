@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ops.aws.client import Scope, call, client
+from ops.aws.client import Scope, cached_client, call, client
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ def queue_url(scope: Scope, arn: str) -> str:
 
 
 def queue_depth(scope: Scope, url: str) -> QueueDepth:
-    attrs = call(client("sqs", scope), "GetQueueAttributes", QueueUrl=url,
+    # The redrive loop asks every EMPTY_WAIT_S while it waits for in-flight messages; a client
+    # built per call costs more than the call, so the kept one serves.
+    attrs = call(cached_client("sqs", scope), "GetQueueAttributes", QueueUrl=url,
                  AttributeNames=_DEPTH_ATTRIBUTES).get("Attributes", {})
 
     def _n(key: str) -> int:

@@ -61,6 +61,11 @@ def make_dlq(*, role: str = QueueRole.SOURCE_DLQ, name: str = "orders-dlq", fifo
         policy = json.dumps({"deadLetterTargetArn": dlq.queue.arn, "maxReceiveCount": "3"})
         dlq.source_url = c.create_queue(QueueName=source_name, Attributes={**fifo_attrs, "RedrivePolicy": policy})["QueueUrl"]
         dlq.source = _queue_row(account, source_name, dlq.source_url, dlq_arn=dlq.queue.arn)
+        # As the inventory links them: the function reading the source queue, whose DLQ this is.
+        dlq.function = FunctionFactory(account=account, region=REGION, name=name.replace("-dlq", "") + "-consumer",
+                                       arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name.replace('-dlq', '')}-consumer")
+        FunctionQueue.objects.create(function=dlq.function, queue=dlq.source, role=QueueRole.EVENT_SOURCE)
+        FunctionQueue.objects.create(function=dlq.function, queue=dlq.queue, role=QueueRole.SOURCE_DLQ)
     else:
         dlq.function = FunctionFactory(account=account, region=REGION, name=name.replace("-dlq", ""),
                                        arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name.replace('-dlq', '')}")

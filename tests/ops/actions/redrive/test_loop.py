@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from ops.actions.redrive.items import REASON_STREAM
-from ops.actions.redrive.loop import REASON_CANCELLED, REASON_GONE
+from ops.actions.redrive.loop import REASON_CANCELLED, REASON_GONE, dedup_id
 from ops.actions.runner import job_run
 from ops.models import DlqMessageShape, Job, JobStatus, QueueRole, RedriveItem, RedriveItemState, Role
 from ops.selectors.redrive import RedriveSelection
@@ -105,6 +105,52 @@ def test_a_fifo_dlq_goes_back_in_order_with_its_group(aws, fast, no_enqueue):
     back = drain(dlq.source_url)
     assert [m["Body"] for m in back] == [f"m{i}" for i in range(15)]
     assert {m["Attributes"]["MessageGroupId"] for m in back} == {"customer-7"}
+
+
+def test_a_fifo_redrive_sends_a_deduplication_id_of_its_own_so_sqs_does_not_drop_a_message_seen_minutes_ago(aws, fast, no_enqueue):
+    # The messages first went through the source queue with these very deduplication ids (as
+    # they do on their way to the DLQ); within SQS's five-minute window a re-send with the same
+    # id is answered "success" and dropped, and the loop would delete the only copy.
+    dlq = make_dlq(name="ledger-dlq", fifo=True)
+    ids = put_messages(dlq, [f"l{i}" for i in range(4)], fifo_group="acct-1")
+    c = sqs_client()
+    got = c.receive_message(QueueUrl=dlq.url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"],
+                            VisibilityTimeout=0)["Messages"]
+    original = {m["MessageId"]: m["Attributes"]["MessageDeduplicationId"] for m in got}
+    assert set(original) == set(ids)
+    c.send_message_batch(QueueUrl=dlq.source_url, Entries=[
+        {"Id": str(n), "MessageBody": m["Body"], "MessageGroupId": "acct-1", "MessageDeduplicationId": original[m["MessageId"]]}
+        for n, m in enumerate(got)])
+    assert len(drain(dlq.source_url)) == 4  # consumed by the function, then failed into the DLQ
+    job = _redrive(dlq)
+    assert set(states(job).values()) == {RedriveItemState.REDRIVEN}
+    back = drain(dlq.source_url)
+    assert sorted(m["Body"] for m in back) == [f"l{i}" for i in range(4)]
+    sent = {m["Attributes"]["MessageDeduplicationId"] for m in back}
+    assert sent == {dedup_id(job.pk, i) for i in ids} == {f"lops-{job.pk}-{i}" for i in ids}
+    assert not sent & set(original.values())
+
+
+def test_the_deduplication_id_is_stable_for_a_job_and_message_and_within_sqs_limit():
+    # Stable: a resumed run re-sending the same message is deduplicated by SQS, not doubled.
+    assert dedup_id(41, "m-1") == dedup_id(41, "m-1") == "lops-41-m-1"
+    assert dedup_id(41, "m-1") != dedup_id(42, "m-1")
+    long_id = dedup_id(41, "x" * 200)
+    assert len(long_id) <= 128 and long_id == dedup_id(41, "x" * 200) and long_id.startswith("lops-41-")
+
+
+def test_a_delete_job_leaves_messages_that_arrived_after_the_request(aws, fast, no_enqueue):
+    # The selection is frozen when the job is asked for: a message of the same group stored
+    # between the request and the run is not deleted with the ones the operator saw.
+    dlq = make_dlq()
+    group = signature("KeyError: 'id'")
+    seen = put_messages(dlq, [{"n": i} for i in range(5)])
+    result = dlq_delete_request(queue=dlq.queue, selection=RedriveSelection(group=group), confirm_name=dlq.queue.name,
+                                user=make_user(Role.OPERATOR, "olga"), idempotency_key="frozen-del-123456")
+    later = put_messages(dlq, [{"late": i} for i in range(3)])
+    job_run(job_id=result.job.pk)
+    assert states(result.job) == {i: RedriveItemState.REDRIVEN for i in seen}
+    assert sorted(m["MessageId"] for m in drain(dlq.url)) == sorted(later)
 
 
 def test_async_dlq_messages_are_re_invoked_with_the_original_event(aws, fast, no_enqueue):
