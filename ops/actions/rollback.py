@@ -6,11 +6,14 @@ and where it should go (``to_version``, ``to_weights`` — {} clears weighted ro
 
 A run:
 1. GetAlias. Gone → fail ("deleted meanwhile"). Already at the target with a RevisionId other
-   than the page's → a previous attempt of this job moved it (resumed run) or someone else did:
-   verified below either way, never moved twice. A RevisionId other than the page's and not at
-   the target → refuse, naming who moved it and when if the history knows.
-2. One UpdateAlias carrying the page's RevisionId, so Lambda itself refuses (412) if the alias
-   moved between our read and our write.
+   than the page's → if an earlier attempt of this job sent the UpdateAlias (its log says so:
+   step 2's marker), that attempt moved it: verified below, never sent twice. Otherwise someone
+   else did (a deploy pipeline, another operator): fail, naming who and when, and record nothing,
+   so their move is never shown or audited as this operator's rollback. A RevisionId other than
+   the page's and not at the target → refuse, naming who moved it and when if the history knows.
+2. A log entry marking that the update is about to be sent (committed first, so a resumed attempt
+   knows), then one UpdateAlias carrying the page's RevisionId, so Lambda itself refuses (412) if
+   the alias moved between our read and our write.
 3. A timeout or connection error after the request may have been sent: read back first; moved
    to the target → it went through; still at the page's RevisionId → retry once (the RevisionId
    makes the retry safe); anything else → fail, saying what the alias is now.
@@ -18,7 +21,8 @@ A run:
    the operator, the job, dated by the action) and update the Alias row, under the alias's
    history lock — the inventory and CloudTrail later merge into this row (ops.pollers.changes.merge).
 
-Resumable: step 1 reads back before anything is sent, so a resumed run never applies twice.
+Resumable: step 1 reads back before anything is sent, so a resumed run never applies twice; the
+marker of step 2 tells its own earlier move from someone else's.
 """
 
 from __future__ import annotations
@@ -32,7 +36,17 @@ from ops.actions.runner import JobContext, JobFailed, job_kind_register
 from ops.aws import lambda_actions
 from ops.aws.errors import AwsError
 from ops.aws.lambda_ import AliasInfo
-from ops.models import Alias, AliasChange, AliasChangeSource, Change, ChangeKind, DeployDating, JobKind, JobLogLevel
+from ops.models import (
+    Alias,
+    AliasChange,
+    AliasChangeSource,
+    Change,
+    ChangeKind,
+    DeployDating,
+    JobKind,
+    JobLogEntry,
+    JobLogLevel,
+)
 from ops.pollers.base import account_scope
 from ops.pollers.changes.merge import LAMBDA_OPS_TOOL, alias_lock, norm_weights
 from ops.selectors.deploys import alias_last_move, routing_label
@@ -51,18 +65,35 @@ def _at_target(info: AliasInfo, version: str, weights: dict) -> bool:
 def _moved_message(alias: Alias, info: AliasInfo) -> str:
     """"live moved to v10 at 14:41 by deploy-bot" when the history knows, else what it is now."""
     now_label = routing_label(info.version, info.weights)
+    mover = _mover(alias, info)
+    if mover:
+        return f"{alias.name} moved to {now_label} {mover}"
+    return f"{alias.name} is now {now_label} (moved since the page was rendered; who moved it is not known yet)"
+
+
+def _mover(alias: Alias, info: AliasInfo) -> str:
+    """"at 14:41:02 UTC by deploy-bot" for the alias's latest move when it led to what we read, else ""."""
     last = alias_last_move(alias=alias)
     if last is not None and last.to_version == info.version and norm_weights(last.to_weights) == norm_weights(info.weights):
         who = last.actor.get_username() if last.actor else last.actor_name or "someone outside Lambda Ops"
-        return f"{alias.name} moved to {now_label} at {last.at:%H:%M:%S} UTC by {who}"
+        return f"at {last.at:%H:%M:%S} UTC by {who}"
     event = (
         Change.objects.filter(function=alias.function, kind=ChangeKind.ALIAS, qualifier=alias.name)
         .order_by("-at")
         .first()
     )
     if event is not None and event.after.get("version") == info.version:
-        return f"{alias.name} moved to {now_label} at {event.at:%H:%M:%S} UTC by {event.actor or 'an unknown principal'}"
-    return f"{alias.name} is now {now_label} (moved since the page was rendered; who moved it is not known yet)"
+        return f"at {event.at:%H:%M:%S} UTC by {event.actor or 'an unknown principal'}"
+    return ""
+
+
+# The data key of the log entry written just before an UpdateAlias is sent.
+_SENDING = "update_alias_sending"
+
+
+def _sent_before(ctx: JobContext) -> bool:
+    """Whether an earlier attempt of this job got as far as sending its UpdateAlias."""
+    return ctx.attempt > 1 and JobLogEntry.objects.filter(job_id=ctx.job.pk, **{f"data__{_SENDING}": True}).exists()
 
 
 def _read(ctx: JobContext, scope, p: dict) -> AliasInfo:
@@ -89,8 +120,13 @@ def alias_move_job(ctx: JobContext) -> dict:
     ctx.log(f"read {alias.name}: {routing_label(info.version, info.weights)} (revision {info.revision_id[:8]}…)")
     calls = 0
     if info.revision_id != expected:
-        if _at_target(info, target, weights):
-            ctx.log(f"{alias.name} is already at {goal}: not sent again", level=JobLogLevel.WARNING)
+        if _at_target(info, target, weights) and _sent_before(ctx):
+            ctx.log(f"{alias.name} is already at {goal}: an earlier attempt's update went through; not sent again",
+                    level=JobLogLevel.WARNING)
+        elif _at_target(info, target, weights):
+            # someone else's move: taking it as ours would show and audit it as this operator's rollback
+            mover = _mover(alias, info) or "since the page was rendered, by someone not known yet"
+            raise JobFailed(f"{alias.name} is already on {goal} (moved {mover}); nothing was changed")
         else:
             raise JobFailed(f"refused: {_moved_message(alias, info)}; nothing was changed — reload the confirm page")
     else:
@@ -125,6 +161,7 @@ def _update(ctx: JobContext, scope, alias: Alias, p: dict, info: AliasInfo) -> t
     target, weights, expected = p["to_version"], p.get("to_weights") or {}, p["revision_id"]
     goal = routing_label(target, weights)
     for attempt in (1, 2):
+        ctx.log(f"sending UpdateAlias {alias.name} → {goal}", **{_SENDING: True})
         try:
             moved = lambda_actions.alias_update(
                 scope, function=p["function"], alias=p["alias"], version=target, weights=weights, revision_id=expected

@@ -70,15 +70,27 @@ def json_path_parse(raw: str) -> JsonPath | None:
 def _value(raw: str) -> object:
     raw = raw.strip()
     if raw.startswith(("'",)) and raw.endswith("'") and len(raw) >= 2:
-        return raw[1:-1]
+        return _storable(raw[1:-1])
     try:
         value = json.loads(raw)
     except ValueError:
         if raw.startswith('"'):
             raise CriteriaError(f"value {raw[:40]} opens a quote it does not close") from None
-        return raw  # a bare word is a string
+        return _storable(raw)  # a bare word is a string
     if isinstance(value, (dict, list)):
         raise CriteriaError("value must be a number, a string, true, false or null (not an object or a list)")
     if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
         raise CriteriaError("value must be a finite number")
+    return _storable(value) if isinstance(value, str) else value
+
+
+def _storable(value: str) -> str:
+    # The value goes to Postgres as ::jsonb, which refuses NUL (a DataError) and cannot even be
+    # sent a lone surrogate (it is not UTF-8); no stored body holds either, so say so instead.
+    if "\x00" in value:
+        raise CriteriaError("value holds a NUL character (\\u0000), which no stored message can hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CriteriaError("value holds a lone surrogate (such as \\ud800), which is not text any message can hold") from None
     return value

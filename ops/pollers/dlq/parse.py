@@ -16,6 +16,7 @@ group and a log group of the same error share one signature.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +24,7 @@ from ops.models import DlqMessageShape, QueueRole
 from ops.pollers.logs.errors import TIMED_OUT, TYPED, normalise, signature
 
 MAX_ERROR_MESSAGE = 2000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and surrogates: text Postgres refuses
 _BATCH_INFO_SUFFIX = "BatchInfo"  # KinesisBatchInfo, DDBStreamBatchInfo, KafkaBatchInfo, …
 
 
@@ -52,7 +54,9 @@ def body_decoded(body: bytes) -> str:
 
 
 def body_parsed(text: str) -> object | None:
-    """The body as JSON when it is JSON that jsonb can hold (no NUL escapes), else None."""
+    """The body as JSON when it is JSON that jsonb can hold, else None: a NUL (\\u0000) or a
+    lone surrogate (\\ud800) escaped anywhere in a key or a value parses in Python, but
+    Postgres refuses it, and one such message would fail the whole store."""
     stripped = text.lstrip()
     if not stripped or stripped[0] not in "{[":
         return None
@@ -62,12 +66,35 @@ def body_parsed(text: str) -> object | None:
         doc = json.loads(text, strict=False)
     except (ValueError, RecursionError):
         return None
-    try:
-        if "\\u0000" in json.dumps(doc):
-            return None
-    except (ValueError, RecursionError):
-        return None
-    return doc
+    return doc if _storable(doc) else None
+
+
+def _storable(doc) -> bool:
+    # Iterative, so a deeply nested body cannot hit the recursion limit here.
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not _storable_text(key):
+                    return False
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and not _storable_text(node):
+            return False
+    return True
+
+
+def _storable_text(value: str) -> bool:
+    return _UNSTORABLE.search(value) is None
+
+
+def clean_text(value) -> str:
+    """A string for a text column: NUL and lone surrogates (which Postgres refuses) become U+FFFD."""
+    value = "" if value is None else str(value)
+    # a Python str holds a valid pair as one code point, so any code point left in the range is lone
+    return _UNSTORABLE.sub("\ufffd", value)
 
 
 def error_of(text: str) -> tuple[str, str]:
@@ -87,7 +114,7 @@ def error_of(text: str) -> tuple[str, str]:
 
 def _attr(message_attributes: dict, name: str) -> str:
     attr = message_attributes.get(name) or {}
-    return str(attr.get("value", ""))
+    return clean_text(attr.get("value", ""))
 
 
 def _int(value) -> int | None:
@@ -136,22 +163,22 @@ def message_parse(*, body: bytes, attributes: dict, message_attributes: dict, ro
         response = doc.get("responsePayload") if isinstance(doc.get("responsePayload"), dict) else {}
         response_ctx = doc.get("responseContext") if isinstance(doc.get("responseContext"), dict) else {}
         stream = _stream_info(doc) is not None
-        etype = str(response.get("errorType") or "")[:200]
-        emsg = str(response.get("errorMessage") or "")
+        etype = clean_text(response.get("errorType") or "")[:200]
+        emsg = clean_text(response.get("errorMessage") or "")
         if not etype and emsg:
             etype, _ = error_of(emsg)
         if not etype and not emsg:
-            etype = str(response_ctx.get("functionError") or ctx.get("condition") or "")[:200]
+            etype = clean_text(response_ctx.get("functionError") or ctx.get("condition") or "")[:200]
         norm = error_of(emsg)[1] if emsg else ""
         if etype == "" and norm == "":
-            norm = normalise(str(ctx.get("condition") or ""))
+            norm = normalise(clean_text(ctx.get("condition") or ""))
         return Parsed(
             shape=DlqMessageShape.STREAM_RECORD if stream else DlqMessageShape.INVOCATION_RECORD,
-            request_id=str(ctx.get("requestId") or "")[:64],
-            function_arn=str(ctx.get("functionArn") or "")[:255],
-            condition=str(ctx.get("condition") or "")[:64],
+            request_id=clean_text(ctx.get("requestId") or "")[:64],
+            function_arn=clean_text(ctx.get("functionArn") or "")[:255],
+            condition=clean_text(ctx.get("condition") or "")[:64],
             approximate_invoke_count=_nonneg(ctx.get("approximateInvokeCount")),
-            error_code=str(response_ctx.get("statusCode") or "")[:64],
+            error_code=clean_text(response_ctx.get("statusCode") or "")[:64],
             error_type=etype,
             error_message=emsg[:MAX_ERROR_MESSAGE],
             group_signature=signature(etype, norm),

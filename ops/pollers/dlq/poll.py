@@ -14,7 +14,9 @@ destination or event-source queue's DLQ):
    depth, nothing was in flight) marks the stored messages it did not see as gone;
 5. writes one DlqSnapshot (the depth chart, arrivals per hour) and the queue's latest depth.
 A queue that fails (deleted, AccessDenied) is recorded on its row and as a shortfall of the run;
-the other queues are still read. Its stored messages are kept.
+the other queues are still read. Its stored messages are kept. So is a queue whose messages the
+database refuses: step 5's transaction rolls back that queue alone, and the reason recorded never
+quotes the database's error, which can hold a message body (customer data).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ops.aws import sqs as aws_sqs
@@ -61,11 +63,25 @@ def dlq_poll(ctx: PollContext) -> None:
             ctx.shortfall(f"DLQ {queue.name}: {why}"[:500])
             last_error = err
             continue
+        except DatabaseError as err:
+            # queue_poll's transaction has rolled this queue back (a savepoint inside a caller's);
+            # the error's own text is not recorded: Postgres quotes the refused value.
+            why = _database_refusal(err)
+            Queue.objects.filter(pk=queue.pk).update(dlq_error=why[:300], dlq_error_at=timezone.now())
+            ctx.shortfall(f"DLQ {queue.name}: {why}"[:500])
+            continue
         ctx.items += 1
     if last_error is not None and ctx.items == 0:
         # No DLQ of the scope could be read: the run failed (its status shows the AWS code);
         # each queue's row already says why.
         raise last_error
+
+
+def _database_refusal(err: DatabaseError) -> str:
+    sqlstate = getattr(err.__cause__, "sqlstate", None)
+    code = f"{type(err).__name__}, SQLSTATE {sqlstate}" if sqlstate else type(err).__name__
+    return (f"the database refused this poll's messages ({code}); nothing from this poll was kept, "
+            "the stored messages and depth are as the last good poll left them")
 
 
 def queue_poll(ctx: PollContext, *, queue: Queue, roles: set[str]) -> DlqSnapshot:

@@ -88,6 +88,13 @@ def test_queue_page_search_by_json_path_and_text(client_in, dlq):
     assert client_in.get(url + "?group=xyz").status_code == 400
 
 
+@pytest.mark.parametrize("value, why", [("%5Cu0000", "NUL"), ("%5Cud800", "lone surrogate")])
+def test_a_json_path_value_postgres_cannot_hold_is_a_400_naming_json_path(client_in, dlq, value, why):
+    resp = client_in.get(reverse("dlq", args=[dlq.pk]) + f"?json_path=a+%3D+%22{value}%22")
+    assert resp.status_code == 400
+    assert f"Ignored json_path: value holds a {why}" in text(resp)
+
+
 def test_the_message_page_pretty_prints_json_and_shows_raw_otherwise(client_in, dlq, django_assert_num_queries):
     with django_assert_num_queries(MESSAGE_QUERIES):
         resp = client_in.get(reverse("dlq-message", args=[dlq.pk, dlq.json_msg.pk]))

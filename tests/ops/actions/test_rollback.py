@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from ops.actions.runner import job_run
 from ops.aws.client import Scope, client
@@ -205,25 +206,72 @@ def test_canary_finish_and_abort(aws, sandbox_server, no_enqueue):
     assert "no weighted routing" in alias_preflight(alias=alias, kind=JobKind.CANARY_ABORT).refusal
 
 
-def test_cloudtrail_first_then_the_job_records_into_that_row(deployed, sandbox_server):
+def _killed_after_sending(job, monkeypatch):
+    """Attempt 1 sends its UpdateAlias and its worker dies before recording; the sweeper puts the
+    job back to pending, as it does for a resumable job that stopped beating."""
+    from ops.actions.runner import JobLost
+    from ops.actions.sweeper import jobs_sweep
+    from ops.aws import lambda_actions
+
+    real = lambda_actions.alias_update
+
+    def sent_then_killed(*args, **kwargs):
+        real(*args, **kwargs)
+        raise JobLost("worker killed after the call")
+
+    with monkeypatch.context() as m:
+        m.setattr(lambda_actions, "alias_update", sent_then_killed)
+        assert job_run(job_id=job.pk) is None
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=120))
+    assert jobs_sweep(stale_after_s=60).resumed == [job.pk]
+
+
+def test_cloudtrail_first_then_the_job_records_into_that_row(deployed, sandbox_server, monkeypatch):
     """A resumed run (the first attempt's UpdateAlias went through, its worker died before
     recording) after the changes poller already stored our own event: one row, the action's."""
     account, alias, user = deployed
-    pf = alias_preflight(alias=alias, kind=JobKind.ALIAS_ROLLBACK)
     job = _request(alias, user).job
-    from ops.aws import lambda_actions
-
-    lambda_actions.alias_update(Scope(PROD_ACCOUNT_ID, REGION), function=FN, alias="live", version="1", weights={},
-                                revision_id=pf.revision_id)  # the lost attempt's call
+    _killed_after_sending(job, monkeypatch)
+    assert lam().get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "1"  # the lost attempt's call
     assert poll_run(source="changes", account=account, region=REGION, work=changes_poll).ok
     trail = AliasChange.objects.get(alias=alias, to_version="1", tool="Lambda Ops")
     assert trail.event_id and trail.job is None
     assert job_run(job_id=job.pk) == JobStatus.SUCCEEDED
     job.refresh_from_db()
-    assert job.result["update_calls"] == 0  # read back first: not sent again
+    assert job.attempts == 2 and job.result["update_calls"] == 0  # read back first: not sent again
     trail.refresh_from_db()
     assert (trail.job, trail.source, trail.actor) == (job, AliasChangeSource.ROLLBACK, user)
     assert AliasChange.objects.filter(alias=alias, to_version="1").exclude(source=AliasChangeSource.CREATED).count() == 1
+
+
+def test_someone_elses_move_to_the_target_is_not_taken_as_this_rollback(deployed, sandbox_server):
+    """A deploy pipeline moves live to v1 after the confirm page was rendered: the job finds the
+    alias at its target, but it sent nothing, so it fails and records no move of its own."""
+    account, alias, user = deployed
+    job = _request(alias, user).job
+    pf = alias_preflight(alias=alias, kind=JobKind.ALIAS_ROLLBACK)
+    moved = lam().update_alias(FunctionName=FN, Name="live", FunctionVersion="1", RevisionId=pf.revision_id)
+    assert job_run(job_id=job.pk) == JobStatus.FAILED
+    job.refresh_from_db()
+    assert job.error == "live is already on v1 (moved since the page was rendered, by someone not known yet); nothing was changed"
+    assert job.result is None and not AliasChange.objects.filter(job=job).exists()
+
+    # once CloudTrail has told who moved it, the error names them
+    assert poll_run(source="changes", account=account, region=REGION, work=changes_poll).ok
+    theirs = AliasChange.objects.filter(alias=alias, to_version="1").exclude(source=AliasChangeSource.CREATED).get()
+    before = set(AliasChange.objects.values_list("pk", flat=True))
+    job = alias_action_request(kind=JobKind.ALIAS_ROLLBACK, alias=alias, user=user, to_version="1",
+                               revision_id=pf.revision_id, idempotency_key="t" * 16).job  # the same stale page
+    assert job_run(job_id=job.pk) == JobStatus.FAILED
+    job.refresh_from_db()
+    assert job.error == (f"live is already on v1 (moved at {theirs.at:%H:%M:%S} UTC by {theirs.actor_name}); "
+                         "nothing was changed")
+    assert lam().get_alias(FunctionName=FN, Name="live")["RevisionId"] == moved["RevisionId"]  # nothing sent
+    assert set(AliasChange.objects.values_list("pk", flat=True)) == before
+    assert not AliasChange.objects.filter(job=job).exists()
+    assert not AliasChange.objects.filter(alias=alias, source=AliasChangeSource.ROLLBACK).exists()
+    assert sorted(AuditEntry.objects.filter(action=JobKind.ALIAS_ROLLBACK).values_list("result", flat=True)) == [
+        "failed", "failed", "requested", "requested"]
 
 
 def test_the_confirm_page_warns_about_event_sources_on_latest(aws, sandbox_server, no_enqueue):

@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 import time
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -227,6 +228,70 @@ def test_hostile_bodies_and_binary_attributes_are_kept_exactly(aws):
     assert attrs["payload"] == {"type": "Binary", "base64": base64.b64encode(blob).decode()}
     assert attrs["note"] == {"type": "String", "value": "plain"}
     assert _counts(url) == (6, 0)
+
+
+def test_json_postgres_cannot_hold_is_kept_as_bytes_and_the_poll_goes_on(aws):
+    # A lone surrogate (in a value or a key) or a NUL escaped anywhere parses in Python but jsonb
+    # refuses it: such a body is stored as bytes, not JSON, and the valid message beside it is stored too.
+    queue, url = _queue(aws, "a-surrogate-dlq")
+    other, other_url = _queue(aws, "b-after-dlq")
+    sqs = _sqs()
+    bodies = {
+        "value": '{"a": "\\ud800"}',
+        "key": '{"\\udfff": 1}',
+        "nested_nul": '{"requestContext": {"requestId": "r-1\\u0000"}, "responsePayload": {"errorMessage": "x"}, '
+                      '"requestPayload": {}}',
+        "valid": '{"ok": "\\ud83d\\ude80"}',
+    }
+    sent = {k: sqs.send_message(QueueUrl=url, MessageBody=v)["MessageId"] for k, v in bodies.items()}
+    (after,) = _send(other_url, 1)
+    outcome = _poll(queue)
+    assert outcome.ok and outcome.items == 2 and outcome.warnings == ()
+    got = {k: DlqMessage.objects.get(message_id=v) for k, v in sent.items()}
+    for k in ("value", "key", "nested_nul"):
+        assert bytes(got[k].body) == bodies[k].encode() and got[k].body_json is None
+        assert got[k].body_text == bodies[k]  # the escapes are plain text: searchable as written
+    assert got["nested_nul"].request_id == ""  # not read as an invocation record: not JSON
+    assert got["valid"].body_json == {"ok": "🚀"}
+    assert DlqMessage.objects.filter(queue=other, message_id=after).exists()
+    queue.refresh_from_db()
+    other.refresh_from_db()
+    assert queue.dlq_error == "" and queue.depth_visible == 4 and other.depth_visible == 1
+
+
+def test_strings_for_text_columns_lose_only_what_postgres_refuses():
+    from ops.pollers.dlq.parse import clean_text
+
+    assert clean_text("Err\x00or \ud800 🚀") == "Err\ufffdor \ufffd 🚀"
+    assert clean_text(None) == "" and clean_text(412) == "412" and clean_text("Zoë") == "Zoë"
+
+
+def test_messages_the_database_refuses_fail_only_their_queue_and_the_reason_quotes_no_body(aws, monkeypatch):
+    from ops.pollers.dlq import poll as dlq_poll_module
+    from ops.pollers.dlq.parse import message_parse
+
+    def poisoned(**kw):
+        # what parse.py would let through if it missed a value jsonb refuses
+        p = message_parse(**kw)
+        return replace(p, body_json={"secret": "card 4111\x00"}) if b"card" in kw["body"] else p
+
+    monkeypatch.setattr(dlq_poll_module, "message_parse", poisoned)
+    queue, url = _queue(aws, "a-refused-dlq")
+    other, other_url = _queue(aws, "b-after-refused-dlq")
+    _sqs().send_message(QueueUrl=url, MessageBody='{"secret": "card 4111"}')
+    _send(url, 1)
+    (after,) = _send(other_url, 1)
+    outcome = _poll(queue)
+    assert outcome.ok and outcome.items == 1
+    queue.refresh_from_db()
+    assert queue.dlq_error.startswith("the database refused this poll's messages (DataError")
+    assert "4111" not in queue.dlq_error
+    assert not DlqMessage.objects.filter(queue=queue).exists() and not DlqSnapshot.objects.filter(queue=queue).exists()
+    status = PollStatus.objects.get(source="dlq")
+    assert status.last_shortfall.startswith("DLQ a-refused-dlq: the database refused")
+    assert "4111" not in status.last_shortfall and "4111" not in status.last_error_message
+    assert DlqMessage.objects.filter(queue=other, message_id=after).exists()  # the next DLQ was polled
+    assert _counts(url) == (2, 0)
 
 
 def test_a_deleted_queue_is_a_clear_poll_error_and_keeps_its_messages(aws):

@@ -60,6 +60,15 @@ def test_a_bad_json_path_is_a_clear_error(queue, bad):
         dlq_messages_matching(queue=queue, json_path=bad)
 
 
+@pytest.mark.parametrize("bad, why", [('a = "\\u0000"', "NUL"), ('a = "x\\ud800"', "lone surrogate"),
+                                      ("a = 'x\x00'", "NUL")])
+def test_a_json_path_value_postgres_cannot_hold_is_a_clear_error(queue, bad, why):
+    # jsonb refuses NUL and a lone surrogate cannot be sent at all: both were a 500 on the page
+    DlqMessageFactory(queue=queue, doc={"a": "x"})
+    with pytest.raises(CriteriaError, match=why):
+        list(dlq_messages_matching(queue=queue, json_path=bad))
+
+
 def test_json_path_parse_keeps_array_indexes_and_literals():
     p = json_path_parse("items.0.sku = 'A-1'")
     assert p.keys == ("items", "0", "sku") and p.value == "A-1" and not p.negate
