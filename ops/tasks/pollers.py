@@ -133,6 +133,7 @@ def poll_dlq(account_id: int, region: str) -> int:
     return _poll(PollSource.DLQ, account_id, region, dlq_poll, swallow_transient=True)
 
 
+@shared_task(**FAN_OUT)
 def poll_traces_all() -> int:
     """Fan out one X-Ray traces task per enabled account×region."""
     return _fan_out(poll_traces)
