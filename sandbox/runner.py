@@ -100,7 +100,6 @@ class InProcessTarget(Target):
         weights = {str(k): float(v) for k, v in ((alias.routing_config or {}).get("AdditionalVersionWeights") or {}).items()}
         return [(str(alias.function_version), 1.0 - sum(weights.values()))] + list(weights.items())
 
-
     def controls(self, f: FunctionSpec) -> tuple[int | None, bool] | None:
         from moto.awslambda.utils import get_backend
 
@@ -150,49 +149,45 @@ class HttpTarget(Target):
     def prune(self, before: float) -> dict[str, int]:
         return _post(self.endpoint, "/_sandbox/prune", {"before": before})
 
+    def _live(self, cache: dict, f: FunctionSpec, read: Callable[[Any], Any]) -> Any:
+        """``read(lambda client)`` for this function, kept 10 s (the generator asks every
+        simulated minute); None when the sandbox cannot answer."""
+        key = f"{f.account}|{f.region}|{f.name}"
+        hit = cache.get(key)
+        if hit and time.monotonic() - hit[0] < 10:
+            return hit[1]
+        from .estate import session_for
+
+        try:
+            lam = self._clients.get((f.account, f.region))
+            if lam is None:
+                lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
+                self._clients[(f.account, f.region)] = lam
+            result = read(lam)
+        except Exception:
+            result = None
+        cache[key] = (time.monotonic(), result)
+        return result
+
     def routing(self, f: FunctionSpec) -> list[tuple[str, float]] | None:
         if not f.traffic_alias:
             return None
-        key = f"{f.account}|{f.region}|{f.name}"
-        hit = self._routing.get(key)
-        if hit and time.monotonic() - hit[0] < 10:
-            return hit[1]
-        from .estate import session_for
 
-        try:
-            lam = self._clients.get((f.account, f.region))
-            if lam is None:
-                lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
-                self._clients[(f.account, f.region)] = lam
+        def read(lam: Any) -> list[tuple[str, float]]:
             alias = lam.get_alias(FunctionName=f.name, Name=f.traffic_alias)
             weights = {str(k): float(v) for k, v in
                        ((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}).items()}
-            result = [(alias["FunctionVersion"], 1.0 - sum(weights.values()))] + list(weights.items())
-        except Exception:
-            result = None
-        self._routing[key] = (time.monotonic(), result)
-        return result
+            return [(alias["FunctionVersion"], 1.0 - sum(weights.values()))] + list(weights.items())
 
+        return self._live(self._routing, f, read)
 
     def controls(self, f: FunctionSpec) -> tuple[int | None, bool] | None:
-        key = f"{f.account}|{f.region}|{f.name}"
-        hit = self._controls.get(key)
-        if hit and time.monotonic() - hit[0] < 10:
-            return hit[1]
-        from .estate import session_for
-
-        try:
-            lam = self._clients.get((f.account, f.region))
-            if lam is None:
-                lam = session_for(self.endpoint, f.account, f.region).client("lambda", endpoint_url=self.endpoint)
-                self._clients[(f.account, f.region)] = lam
+        def read(lam: Any) -> tuple[int | None, bool]:
             reserved = lam.get_function_concurrency(FunctionName=f.name).get("ReservedConcurrentExecutions")
             mappings = lam.list_event_source_mappings(FunctionName=f.name).get("EventSourceMappings") or []
-            result = (reserved, not mappings or any(m.get("State") == "Enabled" for m in mappings))
-        except Exception:
-            result = None
-        self._controls[key] = (time.monotonic(), result)
-        return result
+            return reserved, not mappings or any(m.get("State") == "Enabled" for m in mappings)
+
+        return self._live(self._controls, f, read)
 
 
 def make_target(endpoint_or_server: Any) -> Target:
