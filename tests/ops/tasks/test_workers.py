@@ -16,18 +16,9 @@ from sandbox.testing import add_fault, clear_faults
 from tests.factories import AccountFactory, make_user
 from tests.ops.actions.kinds import SLOW, SLOW_RESUMABLE
 from tests.ops.pollers.test_inventory import _estate
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _items_logged(job: Job) -> list[int]:
@@ -43,18 +34,18 @@ def test_an_action_completes_while_the_pollers_queue_is_busy_with_a_slow_poll(aw
     try:
         workers.start("pollers", "actions")
         poll_inventory.delay(account.pk, "us-east-1")
-        _wait(lambda: PollStatus.objects.filter(region="us-east-1", last_started_at__isnull=False).exists(), 30,
+        wait_until(lambda: PollStatus.objects.filter(region="us-east-1", last_started_at__isnull=False).exists(), 30,
               "the pollers worker to start the slow poll")
         asked = time.monotonic()
         job = poll_request(account_id=account.pk, region="eu-west-1", user=make_user(Role.OPERATOR, "olga")).job
-        job = _wait(lambda: Job.objects.filter(pk=job.pk, status__in=JOB_TERMINAL).first(), 20, "the poll-now job")
+        job = wait_until(lambda: Job.objects.filter(pk=job.pk, status__in=JOB_TERMINAL).first(), 20, "the poll-now job")
         took = time.monotonic() - asked
         slow_poll = PollStatus.objects.get(region="us-east-1")
         assert slow_poll.last_success_at is None, "the pollers task was meant to be still running"
         assert (job.status, job.result["ran"], job.result["items"]) == (JobStatus.SUCCEEDED, True, 0)
         assert took < 6, f"the action took {took:.1f} s: it waited for the pollers queue"
         # and the slow poll was real work that finishes on its own worker
-        _wait(lambda: PollStatus.objects.filter(region="us-east-1", last_success_at__isnull=False).exists(), 30,
+        wait_until(lambda: PollStatus.objects.filter(region="us-east-1", last_success_at__isnull=False).exists(), 30,
               "the slow poll to finish")
         assert PollStatus.objects.get(region="us-east-1").items == 2
     finally:
@@ -67,7 +58,7 @@ def _killed_mid_job(workers, kind: str, items: int) -> tuple[Job, int]:
     job = job_request(kind=kind, account=AccountFactory(name="prod"), region="us-east-1",
                       user=make_user(Role.OPERATOR, "olga"), target_label="prod/us-east-1",
                       parameters={"items": items, "delay_s": 0.2}).job
-    _wait(lambda: Job.objects.filter(pk=job.pk, progress_done__gte=3).exists(), 30, "three items done")
+    wait_until(lambda: Job.objects.filter(pk=job.pk, progress_done__gte=3).exists(), 30, "three items done")
     worker.kill()
     done_at_kill = Job.objects.get(pk=job.pk).progress_done
     time.sleep(1.5)  # longer than the stale threshold used below: the heartbeat has stopped
@@ -96,7 +87,7 @@ def test_a_resumable_job_whose_worker_was_killed_is_resumed_by_the_next_worker_f
     job, done_at_kill = _killed_mid_job(workers, SLOW_RESUMABLE, items=12)
     assert jobs_sweep(stale_after_s=1).resumed == [job.pk]  # back to pending, task sent again
     workers.start("actions")
-    job = _wait(lambda: Job.objects.filter(pk=job.pk, status__in=JOB_TERMINAL).first(), 30, "the resumed job")
+    job = wait_until(lambda: Job.objects.filter(pk=job.pk, status__in=JOB_TERMINAL).first(), 30, "the resumed job")
     assert (job.status, job.attempts, job.progress_done, job.result) == (JobStatus.SUCCEEDED, 2, 12, {"items": 12})
     assert _items_logged(job) == list(range(12))  # every item exactly once across both workers
     attempts = [row["attempt"] for row in JobLogEntry.objects.filter(job=job, data__has_key="item").values_list("data", flat=True)]
@@ -129,8 +120,8 @@ def test_a_poll_whose_worker_was_killed_mid_run_runs_again_from_the_next_beat_ti
         (first,) = workers.start("pollers")
         beat = workers.beat(TZ="UTC", INVENTORY_POLL_SECONDS=str(cadence), METRICS_POLL_SECONDS="3600",
                             LOGS_POLL_SECONDS="3600", JOB_SWEEP_SECONDS="3600")
-        _wait(lambda: PollStatus.objects.filter(last_started_at__isnull=False).exists(), 60, "the first tick's poll to start")
-        _wait(lambda: _fault_hits(aws) == 1, 30, "its ListFunctions call to be in flight")
+        wait_until(lambda: PollStatus.objects.filter(last_started_at__isnull=False).exists(), 60, "the first tick's poll to start")
+        wait_until(lambda: _fault_hits(aws) == 1, 30, "its ListFunctions call to be in flight")
         first.kill()
         killed_at = timezone.now()
         assert PollStatus.objects.get().last_success_at is None  # killed mid-poll
@@ -138,7 +129,7 @@ def test_a_poll_whose_worker_was_killed_mid_run_runs_again_from_the_next_beat_ti
             assert free, "the killed worker's advisory lock outlived its connection"
         (second,) = workers.start("pollers")  # what compose's restart policy does
         ready_at = timezone.now()
-        status = _wait(lambda: PollStatus.objects.filter(last_success_at__gt=killed_at).first(), 4 * cadence,
+        status = wait_until(lambda: PollStatus.objects.filter(last_success_at__gt=killed_at).first(), 4 * cadence,
                        "a poll after the kill")
         ticks = beat.ticks("inventory")
         after_ready = [t for t in ticks if t >= ready_at]

@@ -15,18 +15,9 @@ from ops.services.redrive import dlq_redrive_request
 from tests.factories import make_user
 from tests.ops.actions.redrive.helpers import drain, make_dlq, put_messages
 from tests.ops.tasks.conftest import workers  # noqa: F401 - the real-worker fixture
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture
@@ -43,14 +34,14 @@ def test_kill_the_worker_mid_redrive_and_the_resumed_job_finishes_with_nothing_l
     (first,) = workers.start("actions")
     job = dlq_redrive_request(queue=dlq.queue, selection=RedriveSelection(), user=make_user(Role.OPERATOR, "olga"),
                               idempotency_key="kill-key-123456").job
-    _wait(lambda: Job.objects.filter(pk=job.pk, progress_done__gte=30).exists(), 60, "30 messages redriven")
+    wait_until(lambda: Job.objects.filter(pk=job.pk, progress_done__gte=30).exists(), 60, "30 messages redriven")
     first.kill()
     done_at_kill = Job.objects.get(pk=job.pk).progress_done
     time.sleep(1.5)
     assert done_at_kill < 150 and Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
     assert jobs_sweep(stale_after_s=1).resumed == [job.pk]
     workers.start("actions")
-    job = _wait(lambda: Job.objects.filter(pk=job.pk, status__in=JOB_TERMINAL).first(), 90, "the resumed redrive")
+    job = wait_until(lambda: Job.objects.filter(pk=job.pk, status__in=JOB_TERMINAL).first(), 90, "the resumed redrive")
     assert (job.status, job.attempts, job.progress_total, job.progress_done, job.progress_failed) == (
         JobStatus.SUCCEEDED, 2, 150, 150, 0)
     assert set(RedriveItem.objects.filter(job=job).values_list("state", flat=True)) == {RedriveItemState.REDRIVEN}
