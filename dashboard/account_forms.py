@@ -4,25 +4,14 @@ ops.services.permissions.account_save_checked's."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from django import forms
+
+from ops.aws.regions import lambda_regions
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ROLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-
-
-@lru_cache(maxsize=1)
-def known_regions() -> frozenset[str]:
-    """Every region botocore knows Lambda in (all partitions): a typo is caught before AWS is asked."""
-    import botocore.session
-
-    s = botocore.session.get_session()
-    out: set[str] = set()
-    for partition in s.get_available_partitions():
-        out.update(s.get_available_regions("lambda", partition_name=partition, allow_non_regional=False))
-    return frozenset(out)
 
 
 class AccountForm(forms.Form):
@@ -58,7 +47,7 @@ class AccountForm(forms.Form):
         names = [r for r in re.split(r"[\s,]+", self.cleaned_data["regions"].strip().lower()) if r]
         if not names:
             raise forms.ValidationError("Give at least one region.")
-        unknown = [r for r in names if r not in known_regions()]
+        unknown = [r for r in names if r not in lambda_regions()]
         if unknown:
             raise forms.ValidationError(f"Not an AWS region: {', '.join(sorted(set(unknown)))[:200]}.")
         return sorted(set(names))

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from .estate import Estate, FunctionSpec, fetch_estate
-from .traffic import Batch, Generator
+from .batch import Batch
+from .traffic import Generator
 
 
 class SandboxError(RuntimeError):

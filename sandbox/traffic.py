@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import payloads
+from .batch import Batch
 from .estate import Estate, FunctionSpec
 
 STREAM_IDLE_S = 45 * 60
@@ -42,34 +43,6 @@ def _request_id(rng: random.Random) -> str:
 def diurnal(t: float) -> float:
     hour = (t % 86400) / 3600.0
     return 0.3 + 0.7 * (0.5 + 0.5 * math.sin(2 * math.pi * (hour - 9.0) / 24.0))
-
-
-class Batch:
-    def __init__(self) -> None:
-        self.metrics: dict[str, list] = {}
-        self.logs: dict[str, dict[str, dict[str, list]]] = {}
-        self.traces: dict[str, list] = {}
-        self.sqs: dict[str, dict[str, list]] = {}
-        self.sqs_metrics: dict[str, list] = {}
-        self.ledger: list[dict[str, Any]] = []
-
-    def metric(self, scope: str, ns: str, name: str, dims: dict[str, str], t: int, kind: str, payload: Any) -> None:
-        self.metrics.setdefault(scope, []).append([ns, name, dims, t, kind, payload])
-
-    def finalize(self) -> "Batch":
-        for groups in self.logs.values():
-            for streams in groups.values():
-                for events in streams.values():
-                    events.sort(key=lambda e: e[0])
-        return self
-
-    def to_json(self) -> dict[str, Any]:
-        self.finalize()
-        return {"metrics": self.metrics, "logs": self.logs, "traces": self.traces, "sqs": self.sqs,
-                "sqs_metrics": self.sqs_metrics, "ledger": self.ledger}
-
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.metrics.values()) + len(self.ledger)
 
 
 class FnState:
