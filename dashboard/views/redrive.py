@@ -104,35 +104,51 @@ def _acted(request: HttpRequest, outcome) -> HttpResponse:
     return redirect("job", pk=outcome.job.pk)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
-@operator_required
-@params.cleans_query
-def dlq_redrive(request: HttpRequest, pk: int) -> HttpResponse:
-    queue = _queue_or_404(pk)
-    template = "dashboard/redrive/confirm_redrive.html"
+def _selection_action(request: HttpRequest, queue: Queue, *, template: str, action: str, form_class, act,
+                      **page_extra) -> HttpResponse:
+    """A confirm page over a selection of the queue's messages, and its POST:
+    1. GET: read the selection from the query (a bad value → the refusal page, no form) and
+       render the preview;
+    2. POST: validate the form (a bad selection → the refusal page; any other bad field → the
+       page again with the error), then ``act(form)`` requests the job;
+    3. a refusal from the request (a search the database cannot run, a busy target) is shown
+       the same way; success lands on the job page."""
     if request.method != "POST":
         try:
             selection = selection_from(request.GET)
         except params.ParamError as err:
             return _refused(request, queue, str(err))
-        return _page(request, queue, template, "dlq-redrive", selection=selection, default_velocity=100)
-    form = RedriveForm(request.POST)
+        return _page(request, queue, template, action, selection=selection, **page_extra)
+    form = form_class(request.POST)
     if not form.is_valid():
         if form.selection_error:
             return _refused(request, queue, form.selection_error)
-        return _page(request, queue, template, "dlq-redrive", selection=form.selection, status=400, error=form.first_error(),
-                     default_velocity=100)
+        return _page(request, queue, template, action, selection=form.selection, status=400, error=form.first_error(),
+                     **page_extra)
     try:
-        outcome = dlq_redrive_request(
-            queue=queue, selection=form.selection, user=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
-            use_move=form.cleaned_data.get("method") == "move", velocity=form.cleaned_data.get("velocity"),
-        )
+        outcome = act(form)
     except RedriveSelectionError as err:
         return _refused(request, queue, f"json_path: {err}")
     except JobRequestError as err:
-        return _page(request, queue, template, "dlq-redrive", selection=form.selection, status=400, error=str(err),
-                     default_velocity=100)
+        return _page(request, queue, template, action, selection=form.selection, status=400, error=str(err),
+                     **page_extra)
     return _acted(request, outcome)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@operator_required
+@params.cleans_query
+def dlq_redrive(request: HttpRequest, pk: int) -> HttpResponse:
+    queue = _queue_or_404(pk)
+
+    def act(form):
+        return dlq_redrive_request(
+            queue=queue, selection=form.selection, user=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
+            use_move=form.cleaned_data.get("method") == "move", velocity=form.cleaned_data.get("velocity"),
+        )
+
+    return _selection_action(request, queue, template="dashboard/redrive/confirm_redrive.html", action="dlq-redrive",
+                             form_class=RedriveForm, act=act, default_velocity=100)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -140,26 +156,13 @@ def dlq_redrive(request: HttpRequest, pk: int) -> HttpResponse:
 @params.cleans_query
 def dlq_delete(request: HttpRequest, pk: int) -> HttpResponse:
     queue = _queue_or_404(pk)
-    template = "dashboard/redrive/confirm_delete.html"
-    if request.method != "POST":
-        try:
-            selection = selection_from(request.GET)
-        except params.ParamError as err:
-            return _refused(request, queue, str(err))
-        return _page(request, queue, template, "dlq-delete", selection=selection)
-    form = TypedConfirmForm(request.POST)
-    if not form.is_valid():
-        if form.selection_error:
-            return _refused(request, queue, form.selection_error)
-        return _page(request, queue, template, "dlq-delete", selection=form.selection, status=400, error=form.first_error())
-    try:
-        outcome = dlq_delete_request(queue=queue, selection=form.selection, confirm_name=form.cleaned_data["confirm_name"],
-                                     user=request.user, idempotency_key=form.cleaned_data["idempotency_key"])
-    except RedriveSelectionError as err:
-        return _refused(request, queue, f"json_path: {err}")
-    except JobRequestError as err:
-        return _page(request, queue, template, "dlq-delete", selection=form.selection, status=400, error=str(err))
-    return _acted(request, outcome)
+
+    def act(form):
+        return dlq_delete_request(queue=queue, selection=form.selection, confirm_name=form.cleaned_data["confirm_name"],
+                                  user=request.user, idempotency_key=form.cleaned_data["idempotency_key"])
+
+    return _selection_action(request, queue, template="dashboard/redrive/confirm_delete.html", action="dlq-delete",
+                             form_class=TypedConfirmForm, act=act)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
