@@ -86,7 +86,9 @@ def _paths(pattern, forms, plausible: list[str]) -> list[str]:
                 continue
             if match.func is pattern.callback and path not in out:
                 out.append(path)
-    return out[:4] if len(out) > 4 else out
+    # Two per route: the plausible one (the estate's ids: the page itself renders) and one that a
+    # converter's garbage still resolves (the view's own lookup must 404, not fail).
+    return out[:2]
 
 
 def _check(resp, path: str, *, single: str | None = None):
@@ -140,7 +142,8 @@ def test_every_route_answers_hostile_queries_without_a_server_error(client, rout
     for label, paths in routes:
         # The admin's routes are Django's own, and closed to viewers and operators: one path each.
         app_route = not paths[0].startswith("/admin/")
-        corpus = HOSTILE if app_route else HOSTILE[::4]
+        # The operator's pages are the viewer's plus their action links: every other value is enough.
+        corpus = (HOSTILE if role == Role.VIEWER else HOSTILE[::2]) if app_route else HOSTILE[::4]
         for n, path in enumerate(paths if app_route else paths[:1]):
             # Every parameter at once, one hostile value at a time.
             for value in corpus:
@@ -160,7 +163,7 @@ def test_every_route_answers_hostile_queries_without_a_server_error(client, rout
                 for value in HOSTILE[i % 4 :: 4][:3]:
                     _check(_request(client, user, "GET", path, urlencode({name: value})), path, single=name)
                     count += 1
-    assert count > 2000
+    assert count > 1500
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
@@ -172,7 +175,7 @@ def test_every_route_answers_hostile_form_posts_without_a_server_error(client, r
     client.force_login(user)
     for label, paths in routes:
         app_route = not paths[0].startswith("/admin/")
-        for path in paths[:2] if app_route else paths[:1]:
+        for path in paths[:1]:
             for value in HOSTILE if app_route else HOSTILE[::4]:
                 _check(_request(client, user, "POST", path, data={p: value for p in PARAMS}), path)
             _check(_request(client, user, "POST", path, query="q=%00", data={}), path)
