@@ -45,10 +45,12 @@ demo: venv services
 LATER := +60 days
 LATER_TESTS ?= tests/test_clock.py tests/sandbox tests/ops tests/integration tests/dashboard \
 	--ignore=tests/dashboard/test_urls.py --ignore=tests/ops/tasks/test_workers.py \
-	--ignore=tests/ops/actions/redrive/test_worker_kill.py
-# Left out of the second run, the three slowest files, none about dates: the URL walk holds every
+	--ignore=tests/ops/actions/redrive/test_worker_kill.py --ignore=tests/dashboard/test_access.py \
+	--ignore=tests/dashboard/test_settings.py --ignore=tests/dashboard/test_worker_checks.py
+# Left out of the second run, slow files none of which is about dates: the URL walk holds every
 # route to "no 5xx, JSON under /api/" for hostile values; the worker tests kill real workers and
-# time their recovery in seconds of heartbeat, whatever the day.
+# time their recovery in seconds of heartbeat; the access, settings and worker-check tests hold
+# logins, settings and exit codes, whatever the day.
 LATER_ARGS = $(patsubst --junitxml=%.xml,--junitxml=%-later.xml,$(PYTEST_ARGS))
 
 test: venv services browser faketime
