@@ -65,6 +65,20 @@ def beat_schedule() -> dict:
             "schedule": 3600.0,
             "options": {"expires": 3600.0},
         },
+        # Rules are judged on one-minute windows, so a tick a minute; the metrics poller also
+        # asks for one as soon as it has stored new minutes (alert latency).
+        "alerts-tick": {
+            "task": "ops.tasks.alerts.alerts_tick",
+            "schedule": float(settings.ALERTS_TICK_SECONDS),
+            "options": {"expires": float(settings.ALERTS_TICK_SECONDS)},
+        },
+        # The outbox: retries and group waits come due between ticks; a pass over an empty
+        # outbox is one indexed query.
+        "notifications-send": {
+            "task": "ops.tasks.alerts.notifications_send",
+            "schedule": float(settings.NOTIFY_SWEEP_SECONDS),
+            "options": {"expires": float(settings.NOTIFY_SWEEP_SECONDS)},
+        },
         # A lost worker's job should be resumed or failed within a minute or so; a sweep is a
         # few indexed UPDATEs, so running it this often costs nothing.
         "jobs-sweep": {

@@ -369,3 +369,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# --- Alerts (ops/alerts) ---
+# The evaluator judges rules on one-minute windows every ALERTS_TICK_SECONDS; the outbox sender
+# sweeps for due retries and group waits every NOTIFY_SWEEP_SECONDS.
+ALERTS_TICK_SECONDS = env_int("ALERTS_TICK_SECONDS", 60, minimum=5)
+NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 10, minimum=1)
+# Links in notifications (function page, DLQ, rollback confirm, acknowledge, mute) start here:
+# the address on-call engineers reach this dashboard at.
+PUBLIC_URL = env_url("PUBLIC_URL", "http://127.0.0.1:8000")
+# Signed acknowledge/mute links expire after this long.
+ALERT_LINK_MAX_AGE_SECONDS = env_int("ALERT_LINK_MAX_AGE_SECONDS", 24 * 3600, minimum=60)
+# Webhook targets must be https and public; only the test suite lets loopback http through.
+ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", False)

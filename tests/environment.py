@@ -11,3 +11,5 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("SECRET_KEY", "tests-only-insecure-key-not-for-any-deployment")
 # Inside the checkout's var/ (git ignores it), so a second run reuses what the first collected.
 os.environ.setdefault("STATIC_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "test-static"))
+# Notification tests post to receivers on loopback, which production refuses as a target.
+os.environ.setdefault("ALERT_WEBHOOK_ALLOW_PRIVATE", "1")

@@ -1,7 +1,20 @@
+from ops.models.alerts import AlertFlip, AlertRule, AlertState, AlertTick, Channel, DeliveryAttempt, Incident, IncidentEvent, Notification
 from ops.models.api import ApiToken
 from ops.models.audit import AuditEntry
 from ops.models.changes import Change
 from ops.models.choices import (
+    NOTIFICATION_FINAL,
+    AlertComparison,
+    AlertScope,
+    AlertSeverity,
+    AlertSignal,
+    AlertStateName,
+    ChannelKind,
+    IncidentEventKind,
+    IncidentStatus,
+    MissingData,
+    NotificationKind,
+    NotificationState,
     DLQ_ROLES,
     AliasChangeSource,
     Architecture,
@@ -58,6 +71,27 @@ from ops.models.telemetry import (
 )
 
 __all__ = [
+    "NOTIFICATION_FINAL",
+    "AlertComparison",
+    "AlertScope",
+    "AlertSeverity",
+    "AlertSignal",
+    "AlertStateName",
+    "ChannelKind",
+    "IncidentEventKind",
+    "IncidentStatus",
+    "MissingData",
+    "NotificationKind",
+    "NotificationState",
+    "AlertFlip",
+    "AlertRule",
+    "AlertState",
+    "AlertTick",
+    "Channel",
+    "DeliveryAttempt",
+    "Incident",
+    "IncidentEvent",
+    "Notification",
     "DLQ_ROLES",
     "Account",
     "ApiToken",

@@ -213,3 +213,112 @@ class TraceStatus(models.TextChoices):
 
 # Sort rank for "errors first": lower is worse.
 TRACE_STATUS_RANK: dict[str, int] = {TraceStatus.FAULT: 0, TraceStatus.ERROR: 1, TraceStatus.THROTTLE: 2, TraceStatus.OK: 3}
+
+
+# --- Alerts (ops.alerts) ---------------------------------------------------------------------
+
+
+class AlertSignal(models.TextChoices):
+    """What an alert rule watches. Per-function signals are ops.rules.signals keys (the same
+    columns, units and wording the pages use); the last two are not about one function."""
+
+    ERRORS = "errors", "Errors (count)"
+    ERROR_RATE = "error_rate", "Error rate (%)"
+    THROTTLES = "throttles", "Throttles (count)"
+    P99_OF_TIMEOUT = "p99_of_timeout", "Duration p99 (% of timeout)"
+    COLD_START_RATE = "cold_start_rate", "Cold starts (% of invocations)"
+    CONCURRENCY = "concurrency", "Concurrency (% of its limit)"
+    ITERATOR_AGE = "iterator_age", "Iterator age (ms)"
+    ASYNC_EVENTS_DROPPED = "async_events_dropped", "Async events dropped (count)"
+    DEAD_LETTER_ERRORS = "dead_letter_errors", "Dead-letter errors (count)"
+    DLQ_DEPTH = "dlq_depth", "DLQ depth (messages)"
+    DLQ_NEW_MESSAGES = "dlq_growth", "New DLQ messages (count)"
+    DAILY_COST = "cost", "Cost today (USD)"
+    REGION_HEADROOM = "region_headroom", "Region concurrency headroom (% of the account limit left)"
+    POLLER_FAILING = "poller_failing", "A poller failing (1 = failing)"
+
+
+class AlertScope(models.TextChoices):
+    FUNCTION = "function", "One function"
+    TAG = "tag", "Functions with a tag"
+    ACCOUNT = "account", "All functions of an account"
+    REGION = "region", "All functions of an account × region"
+    ALL = "all", "All functions"
+
+
+class AlertComparison(models.TextChoices):
+    GT = "gt", ">"
+    GTE = "gte", "≥"
+    LT = "lt", "<"
+    LTE = "lte", "≤"
+
+
+class MissingData(models.TextChoices):
+    """CloudWatch's treat-missing-data, for a one-minute window with no data point."""
+
+    MISSING = "missing", "missing: the window does not count either way"
+    NOT_BREACHING = "not_breaching", "not breaching: counts as good"
+    BREACHING = "breaching", "breaching: counts as bad"
+    IGNORE = "ignore", "ignore: keep the current state"
+
+
+class AlertSeverity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+class AlertStateName(models.TextChoices):
+    """A rule × function's state: ok → pending (breaching, fewer than M of N) → firing →
+    resolved (a firing state that came back; the next breach starts at pending again)."""
+
+    OK = "ok", "OK"
+    PENDING = "pending", "Pending"
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class IncidentEventKind(models.TextChoices):
+    FIRED = "fired", "Rule fired"
+    REFIRED = "refired", "Rule fired again"
+    RULE_RESOLVED = "rule_resolved", "Rule back to normal"
+    NOTIFIED = "notified", "Notified"
+    NOTIFY_FAILED = "notify_failed", "Notification failed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    MUTED = "muted", "Muted"
+    UNMUTED = "unmuted", "Unmuted"
+    ACTION = "action", "Action taken"
+    AUTO_ROLLBACK = "auto_rollback", "Automatic rollback"
+    RULE_DELETED = "rule_deleted", "Rule deleted"
+    RESOLVED = "resolved", "Resolved"
+
+
+class ChannelKind(models.TextChoices):
+    SLACK = "slack", "Slack (incoming webhook)"
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "JSON webhook"
+
+
+class NotificationKind(models.TextChoices):
+    FIRING = "firing", "Firing"
+    REPEAT = "repeat", "Still firing (repeat)"
+    RESOLVED = "resolved", "Resolved"
+    TEST = "test", "Test"
+
+
+class NotificationState(models.TextChoices):
+    """Outbox row: pending (due_at says when) → sending (claimed) → sent | failed | cancelled."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+NOTIFICATION_FINAL: tuple[str, ...] = (NotificationState.SENT, NotificationState.FAILED, NotificationState.CANCELLED)
