@@ -102,11 +102,13 @@ class SlackReceiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/bench"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def first_for(self, function: str, after: float) -> float | None:
+    def first_for(self, needle: str, after: float) -> float | None:
+        """The arrival time of the first firing message after ``after`` whose text holds
+        ``needle`` ("<function> · <region>", as the message's Function line says)."""
         with self._lock:
             for at, payload in self.received:
-                text = json.dumps(payload)
-                if at >= after and function in text and "resolved" not in text.lower()[:200]:
+                text = json.dumps(payload, ensure_ascii=False)
+                if at >= after and needle in text and "RESOLVED" not in str(payload.get("text", "")):
                     return at
         return None
 
@@ -172,15 +174,18 @@ class InProcessCelery:
 
 def _beat_thread(stop: threading.Event, rng: random.Random) -> threading.Thread:
     """The product's beat schedule (dashboard/schedule.py), each entry at a random phase."""
+    import importlib
+
     from dashboard.schedule import beat_schedule
-    from dashboard.celery import app
 
     entries = []
     for name, entry in beat_schedule().items():
         if name in ("retention",):
             continue
+        module, _, task_name = entry["task"].rpartition(".")
+        task = getattr(importlib.import_module(module), task_name)
         period = float(entry["schedule"])
-        entries.append([time.monotonic() + rng.uniform(0, min(period, 60.0)), period, app.tasks[entry["task"]]])
+        entries.append([time.monotonic() + rng.uniform(0, min(period, 60.0)), period, task])
 
     def run() -> None:
         while not stop.is_set():
@@ -358,18 +363,20 @@ def main() -> None:
                 poll_run(source="metrics", account=account, region=region, work=metrics_poll)
 
         rule_pack_install()
+        # the pack's error-rate rule's threshold and volume floor (errors in the window), 1 of 1
         pack = AlertRule.objects.filter(signal="error_rate").exclude(builtin="").first()
         threshold = pack.threshold if pack else 5.0
-        from ops.rules import signals
-
-        bad = getattr(getattr(signals, "ERROR_RATE", None), "bad", None)
-        min_errors = float(getattr(bad, "min_volume", 1) or 1)
+        floor = getattr(pack, "min_volume", None) if pack else None
+        min_errors = float(floor or 1)
         AlertRule.objects.filter(name__startswith="bench:").delete()
         Channel.objects.filter(name="bench-slack").delete()
         channel = Channel.objects.create(name="bench-slack", kind=ChannelKind.SLACK, target=slack.url,
                                          target_hint="http://127.0.0.1/…/bench")
-        rule = AlertRule.objects.create(name="bench: error rate 1 of 1", signal="error_rate", threshold=threshold,
-                                        windows_m=1, windows_n=1, severity="critical")
+        rule = AlertRule(name="bench: error rate 1 of 1", signal="error_rate", threshold=threshold,
+                         windows_m=1, windows_n=1, severity="critical")
+        if hasattr(rule, "min_volume"):
+            rule.min_volume = floor
+        rule.save()
         rule.channels.add(channel)
         out.update(rule={"threshold_pct": threshold, "windows": "1 of 1", "min_errors_for_visible": min_errors})
 
@@ -402,7 +409,7 @@ def main() -> None:
             _visible_watcher(server.endpoint, spec, switched, threshold, min_errors, watch_stop, seen)
             received = None
             while time.time() - switched < args.timeout:
-                received = slack.first_for(spec.name, switched)
+                received = slack.first_for(f"{spec.name} · {spec.region}", switched)
                 if received is not None:
                     break
                 time.sleep(0.2)
@@ -414,6 +421,8 @@ def main() -> None:
                    "breach_minute": seen.get("minute"),
                    "latency_s": round(received - visible, 1) if received and visible else None,
                    "switch_to_slack_s": round(received - switched, 1) if received else None}
+            if seen.get("watch_errors"):
+                row["watch_errors"] = seen["watch_errors"][:3]
             out["trials"].append(row)
             print(json.dumps(row), file=sys.stderr)
             sandbox.set_scenario(server, "steady")
