@@ -394,6 +394,7 @@ def main() -> None:
             _beat_thread(stop, rng)
         time.sleep(20)  # the workers start and catch up with the traffic since the history
 
+        names = {a["account_id"]: a["name"] for a in estate.accounts}
         targets = [f for f in estate.functions if f.kind == "api" and f.traffic_alias and f.rate >= 5]
         rng.shuffle(targets)
         for trial in range(args.trials):
@@ -409,7 +410,7 @@ def main() -> None:
             _visible_watcher(server.endpoint, spec, switched, threshold, min_errors, watch_stop, seen)
             received = None
             while time.time() - switched < args.timeout:
-                received = slack.first_for(f"{spec.name} · {spec.region}", switched)
+                received = slack.first_for(f"{spec.name} · {spec.region} · {names[spec.account]}", switched)
                 if received is not None:
                     break
                 time.sleep(0.2)
