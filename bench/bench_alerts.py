@@ -395,8 +395,20 @@ def main() -> None:
         time.sleep(20)  # the workers start and catch up with the traffic since the history
 
         names = {a["account_id"]: a["name"] for a in estate.accounts}
-        targets = [f for f in estate.functions if f.kind == "api" and f.traffic_alias and f.rate >= 5]
+        # Busy enough now (the sandbox's traffic follows the hour of the day) that the bad
+        # build's errors pass the rule's volume floor within one minute: ~35 % of the calls fail.
+        since = datetime.now(timezone.utc) - timedelta(minutes=15)
+
+        def per_minute(f) -> float:
+            t = sandbox.ledger_totals(server, function=f.name, account=f.account, region=f.region, start=since)
+            return t.get("invocations", 0) / 15.0
+
+        busy = [(per_minute(f), f) for f in estate.functions if f.kind == "api" and f.traffic_alias]
+        targets = [f for rate, f in sorted(busy, key=lambda x: -x[0]) if rate * 0.35 >= 2 * min_errors]
+        if not targets:
+            raise SystemExit(f"no function busy enough for {min_errors:g} errors a minute: {[(round(r), f.name) for r, f in busy]}")
         rng.shuffle(targets)
+        out["targets"] = [f"{f.name} ({f.account[-4:]}/{f.region})" for f in targets]
         for trial in range(args.trials):
             spec = targets[trial % len(targets)]
             group_wait = 30 if trial % 2 == 0 else 0
