@@ -71,15 +71,17 @@ EMAIL_TO = "oncall@example.com"
 
 def _specs() -> list[FunctionSpec]:
     # Healthy functions only: anything the default pack fires on besides the scenario would
-    # be a second incident, and the point is that there is exactly one.
+    # be a second incident, and the point is that there is exactly one. Busy enough that at the
+    # sandbox's quietest hour (30 % of the peak rate) the bad build's ~35 % failures are still
+    # twice the error-rate rule's volume floor of 5 errors a minute.
     return [
         # Node.js: its runtime writes the request id on the error line itself (Python's text-format
         # "[ERROR] KeyError" line carries none, and the logs poller does not take it from START).
-        FunctionSpec(FN, PROD_ACCOUNT_ID, REGION, "nodejs20.x", 1024, 15, "arm64", "api", rate=30,
+        FunctionSpec(FN, PROD_ACCOUNT_ID, REGION, "nodejs20.x", 1024, 15, "arm64", "api", rate=100,
                      error_rate=0.003, duration_ms=140, cold_rate=0.01, versions=8,
                      aliases={"live": {"version": "8"}}, traffic_alias="live", team="checkout",
                      service="checkout"),
-        FunctionSpec(AUTO, PROD_ACCOUNT_ID, REGION, "python3.12", 512, 10, "arm64", "api", rate=20,
+        FunctionSpec(AUTO, PROD_ACCOUNT_ID, REGION, "python3.12", 512, 10, "arm64", "api", rate=100,
                      error_rate=0.003, duration_ms=60, cold_rate=0.01, versions=3,
                      aliases={"live": {"version": "3"}}, traffic_alias="live", team="orders", service="orders"),
     ]
