@@ -109,6 +109,7 @@ class Transport:
         """POST ``body`` as JSON. http.client rather than urllib: a separate connect timeout, no
         proxies from the environment and no redirects followed (a redirect could point at an
         internal address the channel form refused)."""
+        _target_recheck(url)
         parts = urlsplit(url)
         conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         conn = conn_class(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT_S)
@@ -143,6 +144,22 @@ class Transport:
             raise DeliveryError(f"connection failed: {type(exc).__name__}", permanent=False) from None
         finally:
             conn.close()
+
+
+def _target_recheck(url: str) -> None:
+    """The form checked the address when the channel was saved; a host name can resolve
+    elsewhere since (DNS rebinding), so it is checked again before every POST."""
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+
+    from ops.alerts.targets import webhook_url_check
+
+    if settings.ALERT_WEBHOOK_ALLOW_PRIVATE:
+        return
+    try:
+        webhook_url_check(url, kind="webhook")
+    except ValidationError as exc:
+        raise DeliveryError(f"target refused: {exc.messages[0]}", permanent=True) from None
 
 
 def monotonic_ms(start: float) -> int:
