@@ -25,8 +25,8 @@ def _address_problem(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for attr, word in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_private", "private"),
-                       ("is_reserved", "reserved"), ("is_multicast", "multicast"), ("is_unspecified", "unspecified")):
+    for attr, word in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_reserved", "reserved"),
+                       ("is_multicast", "multicast"), ("is_unspecified", "unspecified"), ("is_private", "private")):
         if getattr(ip, attr):
             return f"{word} address {ip}"
     if not ip.is_global:
