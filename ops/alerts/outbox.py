@@ -36,7 +36,7 @@ from ops.alerts.messages import incident_payload, incident_rules, test_payload
 from ops.alerts.transports import DeliveryError, transport_for
 from ops.alerts.transports.base import scrub
 from ops.models import Channel, DeliveryAttempt, Incident, IncidentEvent, Notification
-from ops.models.choices import IncidentEventKind, NotificationKind, NotificationState
+from ops.models.choices import IncidentEventKind, IncidentStatus, NotificationKind, NotificationState
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ def notifications_enqueue(*, incident: Incident, kind: str, now: datetime | None
         for channel in rule.channels.all():
             if channel.enabled:
                 channels[channel.pk] = channel
+    if kind == NotificationKind.RESOLVED:
+        # whoever was told it is firing hears that it is over, even if the rule that told them
+        # has since been deleted or lost that channel
+        told = Channel.objects.filter(enabled=True, notifications__incident=incident, notifications__state=SENT,
+                                      notifications__kind__in=(NotificationKind.FIRING, NotificationKind.REPEAT))
+        channels.update({ch.pk: ch for ch in told})
     if not channels:
         return []
     due_at = schedule.first_due(incident=incident, kind=kind, rules=rules, now=now)
@@ -206,22 +212,31 @@ def _reason_not_to_send(*, row: Notification, now: datetime) -> str | None:
         return None
     if incident.muted_until and incident.muted_until > now:
         # Held, not cancelled: it goes when the mute ends, unless a newer round supersedes it.
-        _update_claimed(row, row.claimed_at, state=PENDING, claimed_at=None, due_at=incident.muted_until)
+        # Looked at again every HOLD_RECHECK at most, so unmuting early releases it promptly.
+        _update_claimed(row, row.claimed_at, state=PENDING, claimed_at=None,
+                        due_at=min(incident.muted_until, now + schedule.HOLD_RECHECK))
         return "held"
-    newer = Notification.objects.filter(incident=incident, channel=channel, id__gt=row.pk,
-                                        state__in=(PENDING, SENDING)).exclude(kind=NotificationKind.TEST)
-    if newer.exists():
-        # A later round is waiting (a mute or an outage held both): the reader needs the
-        # newest state once, not every round they missed.
-        _cancel(row=row, claim=row.claimed_at, now=now, reason="superseded by a newer notification", event=False)
-        return "cancelled"
-    if row.kind == NotificationKind.RESOLVED:
-        told = Notification.objects.filter(incident=incident, channel=channel, state=SENT,
-                                           kind__in=(NotificationKind.FIRING, NotificationKind.REPEAT)).exists()
-        if not told:
+    rounds = Notification.objects.filter(incident=incident, channel=channel).exclude(pk=row.pk)
+    firing_kinds = (NotificationKind.FIRING, NotificationKind.REPEAT)
+    if row.kind in firing_kinds:
+        if incident.status == IncidentStatus.RESOLVED and row.attempts == 0:
+            # resolved within the group wait (or the mute): a blip nobody needs to be paged for
             _cancel(row=row, claim=row.claimed_at, now=now, event=False,
-                    reason="not sent: this channel was never told the incident was firing")
+                    reason="not sent: the incident was resolved before it was due")
             return "cancelled"
+        if rounds.filter(id__gt=row.pk, kind__in=firing_kinds, state__in=(PENDING, SENDING)).exists():
+            # A later firing round is waiting (a mute or an outage held both): the reader needs
+            # the newest state once, not every round they missed.
+            _cancel(row=row, claim=row.claimed_at, now=now, reason="superseded by a newer notification", event=False)
+            return "cancelled"
+    elif row.kind == NotificationKind.RESOLVED and not rounds.filter(kind__in=firing_kinds, state=SENT).exists():
+        if rounds.filter(id__lt=row.pk, kind__in=firing_kinds, state__in=(PENDING, SENDING)).exists():
+            # the firing message is still being retried: the resolve follows it, never precedes it
+            _update_claimed(row, row.claimed_at, state=PENDING, claimed_at=None, due_at=now + schedule.HOLD_RECHECK)
+            return "held"
+        _cancel(row=row, claim=row.claimed_at, now=now, event=False,
+                reason="not sent: this channel was never told the incident was firing")
+        return "cancelled"
     return None
 
 

@@ -18,6 +18,8 @@ STALE_CLAIM = timedelta(seconds=60)
 # Transient failures are retried for at least this long: a receiver down for half an hour gets
 # everything afterwards.
 RETRY_WINDOW = timedelta(hours=2)
+# A row held by a mute is looked at again this often (an early unmute releases it).
+HOLD_RECHECK = timedelta(seconds=60)
 BACKOFF_BASE_S = 10.0
 BACKOFF_CAP_S = 600.0
 

@@ -277,3 +277,77 @@ def test_a_mute_holds_everything_and_its_end_sends_one_catch_up(http_receiver):
         t += timedelta(minutes=1)
         notifications_deliver(now=t)
     assert [r.json["kind"] for r in http_receiver.requests] == ["firing", "firing", "repeat"]
+
+
+def test_unmuting_early_sends_what_was_held_once_within_a_minute(http_receiver):
+    now = timezone.now()
+    incident = firing_incident(channels=[_hook(http_receiver)], now=now)
+    incident.muted_until = now + timedelta(hours=4)
+    incident.save()
+    [row] = notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    for minute in range(10):
+        assert notifications_deliver(now=now + timedelta(minutes=minute)).held == 1
+    assert http_receiver.requests == []
+    incident.muted_until = None
+    incident.save()
+    t = now + timedelta(minutes=10)
+    sent = sum(notifications_deliver(now=t + timedelta(seconds=s)).sent for s in range(0, 120, 10))
+    assert sent == 1 and _keys(http_receiver) == Counter({row.idempotency_key: 1})
+
+
+def test_a_resolve_reaches_the_channels_told_of_the_firing_even_after_the_rule_is_deleted(http_receiver):
+    now = timezone.now()
+    incident = firing_incident(channels=[_hook(http_receiver)], now=now)
+    notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    notifications_deliver(now=now)
+    from ops.models import AlertRule
+
+    AlertRule.objects.all().delete()
+    incident.status, incident.resolved_at, incident.notify_seq = "resolved", now, 1
+    incident.save()
+    [row] = notifications_enqueue(incident=incident, kind=NotificationKind.RESOLVED, now=now)
+    assert notifications_deliver(now=now).sent == 1
+    assert [r.json["kind"] for r in http_receiver.requests] == ["firing", "resolved"]
+    assert http_receiver.requests[1].json["rule"] == "error_rate high"  # the flip keeps the name
+
+
+def test_a_blip_that_resolves_within_the_group_wait_sends_nothing(http_receiver):
+    now = timezone.now()
+    incident = firing_incident(channels=[_hook(http_receiver)], now=now, group_wait_s=30)
+    [firing] = notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    incident.status, incident.resolved_at, incident.notify_seq = "resolved", now, 1
+    incident.save()
+    [resolved] = notifications_enqueue(incident=incident, kind=NotificationKind.RESOLVED, now=now + timedelta(seconds=10))
+    notifications_deliver(now=now + timedelta(seconds=40))
+    firing.refresh_from_db()
+    resolved.refresh_from_db()
+    assert http_receiver.requests == []
+    assert (firing.state, firing.last_error) == (NotificationState.CANCELLED,
+                                                 "not sent: the incident was resolved before it was due")
+    assert resolved.state == NotificationState.PENDING  # waited for the firing one to settle
+    notifications_deliver(now=now + timedelta(minutes=2))
+    resolved.refresh_from_db()
+    assert (resolved.state, resolved.last_error) == (NotificationState.CANCELLED,
+                                                     "not sent: this channel was never told the incident was firing")
+    assert http_receiver.requests == []
+
+
+def test_an_incident_that_resolves_during_an_outage_is_told_firing_then_resolved(http_receiver):
+    now = timezone.now()
+    incident = firing_incident(channels=[_hook(http_receiver)], now=now)
+    notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    http_receiver.down()
+    notifications_deliver(now=now)
+    incident.status, incident.resolved_at, incident.notify_seq = "resolved", now + timedelta(minutes=2), 1
+    incident.save()
+    notifications_enqueue(incident=incident, kind=NotificationKind.RESOLVED, now=now + timedelta(minutes=2))
+    t = now
+    while t < now + timedelta(minutes=10):
+        t += timedelta(seconds=30)
+        notifications_deliver(now=t)
+    assert http_receiver.requests == []
+    http_receiver.up()
+    while t < now + timedelta(minutes=25):
+        t += timedelta(seconds=30)
+        notifications_deliver(now=t)
+    assert [r.json["kind"] for r in http_receiver.requests] == ["firing", "resolved"]
