@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ops.alerts.outbox import channel_enable
@@ -22,12 +23,8 @@ def channel_save(*, channel: Channel, name: str, kind: str, target: str | None, 
     changed_target = bool(target)
     kind_changed = not creating and kind != channel.kind
     if creating and not target:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"target": "Enter where to send."})
     if kind_changed and not target:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"target": "A new kind needs a new target."})
     if changed_target:
         target = target_check(kind=kind, target=target)

@@ -12,7 +12,6 @@ import http.client
 import json
 import socket
 import ssl
-import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -160,7 +159,3 @@ def _target_recheck(url: str) -> None:
         webhook_url_check(url, kind="webhook")
     except ValidationError as exc:
         raise DeliveryError(f"target refused: {exc.messages[0]}", permanent=True) from None
-
-
-def monotonic_ms(start: float) -> int:
-    return int((time.monotonic() - start) * 1000)
