@@ -72,8 +72,8 @@ def repeats_schedule(*, now: datetime, enqueue: Callable[..., list]) -> int:
         from ops.alerts.messages import incident_rules
 
         rules = incident_rules(incident, firing_only=True)
-        if not rules:
-            continue
+        if not any(ch.enabled for rule in rules for ch in rule.channels.all()):
+            continue  # nowhere to send: taking a round number would only churn notify_seq
         interval = timedelta(seconds=min(rule.repeat_interval_s for rule in rules))
         if incident.last_notified_at + interval > now:
             continue

@@ -351,3 +351,29 @@ def test_an_incident_that_resolves_during_an_outage_is_told_firing_then_resolved
         t += timedelta(seconds=30)
         notifications_deliver(now=t)
     assert [r.json["kind"] for r in http_receiver.requests] == ["firing", "resolved"]
+
+
+def test_enqueue_asks_the_sender_to_run_when_the_group_wait_ends(http_receiver, monkeypatch,
+                                                                django_capture_on_commit_callbacks):
+    from ops.tasks.alerts import notifications_send
+
+    calls = []
+    monkeypatch.setattr(notifications_send, "apply_async", lambda **kw: calls.append(kw))
+    now = timezone.now()
+    incident = firing_incident(channels=[_hook(http_receiver)], now=now, group_wait_s=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    assert calls == [{"countdown": 25.0}]  # opened 5 s ago: 30 s of group wait left
+
+
+def test_a_disabled_channel_does_not_churn_repeat_rounds(http_receiver):
+    now = timezone.now()
+    hook = _hook(http_receiver)
+    incident = firing_incident(channels=[hook], now=now, repeat_interval_s=600)
+    notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    notifications_deliver(now=now)
+    Channel.objects.filter(pk=hook.pk).update(enabled=False)
+    for minute in range(15, 60, 5):
+        assert notifications_deliver(now=now + timedelta(minutes=minute)).repeats == 0
+    incident.refresh_from_db()
+    assert incident.notify_seq == 0 and len(http_receiver.requests) == 1
