@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 PENDING, SENDING = NotificationState.PENDING, NotificationState.SENDING
 SENT, FAILED, CANCELLED = NotificationState.SENT, NotificationState.FAILED, NotificationState.CANCELLED
+# Stop claiming after this long in one run: a few receivers that time out (8 s each) must not
+# push the run past the task's 50 s soft limit with rows claimed and unsent.
+DELIVER_BUDGET_S = 35.0
 
 
 @dataclass
@@ -101,7 +105,8 @@ def _kick(*, due_at: datetime, now: datetime) -> None:
         try:
             from ops.tasks.alerts import notifications_send
 
-            notifications_send.apply_async(countdown=countdown)
+            # retry=False: with the broker down, fail at once rather than stall the caller
+            notifications_send.apply_async(countdown=countdown, retry=False)
         except Exception as exc:  # the beat sweep delivers anyway
             log.warning("could not queue the notification sender (%s); the sweep will send", type(exc).__name__)
 
@@ -124,7 +129,10 @@ def notifications_deliver(*, now: datetime | None = None, limit: int = 100) -> D
     stale = now - schedule.STALE_CLAIM
     due = Q(state=PENDING, due_at__lte=now) | Q(state=SENDING, claimed_at__lt=stale)
     candidates = list(Notification.objects.filter(due).order_by("due_at", "id").values_list("id", flat=True)[:limit])
+    started = time.monotonic()
     for pk in candidates:
+        if time.monotonic() - started > DELIVER_BUDGET_S:
+            break  # the rest stay due for the next run, well inside the task's time limit
         claimed = Notification.objects.filter(Q(pk=pk) & due).update(state=SENDING, claimed_at=now)
         if claimed != 1:
             continue  # another sender owns it
@@ -167,6 +175,8 @@ def _deliver_claimed(*, pk: int, claim: datetime, now: datetime) -> str:
         status_code = sent.status_code
     except DeliveryError as exc:
         error = exc
+    except SoftTimeLimitExceeded:
+        raise  # the task is out of time: the claim goes stale and another run retakes the row
     except Exception as exc:  # a transport bug must not kill the sender: retried, recorded
         error = DeliveryError(f"unexpected {type(exc).__name__}", permanent=False)
     duration_ms = int((time.monotonic() - start) * 1000)

@@ -122,3 +122,11 @@ def test_delete(operator_client, http_receiver):
     assert operator_client.post(reverse("channel-delete", args=[c.pk])).status_code == 302
     assert not Channel.objects.exists()
     assert operator_client.post(reverse("channel-delete", args=[c.pk])).status_code == 404
+
+
+def test_the_pages_carry_no_inline_code(operator_client, http_receiver):
+    from tests.dashboard.test_csp import scan
+
+    c = channel(kind=ChannelKind.WEBHOOK, target=http_receiver.url(), name="hook")
+    for url in (reverse("channels"), reverse("channel-add"), reverse("channel-edit", args=[c.pk])):
+        assert scan(operator_client.get(url).content.decode()).problems == []

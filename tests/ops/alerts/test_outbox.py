@@ -363,7 +363,7 @@ def test_enqueue_asks_the_sender_to_run_when_the_group_wait_ends(http_receiver, 
     incident = firing_incident(channels=[_hook(http_receiver)], now=now, group_wait_s=30)
     with django_capture_on_commit_callbacks(execute=True):
         notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
-    assert calls == [{"countdown": 25.0}]  # opened 5 s ago: 30 s of group wait left
+    assert calls == [{"countdown": 25.0, "retry": False}]  # opened 5 s ago: 30 s of group wait left
 
 
 def test_a_disabled_channel_does_not_churn_repeat_rounds(http_receiver):
