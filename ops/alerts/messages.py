@@ -15,8 +15,16 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from ops.models import Alias, AliasChange, AlertFlip, AlertRule, AlertState, Channel, Incident, Queue
-from ops.models.choices import DLQ_ROLES, AlertComparison, AlertSignal, AlertStateName, IncidentStatus, NotificationKind
+from ops.models import Alias, AliasChange, AlertFlip, AlertRule, AlertState, Channel, Incident, IncidentEvent, Queue
+from ops.models.choices import (
+    DLQ_ROLES,
+    AlertComparison,
+    AlertSignal,
+    AlertStateName,
+    IncidentEventKind,
+    IncidentStatus,
+    NotificationKind,
+)
 from ops.rules.signals import BY_KEY
 from ops.timefmt import iso_utc, minute_utc
 
@@ -176,6 +184,14 @@ def incident_payload(*, incident: Incident, kind: str, now: datetime | None = No
         facts.append(("Duration", format_duration(duration_s)))
     if incident.acknowledged_at:
         facts.append(("Acknowledged", f"by {incident.acknowledged_by_name or 'someone'} at {minute_utc(incident.acknowledged_at)}"))
+
+    rollback = (IncidentEvent.objects.filter(incident=incident, kind=IncidentEventKind.AUTO_ROLLBACK)
+                .order_by("-at", "-id").first())
+    if rollback is not None:
+        # the opt-in automatic rollback ran (ops.alerts.incidents): the reader must know before acting
+        facts.append(("Automatic rollback", rollback.text))
+        if rollback.job_id:
+            links["auto_rollback_job"] = _reverse("job", rollback.job_id)
 
     diagnosis = [{"key": str(d.get("key", "")), "text": str(d.get("text", "")), "url": absolute(str(d.get("url", "")))}
                  for d in (incident.diagnosis or []) if isinstance(d, dict)]

@@ -183,3 +183,17 @@ def test_a_resolved_notification_says_when_and_how_long(http_receiver):
     labels = [e["text"]["text"] for e in body["blocks"][3]["elements"]]
     assert "Acknowledge" not in labels and "Roll back live" not in labels
     assert row.payload["duration_s"] == 50 * 60 and Notification.objects.filter(state="sent").count() == 2
+
+
+def test_an_automatic_rollback_is_said_in_the_message(http_receiver):
+    from ops.models import IncidentEvent
+
+    now = timezone.now()
+    slack = channel(kind=ChannelKind.SLACK, target=http_receiver.url())
+    incident = firing_incident(channels=[slack], now=now)
+    IncidentEvent.objects.create(incident=incident, at=now, kind="auto_rollback",
+                                 text="live rolled back from 43 to 42 (rule error_rate high, 4 min after the deploy)")
+    notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now)
+    notifications_deliver(now=now)
+    facts = http_receiver.requests[0].json["blocks"][1]["text"]["text"]
+    assert "*Automatic rollback*  live rolled back from 43 to 42 (rule error_rate high, 4 min after the deploy)" in facts
