@@ -197,3 +197,19 @@ def test_an_automatic_rollback_is_said_in_the_message(http_receiver):
     notifications_deliver(now=now)
     facts = http_receiver.requests[0].json["blocks"][1]["text"]["text"]
     assert "*Automatic rollback*  live rolled back from 43 to 42 (rule error_rate high, 4 min after the deploy)" in facts
+
+
+def test_an_incident_about_no_function_and_with_no_flip_still_renders():
+    from datetime import timedelta
+
+    from ops.alerts.messages import incident_payload
+    from ops.models import Incident
+
+    now = timezone.now()
+    incident = Incident.objects.create(scope_key="123456789012:us-east-1", title="us-east-1 concurrency headroom low",
+                                       began_at=now - timedelta(minutes=3), opened_at=now, severity="warning")
+    payload = incident_payload(incident=incident, kind=NotificationKind.FIRING, now=now)
+    assert payload["function"] is None and payload["links"]["function"] == "" and payload["value"] is None
+    assert payload["facts"][0] == ("Scope", "123456789012:us-east-1")
+    assert [b["label"] for b in payload["buttons"]] == ["Acknowledge", "Mute 1 h", "Incident"]
+    assert payload["summary"] == "FIRING: us-east-1 concurrency headroom low"
