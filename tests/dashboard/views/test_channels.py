@@ -130,3 +130,19 @@ def test_the_pages_carry_no_inline_code(operator_client, http_receiver):
     c = channel(kind=ChannelKind.WEBHOOK, target=http_receiver.url(), name="hook")
     for url in (reverse("channels"), reverse("channel-add"), reverse("channel-edit", args=[c.pk])):
         assert scan(operator_client.get(url).content.decode()).problems == []
+
+
+def test_a_new_target_re_enables_a_disabled_channel_and_a_new_kind_needs_one(operator_client, http_receiver):
+    from django.utils import timezone
+
+    from ops.alerts.outbox import channel_disable
+
+    c = channel(kind=ChannelKind.WEBHOOK, target=http_receiver.url("/old"), name="hook")
+    channel_disable(channel=c, reason="HTTP 404", now=timezone.now())
+    resp = operator_client.post(reverse("channel-edit", args=[c.pk]), {"name": "hook", "kind": "email", "target": ""})
+    assert resp.status_code == 400 and "Changing the kind needs a new target." in resp.content.decode()
+    resp = operator_client.post(reverse("channel-edit", args=[c.pk]),
+                                {"name": "hook", "kind": "webhook", "target": http_receiver.url("/new")}, follow=True)
+    assert "Channel hook saved and re-enabled (new target)." in resp.content.decode()
+    c.refresh_from_db()
+    assert c.enabled and c.target.endswith("/new") and c.target_hint == f"http://127.0.0.1:{http_receiver.port}/…"
