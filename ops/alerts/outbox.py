@@ -161,7 +161,7 @@ def channel_test(*, channel: Channel, user) -> Notification:
 def _deliver_claimed(*, pk: int, claim: datetime, now: datetime) -> str:
     """Send one claimed row and settle it; returns the DeliverResult field it counts in."""
     row = Notification.objects.select_related("channel", "incident").get(pk=pk)
-    channel, incident = row.channel, row.incident
+    channel = row.channel
     is_test = row.kind == NotificationKind.TEST
     if not is_test:
         skip = _reason_not_to_send(row=row, now=now)
@@ -198,10 +198,10 @@ def _deliver_claimed(*, pk: int, claim: datetime, now: datetime) -> str:
                                      f"{int((now - first).total_seconds() // 60)} min; last: {reason}")
     due_at = schedule.retry_due(attempts=attempts, now=now, retry_after_s=error.retry_after_s)
     with transaction.atomic():
+        attempt.save()
         if not _update_claimed(row, claim, state=PENDING, claimed_at=None, due_at=due_at, attempts=attempts,
                                last_error=reason):
             return "retrying"
-        attempt.save()
         Channel.objects.filter(pk=channel.pk).update(last_error=reason, last_error_at=now)
     return "retrying"
 
@@ -253,9 +253,9 @@ def _reason_not_to_send(*, row: Notification, now: datetime) -> str | None:
 def _settle_sent(*, row, claim, attempt, attempts, now) -> str:
     channel, incident = row.channel, row.incident
     with transaction.atomic():
+        attempt.save()  # the POST happened, whoever settles the row
         if not _update_claimed(row, claim, state=SENT, sent_at=now, attempts=attempts, last_error=""):
             return "sent"  # retaken after a stale claim: the other sender records the outcome
-        attempt.save()
         Channel.objects.filter(pk=channel.pk).update(last_sent_at=now)
         if incident is not None:
             Incident.objects.filter(pk=incident.pk).update(last_notified_at=now)
@@ -271,9 +271,9 @@ def _settle_sent(*, row, claim, attempt, attempts, now) -> str:
 def _settle_failed(*, row, claim, attempt, attempts, reason, now, disable: bool) -> str:
     channel, incident = row.channel, row.incident
     with transaction.atomic():
+        attempt.save()
         if not _update_claimed(row, claim, state=FAILED, attempts=attempts, last_error=reason):
             return "failed"
-        attempt.save()
         Channel.objects.filter(pk=channel.pk).update(last_error=reason, last_error_at=now)
         if disable:
             channel_disable(channel=channel, reason=reason, now=now)

@@ -20,6 +20,13 @@ pytestmark = pytest.mark.django_db
 SECRET = "XoXoS3cretPathT0ken"
 
 
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    # these tests log users in with force_login; hashing their passwords at full cost adds
+    # about a second per test and proves nothing here
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def operator_client(client):
     client.force_login(make_user("operator", username="olga"))

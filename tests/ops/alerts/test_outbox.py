@@ -377,3 +377,13 @@ def test_a_disabled_channel_does_not_churn_repeat_rounds(http_receiver):
         assert notifications_deliver(now=now + timedelta(minutes=minute)).repeats == 0
     incident.refresh_from_db()
     assert incident.notify_seq == 0 and len(http_receiver.requests) == 1
+
+
+def test_the_alerts_queue_task_delivers_what_is_due(http_receiver):
+    from ops.tasks.alerts import notifications_send
+
+    now = timezone.now()
+    incident = firing_incident(channels=[_hook(http_receiver)], now=now - timedelta(minutes=1))
+    notifications_enqueue(incident=incident, kind=NotificationKind.FIRING, now=now - timedelta(minutes=1))
+    assert notifications_send() == {"sent": 1, "failed": 0, "retrying": 0}
+    assert len(http_receiver.requests) == 1
