@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, redrive, status, traces
+from dashboard.views import accounts, actions, api, channels, dlq, function, inventory, jobs, overview, redrive, status, traces
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -36,6 +36,13 @@ urlpatterns = [
     path("dlqs/<int:pk>/redrive", redrive.dlq_redrive, name="dlq-redrive"),
     path("dlqs/<int:pk>/delete", redrive.dlq_delete, name="dlq-delete"),
     path("dlqs/<int:pk>/purge", redrive.dlq_purge, name="dlq-purge"),
+    # Alert notification channels (ops/alerts/outbox.py sends through them).
+    path("alerts/channels/", channels.channel_list, name="channels"),
+    path("alerts/channels/add", channels.channel_add, name="channel-add"),
+    path("alerts/channels/<int:pk>/edit", channels.channel_edit, name="channel-edit"),
+    path("alerts/channels/<int:pk>/delete", channels.channel_remove, name="channel-delete"),
+    path("alerts/channels/<int:pk>/test", channels.channel_send_test, name="channel-test"),
+    path("alerts/channels/<int:pk>/enable", channels.channel_reenable, name="channel-enable"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),
