@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, redrive, status, traces
+from dashboard.views import accounts, actions, api, dlq, function, incidents, inventory, jobs, overview, redrive, status, traces
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -36,6 +36,14 @@ urlpatterns = [
     path("dlqs/<int:pk>/redrive", redrive.dlq_redrive, name="dlq-redrive"),
     path("dlqs/<int:pk>/delete", redrive.dlq_delete, name="dlq-delete"),
     path("dlqs/<int:pk>/purge", redrive.dlq_purge, name="dlq-purge"),
+    # Incidents: the list, one incident, its buttons (POST, operators) and the signed links a
+    # notification carries (GET = confirm page, POST = act).
+    path("incidents/", incidents.incident_list, name="incidents"),
+    path("incidents/<int:pk>/", incidents.incident_page, name="incident"),
+    path("incidents/<int:pk>/ack", incidents.incident_ack, name="incident-ack"),
+    path("incidents/<int:pk>/mute", incidents.incident_mute_view, name="incident-mute"),
+    path("incidents/<int:pk>/unmute", incidents.incident_unmute_view, name="incident-unmute"),
+    path("incidents/<int:pk>/act/<str:token>/", incidents.incident_act, name="incident-act"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),
