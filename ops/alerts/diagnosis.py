@@ -176,7 +176,8 @@ def _dlq(*, fn, began, now, series) -> list[dict]:
             depth, before, arrivals = cur.fetchone()
             cur.execute(f"SELECT {growth_sql('%(d)s', '%(b)s', '%(a)s')}",
                         {"d": float(depth or 0), "b": None if before is None else float(before), "a": float(arrivals or 0)})
-            growth = cur.fetchone()[0]
+            growth = float(cur.fetchone()[0] or 0)
+        depth = None if depth is None else float(depth)
         minutes = DLQ_WINDOW.total_seconds() / 60
         if depth is None:
             text = f"DLQ {q.name}: no depth stored yet (not polled)."

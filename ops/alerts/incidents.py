@@ -46,6 +46,7 @@ class _Round:
     incident: Incident
     firing: bool = False
     resolved: bool = False
+    settle: bool = False  # a rule came back to normal: resolve when none still fires, after the batch
     fired: list[AlertFlip] = field(default_factory=list)
 
 
@@ -64,8 +65,8 @@ def flips_process(*, now: datetime | None = None, limit: int = 500) -> int:
     1. In one transaction: link the jobs made on open incidents' functions (ACTION events);
        claim each flip (``processed_at`` NULL → now, == 1 or skip it); a flip to firing opens
        or joins the function's open incident (FIRED / REFIRED), a flip back to normal writes
-       RULE_RESOLVED and resolves the incident when none of its states still fires or waits;
-       open incidents whose rules were deleted are resolved (RULE_DELETED).
+       RULE_RESOLVED; after the batch, an incident none of whose states still fires or waits
+       resolves; open incidents whose rules were deleted are resolved (RULE_DELETED).
     2. Still in it, per incident touched: the diagnosis stored, ``notify_seq`` bumped and the
        outbox asked for the round (firing on open or a worse severity joining; resolved).
     3. After the commit: the opt-in automatic rollback for the firing flips (it may read
@@ -83,6 +84,8 @@ def flips_process(*, now: datetime | None = None, limit: int = 500) -> int:
             processed += 1
             flip = AlertFlip.objects.select_related("rule", "function").get(pk=flip_id)
             _flip_apply(flip=flip, now=now, rounds=rounds)
+        for r in rounds.values():
+            _settle(r, now=now)
         _deleted_rules_sweep(now=now, rounds=rounds)
         for r in rounds.values():
             _round_notify(r, now=now)
@@ -166,8 +169,16 @@ def _back_to_normal(*, flip: AlertFlip, now: datetime, rounds: dict[int, _Round]
         data={"rule_id": flip.rule_id, "rule_name": flip.rule_name, "flip_id": flip.pk, "value": flip.value},
     )
     AlertFlip.objects.filter(pk=flip.pk).update(incident=incident)
-    if not AlertState.objects.filter(incident=incident, state__in=ACTIVE_STATES).exists():
-        _resolve(incident=incident, now=now, text="every rule back to normal", r=r)
+    r.settle = True
+
+
+def _settle(r: _Round, *, now: datetime) -> None:
+    """After the whole batch (the states are the evaluator's newest, so judging per flip would
+    close an incident a later flip of the same batch still needs): resolve when no state of the
+    incident still fires or waits."""
+    if r.settle and r.incident.status == IncidentStatus.OPEN and not AlertState.objects.filter(
+            incident=r.incident, state__in=ACTIVE_STATES).exists():
+        _resolve(incident=r.incident, now=now, text="every rule back to normal", r=r)
 
 
 def _resolve(*, incident: Incident, now: datetime, text: str, r: _Round) -> None:
