@@ -220,7 +220,10 @@ def _throttling(*, fn, began, now, series) -> dict | None:
 def _yesterday(*, fn, began, now, series) -> dict | None:
     if series is None:
         return None
-    start, end = began - timedelta(days=1) - YESTERDAY_HALF, began - timedelta(days=1) + YESTERDAY_HALF
+    # aligned to 5 minutes: a day back, minutes may already be rolled up into 5-minute rows
+    start = began - timedelta(days=1) - YESTERDAY_HALF
+    start = start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
+    end = start + 2 * YESTERDAY_HALF
     y = series_totals(series_ids=[series.id], start=start, end=end, columns=COLUMNS)[series.id]
     url = _fn_url(fn, start, end)
     if not y["invocations"] and not y["errors"]:

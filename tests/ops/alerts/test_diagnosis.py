@@ -34,6 +34,7 @@ def test_each_line_on_known_data(estate):
     QueueStatFactory(queue=dlq, ts=floor - timedelta(minutes=20), visible_max=300)  # 300 → 380 in 15 min
     series = function_series(estate.bad)
     yesterday = began - timedelta(days=1) - timedelta(minutes=30)
+    yesterday = yesterday.replace(minute=yesterday.minute - yesterday.minute % 5)  # 5-minute rows' alignment
     for i in range(12):  # the same hour yesterday, in 5-minute rows: 6,000 invocations, 12 errors
         FiveMinuteStatFactory(series=series, ts=yesterday + timedelta(minutes=5 * i), invocations=500, errors=1, throttles=0)
     incident = _incident(estate.bad, began)
