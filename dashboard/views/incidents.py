@@ -95,12 +95,15 @@ def incident_unmute_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def incident_act(request: HttpRequest, pk: int, token: str) -> HttpResponse:
     """A notification's signed link. GET: what it will do, one button; POST: do it, as the
-    logged-in operator. An expired or altered link does nothing and says why (400)."""
+    logged-in operator. An expired (410) or altered (403) link does nothing and says why."""
     try:
         action = incident_link_read(incident_id=pk, token=token)
     except LinkInvalid as err:
+        # 410 Gone for a link past its age, 403 for one whose signature does not verify: the
+        # request is well-formed, the link just grants nothing
         return render(request, "dashboard/incidents/link_invalid.html", {"message": str(err), "pk": pk,
-                                                                        "expired": err.expired}, status=400)
+                                                                        "expired": err.expired},
+                      status=410 if err.expired else 403)
     incident = _incident_or_404(pk)
     is_operator = request.user.has_perm(OPERATE)
     if request.method == "POST":

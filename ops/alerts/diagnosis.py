@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -70,7 +70,8 @@ def incident_diagnosis(*, incident: Incident, now: datetime | None = None) -> li
     lines: list[dict] = []
     for build in (_began, _change_before, _top_error, _dlq, _throttling, _yesterday):
         try:
-            out = build(fn=fn, began=began, now=now, series=series)
+            with transaction.atomic():  # a savepoint: a failed query must not abort the caller's transaction
+                out = build(fn=fn, began=began, now=now, series=series)
         except Exception:  # one line's odd data must not take the other lines (or the tick) down
             log.exception("diagnosis line %s of incident %s", build.__name__, incident.pk)
             continue

@@ -67,10 +67,11 @@ def flips_process(*, now: datetime | None = None, limit: int = 500) -> int:
        or joins the function's open incident (FIRED / REFIRED), a flip back to normal writes
        RULE_RESOLVED; after the batch, an incident none of whose states still fires or waits
        resolves; open incidents whose rules were deleted are resolved (RULE_DELETED).
-    2. Still in it, per incident touched: the diagnosis stored, ``notify_seq`` bumped and the
-       outbox asked for the round (firing on open or a worse severity joining; resolved).
-    3. After the commit: the opt-in automatic rollback for the firing flips (it may read
-       Lambda, so it holds no lock), once per incident × alias by its idempotency key.
+    2. Still in it, per incident touched: the opt-in automatic rollback for its firing flips
+       (once per incident × alias by the job's idempotency key; the job is sent to the actions
+       queue on commit), so the notification can say so; then the diagnosis stored,
+       ``notify_seq`` bumped and the outbox asked for the round (firing on open or a worse
+       severity joining; resolved).
     """
     now = now or timezone.now()
     rounds: dict[int, _Round] = {}
@@ -83,21 +84,20 @@ def flips_process(*, now: datetime | None = None, limit: int = 500) -> int:
                 continue  # another processor owns it
             processed += 1
             flip = AlertFlip.objects.select_related("rule", "function").get(pk=flip_id)
-            _flip_apply(flip=flip, now=now, rounds=rounds)
+            try:
+                with transaction.atomic():
+                    _flip_apply(flip=flip, now=now, rounds=rounds)
+            except Exception:
+                # one flip that cannot be applied must not hold back every later one (it would be
+                # retried, and fail, every tick); it stays claimed, and the log says which
+                log.exception("flip %s (rule %s, function %s) could not be applied", flip.pk, flip.rule_name,
+                              flip.function_id)
         for r in rounds.values():
             _settle(r, now=now)
         _deleted_rules_sweep(now=now, rounds=rounds)
         for r in rounds.values():
+            _auto_rollbacks(r, now=now)
             _round_notify(r, now=now)
-    if any(r.fired for r in rounds.values()):
-        from ops.alerts.autorollback import auto_rollback_run
-
-        for r in rounds.values():
-            for flip in r.fired:
-                try:
-                    auto_rollback_run(incident=r.incident, flip=flip, now=now)
-                except Exception:  # a rollback that cannot be asked for must not stop the tick
-                    log.exception("automatic rollback for incident %s failed", r.incident.pk)
     return processed
 
 
@@ -220,7 +220,22 @@ def _deleted_rules_sweep(*, now: datetime, rounds: dict[int, _Round]) -> None:
             _resolve(incident=incident, now=now, text=f"{names} deleted, nothing else firing", r=r)
 
 
-# --- notification rounds ---------------------------------------------------------------------
+# --- automatic rollback and notification rounds -----------------------------------------------
+def _auto_rollbacks(r: _Round, *, now: datetime) -> None:
+    """Each firing flip's opt-in rollback, in a savepoint: one that cannot be asked for (Lambda
+    unreachable, a bug) is logged and leaves the incident, its events and its round intact."""
+    if not r.fired or r.incident.status != IncidentStatus.OPEN:
+        return
+    from ops.alerts.autorollback import auto_rollback_run
+
+    for flip in r.fired:
+        try:
+            with transaction.atomic():
+                auto_rollback_run(incident=r.incident, flip=flip, now=now)
+        except Exception:
+            log.exception("automatic rollback for incident %s (flip %s) failed", r.incident.pk, flip.pk)
+
+
 def _round_notify(r: _Round, *, now: datetime) -> None:
     """One round per incident per call: resolved wins over firing (an incident opened and closed
     within one call says so once, resolved)."""
@@ -233,7 +248,14 @@ def _round_notify(r: _Round, *, now: datetime) -> None:
     Incident.objects.filter(pk=incident.pk).update(notify_seq=F("notify_seq") + 1)
     incident.refresh_from_db(fields=["notify_seq"])
     kind = NotificationKind.RESOLVED if r.resolved else NotificationKind.FIRING
-    _enqueue(incident=incident, kind=kind, now=now)
+    try:
+        with transaction.atomic():
+            _enqueue(incident=incident, kind=kind, now=now)
+    except Exception as err:
+        # the incident and its timeline stand; the round that could not be queued says so there
+        log.exception("notifications for incident %s could not be queued", incident.pk)
+        IncidentEvent.objects.create(incident=incident, at=now, kind=IncidentEventKind.NOTIFY_FAILED,
+                                     text=f"{kind} notifications could not be queued: {type(err).__name__}: {err}"[:2000])
 
 
 # --- actions on the timeline -----------------------------------------------------------------

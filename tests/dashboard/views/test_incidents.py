@@ -143,17 +143,17 @@ def test_expired_and_tampered_links_do_nothing(operator, incident, monkeypatch, 
     expired = _path(incident_link(incident=incident, action="ack"))
     monkeypatch.setattr("django.core.signing.time.time", real)
     resp = operator.get(expired)
-    assert resp.status_code == 400 and "This link has expired" in resp.content.decode()
+    assert resp.status_code == 410 and "This link has expired" in resp.content.decode()
     token = operator.cookies["csrftoken"].value
-    assert operator.post(expired, {"csrfmiddlewaretoken": token}).status_code == 400
+    assert operator.post(expired, {"csrfmiddlewaretoken": token}).status_code == 410
 
     good = _path(incident_link(incident=incident, action="ack"))
     tampered = good[:-3] + ("A" if good[-3] != "A" else "B") + good[-2:]
     for path in (tampered, good.replace(f"/incidents/{incident.pk}/", f"/incidents/{incident.old.pk}/"),
                  f"/incidents/{incident.pk}/act/nonsense/"):
         resp = operator.get(path)
-        assert resp.status_code == 400 and "This link is not valid" in resp.content.decode(), path
-        assert operator.post(path, {"csrfmiddlewaretoken": token}).status_code == 400
+        assert resp.status_code == 403 and "This link is not valid" in resp.content.decode(), path
+        assert operator.post(path, {"csrfmiddlewaretoken": token}).status_code == 403
     incident.refresh_from_db()
     assert incident.acknowledged_at is None and not IncidentEvent.objects.exclude(kind="fired").exists()
 

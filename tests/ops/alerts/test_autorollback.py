@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from ops.actions.runner import job_run
-from ops.alerts import autorollback
+from ops.alerts import autorollback, incidents
 from ops.alerts.incidents import flips_process
 from ops.aws.client import Scope, client
 from ops.models import Alias, AliasChangeSource, Job, JobKind, JobStatus
@@ -49,8 +49,12 @@ def no_enqueue(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_auto_rollback_fires_once_and_is_on_the_timeline(deployed, enqueued, no_enqueue, django_capture_on_commit_callbacks):
+def test_auto_rollback_fires_once_and_is_on_the_timeline(deployed, no_enqueue, django_capture_on_commit_callbacks,
+                                                        monkeypatch):
     account, alias = deployed
+    seen: list[list[str]] = []  # the timeline when the outbox is asked: the rollback is on it already
+    monkeypatch.setattr(incidents, "_enqueue", lambda *, incident, kind, now: seen.append(
+        list(incident.events.values_list("kind", flat=True))) or [])
     rule = rule_make("orders error rate", severity="critical", auto_rollback_alias=alias, auto_rollback_minutes=30)
     flip_make(rule, alias.function, "firing", at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
@@ -63,6 +67,7 @@ def test_auto_rollback_fires_once_and_is_on_the_timeline(deployed, enqueued, no_
     assert event.text.startswith("rule orders error rate fired 0 min after live moved v")
     assert event.text.endswith(f"rolling live back to v1 (job #{job.pk})")
     assert no_enqueue == [job.pk]  # sent to the actions queue on commit
+    assert seen == [[IncidentEventKind.FIRED, IncidentEventKind.AUTO_ROLLBACK]]
     assert job_run(job_id=job.pk) == JobStatus.SUCCEEDED
     live = client("lambda", Scope(PROD_ACCOUNT_ID, REGION)).get_alias(FunctionName=FN, Name="live")
     assert live["FunctionVersion"] == "1"

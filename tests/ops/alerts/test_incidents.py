@@ -218,3 +218,18 @@ def test_a_flip_for_a_scope_not_a_function_opens_a_scope_incident(enqueued):
     assert (incident.function, incident.scope_key, incident.title) == (
         None, "123456789012:us-east-1", "123456789012:us-east-1: region headroom < 10 %")
     assert [line["key"] for line in incident.diagnosis] == ["began"]
+
+
+@pytest.mark.django_db
+def test_an_outbox_that_fails_leaves_the_incident_and_says_so_on_its_timeline(monkeypatch):
+    def refuse(**kw):
+        raise RuntimeError("outbox down")
+
+    monkeypatch.setattr(incidents, "_enqueue", refuse)
+    fn = FunctionFactory()
+    flip_make(rule_make(), fn, "firing")
+    assert flips_process() == 1
+    incident = Incident.objects.get()
+    event = IncidentEvent.objects.get(incident=incident, kind=IncidentEventKind.NOTIFY_FAILED)
+    assert event.text == "firing notifications could not be queued: RuntimeError: outbox down"
+    assert AlertFlip.objects.filter(processed_at=None).count() == 0
