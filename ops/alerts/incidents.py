@@ -84,14 +84,21 @@ def flips_process(*, now: datetime | None = None, limit: int = 500) -> int:
                 continue  # another processor owns it
             processed += 1
             flip = AlertFlip.objects.select_related("rule", "function").get(pk=flip_id)
+            mine: dict[int, _Round] = {}  # merged only once the flip's savepoint held
             try:
                 with transaction.atomic():
-                    _flip_apply(flip=flip, now=now, rounds=rounds)
+                    _flip_apply(flip=flip, now=now, rounds=mine)
             except Exception:
                 # one flip that cannot be applied must not hold back every later one (it would be
                 # retried, and fail, every tick); it stays claimed, and the log says which
                 log.exception("flip %s (rule %s, function %s) could not be applied", flip.pk, flip.rule_name,
                               flip.function_id)
+                continue
+            for pk, m in mine.items():
+                r = rounds.setdefault(pk, _Round(incident=m.incident))
+                r.incident = m.incident
+                r.firing, r.resolved, r.settle = r.firing or m.firing, r.resolved or m.resolved, r.settle or m.settle
+                r.fired += m.fired
         for r in rounds.values():
             _settle(r, now=now)
         _deleted_rules_sweep(now=now, rounds=rounds)

@@ -233,3 +233,22 @@ def test_an_outbox_that_fails_leaves_the_incident_and_says_so_on_its_timeline(mo
     event = IncidentEvent.objects.get(incident=incident, kind=IncidentEventKind.NOTIFY_FAILED)
     assert event.text == "firing notifications could not be queued: RuntimeError: outbox down"
     assert AlertFlip.objects.filter(processed_at=None).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_flip_that_cannot_be_applied_does_not_hold_back_the_others(enqueued, monkeypatch):
+    fn, other = FunctionFactory(name="bad-data"), FunctionFactory(name="fine")
+    rule = rule_make()
+    poison = flip_make(rule, fn, "firing")
+    flip_make(rule, other, "firing")
+    real = incidents._flip_apply
+
+    def apply(*, flip, now, rounds):
+        real(flip=flip, now=now, rounds=rounds)  # its incident is written, then the savepoint undoes it
+        if flip.pk == poison.pk:
+            raise ValueError("odd data")
+
+    monkeypatch.setattr(incidents, "_flip_apply", apply)
+    assert flips_process() == 2
+    assert list(Incident.objects.values_list("function__name", flat=True)) == ["fine"]
+    assert len(enqueued) == 1 and AlertFlip.objects.filter(processed_at=None).count() == 0
