@@ -18,7 +18,18 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from ops.models import DLQ_ROLES, AliasChange, AliasChangeSource, Change, ErrorGroup, FunctionQueue, LogLine, RegionStat, Series, SeriesKind
+from ops.models import (
+    DLQ_ROLES,
+    AliasChange,
+    AliasChangeSource,
+    Change,
+    ErrorGroup,
+    FunctionQueue,
+    LogLine,
+    RegionStat,
+    Series,
+    SeriesKind,
+)
 from ops.models.alerts import Incident
 from ops.models.choices import ChangeKind
 from ops.models.telemetry import ErrorMinute
@@ -104,7 +115,9 @@ def _change_before(*, fn, began, now, series) -> list[dict]:
     lo, hi = began - BEFORE, began + SLACK
     move = (AliasChange.objects.filter(function=fn, at__gte=lo, at__lt=hi).exclude(source=AliasChangeSource.CREATED)
             .select_related("alias", "actor").order_by("-at", "-id").first())
-    change = (Change.objects.filter(function=fn, at__gte=lo, at__lt=hi).exclude(kind__in=[ChangeKind.ALIAS, ChangeKind.VERSION]).order_by("-at", "-id").first())
+    # configuration: memory, timeout, concurrency, code on $LATEST… (alias moves are the deploys above)
+    change = (Change.objects.filter(function=fn, at__gte=lo, at__lt=hi)
+              .exclude(kind__in=[ChangeKind.ALIAS, ChangeKind.VERSION]).order_by("-at", "-id").first())
     if move is None and change is None:
         return [{"key": "deploy", "text": "No deploy or configuration change in the hour before it began.",
                  "url": _fn_url(fn, lo, now, "changes-h")}]
@@ -208,7 +221,8 @@ def _throttling(*, fn, began, now, series) -> dict | None:
               .order_by("-ts").values_list("claimed_concurrency_max", "concurrency_max").first())
     claimed = None if region is None else (region[0] if region[0] is not None else region[1])
     if claimed is not None:
-        parts.append(f"the region's claimed concurrency {_n(claimed)} of the account limit {limit:,} ({_pct(100.0 * claimed / limit)})")
+        parts.append(f"the region's claimed concurrency {_n(claimed)} of the account limit {limit:,} "
+                     f"({_pct(100.0 * claimed / limit)})")
     else:
         parts.append(f"account limit {limit:,} (no region figures stored)")
     if t["throttles"]:
