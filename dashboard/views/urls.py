@@ -1,6 +1,20 @@
 from django.urls import path
 
-from dashboard.views import accounts, actions, api, channels, dlq, function, inventory, jobs, overview, redrive, status, traces
+from dashboard.views import (
+    accounts,
+    actions,
+    api,
+    channels,
+    dlq,
+    function,
+    incidents,
+    inventory,
+    jobs,
+    overview,
+    redrive,
+    status,
+    traces,
+)
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -43,6 +57,14 @@ urlpatterns = [
     path("alerts/channels/<int:pk>/delete", channels.channel_remove, name="channel-delete"),
     path("alerts/channels/<int:pk>/test", channels.channel_send_test, name="channel-test"),
     path("alerts/channels/<int:pk>/enable", channels.channel_reenable, name="channel-enable"),
+    # Incidents: the list, one incident, its buttons (POST, operators) and the signed links a
+    # notification carries (GET = confirm page, POST = act).
+    path("incidents/", incidents.incident_list, name="incidents"),
+    path("incidents/<int:pk>/", incidents.incident_page, name="incident"),
+    path("incidents/<int:pk>/ack", incidents.incident_ack, name="incident-ack"),
+    path("incidents/<int:pk>/mute", incidents.incident_mute_view, name="incident-mute"),
+    path("incidents/<int:pk>/unmute", incidents.incident_unmute_view, name="incident-unmute"),
+    path("incidents/<int:pk>/act/<str:token>/", incidents.incident_act, name="incident-act"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),
