@@ -78,6 +78,10 @@ class AlertRule(models.Model):
     tag_value = models.CharField(max_length=256, blank=True)
     comparison = models.CharField(max_length=4, choices=AlertComparison.choices, default=AlertComparison.GT)
     threshold = models.FloatField()
+    # For a ratio signal, the least volume in the window for it to count (the error rate's
+    # errors, the cold-start rate's REPORT lines), as ops.rules.signals' Threshold.min_volume:
+    # 1 failed call of 3 is not a 33 % error rate worth a page. None: no floor.
+    min_volume = models.FloatField(null=True, blank=True)
     # Fires when at least `windows_m` of the last `windows_n` one-minute windows breach.
     windows_m = models.PositiveSmallIntegerField(default=3)
     windows_n = models.PositiveSmallIntegerField(default=5)
