@@ -11,15 +11,34 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ops.alerts.evaluate import alerts_evaluate
-from ops.models import AlertRule, AlertState, AuditEntry, Channel
-from tests.factories import AccountFactory, AliasFactory, FunctionFactory, function_series, make_user, minutes
+from ops.models import AlertRule, AlertState, AuditEntry, Channel, FiveMinuteStat
+from tests.factories import AccountFactory, AliasFactory, FunctionFactory, function_series, minutes
 
 pytestmark = pytest.mark.django_db
 
 
+def _user(role: str, username: str):
+    """A user in a role without a password: hashing one costs a second or more a test here, and
+    these tests sign in with force_login."""
+    from django.contrib.auth.models import Group, User
+
+    from ops.services.users import roles_ensure
+
+    roles_ensure()
+    user = User.objects.create(username=username)
+    user.groups.set([Group.objects.get(name=role)])
+    return user
+
+
 @pytest.fixture
 def operator_client(client):
-    client.force_login(make_user("operator", username="olga"))
+    client.force_login(_user("operator", "olga"))
+    return client
+
+
+@pytest.fixture
+def client_in(client):
+    client.force_login(_user("viewer", "vera"))
     return client
 
 
@@ -54,7 +73,7 @@ def test_viewers_read_but_cannot_create_edit_or_delete(client_in):
 
 def test_posts_need_the_csrf_token():
     c = Client(enforce_csrf_checks=True)
-    c.force_login(make_user("operator", username="olga"))
+    c.force_login(_user("operator", "olga"))
     assert c.post(reverse("alert-rule-new"), _post()).status_code == 403
     assert not AlertRule.objects.filter(name="payments errors").exists()
 
@@ -144,23 +163,30 @@ def test_list_counts_firing_functions_and_status_shows_the_tick(client_in):
 
 
 def test_preview_counts_on_known_data(client_in):
-    known = timezone.now().replace(second=0, microsecond=0)
+    now = timezone.now().replace(second=0, microsecond=0)
+    known = now - timedelta(minutes=now.minute % 5)
     f = FunctionFactory(metrics_known_until=known, name="checkout")
     start = known - timedelta(days=7)
-    # Two bursts of bad minutes: 10 minutes an hour in, 4 minutes a day in; quiet otherwise.
-    bad = set(range(60, 70)) | set(range(1440, 1444))
-    minutes(function_series(f), start=start, count=7 * 1440, invocations=100,
-            errors=lambda i: 20 if i in bad else 0)
+    series = function_series(f)
+    # Six days of 5-minute rows (the minutes rolled up), then a day of minute rows. Two bursts of
+    # 20 % errors: 10 minutes an hour in (two 5-minute buckets of 100 errors in 500 calls, i.e.
+    # 20 errors a minute), and 4 minutes in the last day.
+    minutes(series, start=start, count=6 * 288, model=FiveMinuteStat, step_s=300, invocations=500,
+            errors=lambda i: 100 if i in (12, 13) else 0)
+    last_day = 6 * 1440
+    minutes(series, start=start + timedelta(minutes=last_day), count=1440, invocations=100,
+            errors=lambda i: 20 if 100 <= i < 104 else 0)
     rule = AlertRule.objects.get(builtin="error_rate")  # ≥ 5 % with ≥ 5 errors, 3 of 5
     resp = client_in.get(reverse("alert-rule", args=[rule.pk]) + f"?function={f.pk}")
     p = resp.context["preview"]
-    # Burst 1 fires at its 3rd minute and resolves once fewer than 3 of the last 5 breach: firing
-    # minutes 62..71 (10); burst 2: 1442..1445 (4).
-    assert (p.fired, p.firing_minutes, p.minutes) == (2, 14, 7 * 1440)
-    assert [(a - start, b - start) for a, b in p.spans] == [
-        (timedelta(minutes=63), timedelta(minutes=73)), (timedelta(minutes=1443), timedelta(minutes=1447))]
+    # A burst fires at its 3rd minute and resolves once fewer than 3 of the last 5 breach: 10
+    # and 4 firing minutes.
+    assert (p.fired, p.firing_minutes, p.minutes, p.from_five_minute) == (2, 14, 7 * 1440, 6 * 1440)
+    m = lambda k: timedelta(minutes=k)  # noqa: E731
+    assert [(a - start, b - start) for a, b in p.spans] == [(m(63), m(73)), (m(last_day + 103), m(last_day + 107))]
     html = resp.content.decode()
     assert "Would have fired 2 times, firing 0.1 % of the time" in html
+    assert "8,640 of them from 5-minute rows" in html
     chart = resp.context["charts"]["charts"][0]["figure"]
     assert chart["layout"]["yaxis"]["title"]["text"] == "Error rate (%) (% of invocations)"
     assert chart["layout"]["xaxis"]["title"]["text"].startswith("time (UTC)")
