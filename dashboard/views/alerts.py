@@ -5,6 +5,8 @@ editing and deleting need the operator role. The preview also answers for an uns
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -150,4 +152,5 @@ def _preview_context(rule: AlertRule, chosen: str | None) -> dict:
             preview = function_preview(signal=rule.signal, criteria=criteria, function=fn)
     ctx["preview"] = preview
     ctx["charts"] = rule_preview_chart(preview, metric=label, unit=unit, threshold=float(rule.threshold))
+    ctx["charts_json"] = json.dumps(ctx["charts"])
     return ctx

@@ -280,6 +280,14 @@ def alerts_evaluate(*, now: datetime | None = None) -> TickResult:
             except Exception as exc:  # noqa: BLE001 - one rule's fault must not stop the others
                 log.exception("alert rule %s failed to evaluate", rule.pk)
                 result.errors.append(f"rule {rule.pk} ({rule.name}): {type(exc).__name__}: {exc}"[:500])
+        # A rule disabled while pending or firing: its targets go back to ok / resolved (the
+        # incident closes) rather than staying firing forever.
+        for rule in AlertRule.objects.filter(enabled=False, states__state__in=[PENDING, FIRING]).distinct():
+            try:
+                result.flips += rule_write(rule, [], _states_of([rule])[rule.pk], now=now)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("alert rule %s failed to stand down", rule.pk)
+                result.errors.append(f"rule {rule.pk} ({rule.name}): {type(exc).__name__}: {exc}"[:500])
     except Exception as exc:  # noqa: BLE001 - the reads failed: record it on the tick
         log.exception("alert tick failed")
         result.errors.append(f"tick: {type(exc).__name__}: {exc}"[:500])

@@ -139,6 +139,17 @@ def test_function_leaving_the_scope_while_firing_resolves(no_pack):
     alerts_evaluate()
     assert AlertState.objects.get(rule=rule, function=f).state == "resolved"
     assert AlertFlip.objects.filter(rule=rule).count() == 2
+    # back in scope: fires again; then the rule is disabled while firing: it stands down
+    f.tags = {"team": "payments"}
+    f.save(update_fields=["tags"])
+    alerts_evaluate()
+    rule.enabled = False
+    rule.save(update_fields=["enabled"])
+    result = alerts_evaluate()
+    assert AlertState.objects.get(rule=rule, function=f).state == "resolved"
+    assert result.flips == 1
+    assert list(AlertFlip.objects.filter(rule=rule).values_list("new_state", flat=True)) == [
+        "firing", "resolved", "firing", "resolved"]
 
 
 def test_missing_minutes_follow_the_rule(no_pack):
