@@ -128,7 +128,7 @@ def _preview_context(rule: AlertRule, chosen: str | None) -> dict:
            "preview_target": None}
     if rule.signal not in PREVIEWABLE:
         preview = Preview(reason=f"{label}: no per-minute history is stored that a replay could trust, so this rule "
-                                 "is not previewed (the preview covers per-function metrics and region headroom).")
+                                 "is not previewed (the preview covers per-function metrics, DLQs and region headroom).")
     elif rule.signal == AlertSignal.REGION_HEADROOM:
         scopes = [(a, r) for a in Account.objects.filter(enabled=True).order_by("name") for r in a.regions
                   if rule.scope == AlertScope.ALL or (a.pk == rule.account_id and (

@@ -13,8 +13,11 @@ minute at a time from the oldest stored minute to the target's known-until:
 3. Replay the state machine over the rule's last N marks at each minute; count the times it
    entered "firing" and the minutes spent firing, and collect the firing spans for the chart.
 
-Region headroom replays RegionStat minutes the same way; DLQ signals, cost and poll health have
-no per-minute history the replay could trust and are not previewed (the page says so).
+Region headroom replays RegionStat minutes the same way; DLQ depth and new DLQ messages replay
+the AWS/SQS depth metric (QueueStat, the last known depth carried forward, summed over the
+function's DLQs; new messages = the depth's rise in the minute — the DLQ poller's arrivals are
+not kept per minute, so a queue drained and refilled within a minute reads flat here). Cost and
+poll health have no per-minute history the replay could trust and are not previewed.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.telemetry import series_known_until
 
 PREVIEW_DAYS = 7
-PREVIEWABLE = set(MINUTE_SIGNALS) | {AlertSignal.REGION_HEADROOM.value}
+DLQ_PREVIEW = {AlertSignal.DLQ_DEPTH.value, AlertSignal.DLQ_NEW_MESSAGES.value}
+PREVIEWABLE = set(MINUTE_SIGNALS) | {AlertSignal.REGION_HEADROOM.value} | DLQ_PREVIEW
 
 
 @dataclass
@@ -116,14 +120,55 @@ def _function_minutes(function: Function, *, end: datetime) -> tuple[datetime, d
     return start, rows, filled
 
 
+def _known_until(function: Function) -> datetime | None:
+    if function.metrics_known_until:
+        return function.metrics_known_until
+    series = Series.objects.filter(function=function, kind=SeriesKind.FUNCTION, qualifier="").first()
+    return series_known_until(series_ids=[series.id]).get(series.id) if series else None
+
+
+def dlq_preview(*, signal: str, criteria: Criteria, function: Function, end: datetime | None = None) -> Preview:
+    from ops.models import DLQ_ROLES, FunctionQueue, QueueStat
+
+    queues = list(FunctionQueue.objects.filter(function=function, role__in=list(DLQ_ROLES))
+                  .values_list("queue_id", flat=True).distinct())
+    if not queues:
+        return Preview(reason=f"{function.name} has no DLQ or on-failure queue: nothing to replay.")
+    end = end or _known_until(function)
+    if end is None:
+        return Preview(reason=f"No minute of {function.name} is stored yet: nothing to replay.")
+    start = end - timedelta(days=PREVIEW_DAYS)
+    samples: dict[int, dict[datetime, float]] = {q: {} for q in queues}
+    for qid, ts, v in QueueStat.objects.filter(queue_id__in=queues, ts__gte=start, ts__lt=end,
+                                               visible_max__isnull=False).values_list("queue_id", "ts", "visible_max"):
+        samples[qid][ts] = float(v)
+    last: dict[int, float] = {}
+    depths: list[float | None] = []
+    for i in range(int((end - start) / MINUTE)):
+        ts = start + MINUTE * i
+        for qid in queues:
+            if ts in samples[qid]:
+                last[qid] = samples[qid][ts]
+        depths.append(sum(last.values()) if last else None)
+    if signal == AlertSignal.DLQ_DEPTH:
+        values = depths
+    else:
+        # The rise in each minute (growth_sql's "depth − coalesce(before, 0)"); the first minute of
+        # the 7 days has no "before" inside the replay, so it is missing rather than all growth.
+        values = [None if d is None or i == 0 else d - (depths[i - 1] or 0.0) for i, d in enumerate(depths)]
+    out = replay(values, None, criteria, start=start)
+    if not out.known_minutes:
+        out.reason = f"No DLQ depth of {function.name} is stored for the last {PREVIEW_DAYS} days."
+    return out
+
+
 def function_preview(*, signal: str, criteria: Criteria, function: Function, end: datetime | None = None) -> Preview:
+    if signal in DLQ_PREVIEW:
+        return dlq_preview(signal=signal, criteria=criteria, function=function, end=end)
     if signal not in MINUTE_SIGNALS:
         return Preview(reason="This signal has no per-minute history to replay; the preview covers per-function "
                               "metrics and region headroom.")
-    if end is None:
-        series = Series.objects.filter(function=function, kind=SeriesKind.FUNCTION, qualifier="").first()
-        end = function.metrics_known_until or (
-            series_known_until(series_ids=[series.id]).get(series.id) if series else None)
+    end = end or _known_until(function)
     if end is None:
         return Preview(reason=f"No minute of {function.name} is stored yet: nothing to replay.")
     start, rows, filled = _function_minutes(function, end=end)

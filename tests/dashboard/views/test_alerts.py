@@ -206,3 +206,23 @@ def test_preview_of_an_unsaved_form(operator_client):
     bad = operator_client.post(reverse("alert-rule-preview"), _post(windows_m=9))
     assert "Fix the form first: M (9) cannot exceed N (5)" in bad.content.decode()
     assert not AlertRule.objects.filter(name="payments errors").exists()
+
+
+def test_preview_of_dlq_new_messages_replays_the_depth_metric(client_in):
+    from ops.models import FunctionQueue, QueueStat
+    from tests.factories import QueueFactory
+
+    known = timezone.now().replace(second=0, microsecond=0)
+    f = FunctionFactory(metrics_known_until=known, name="orders")
+    q = QueueFactory(account=f.account)
+    FunctionQueue.objects.create(function=f, queue=q, role="lambda_dlq")
+    t0 = known - timedelta(hours=1)
+    # 2 messages for half an hour, then 3 more arrive one minute and 1 more twenty minutes later.
+    depth = [2] * 30 + [5] * 20 + [6] * 10
+    QueueStat.objects.bulk_create([QueueStat(queue=q, ts=t0 + timedelta(minutes=i), visible_max=d)
+                                   for i, d in enumerate(depth)])
+    rule = AlertRule.objects.get(builtin="dlq_growth")  # > 0 new messages, 1 of 5
+    p = client_in.get(reverse("alert-rule", args=[rule.pk])).context["preview"]
+    # Each rise fires (the first sample, 2 messages, counts as growth from nothing: 3 rises),
+    # and each stays firing for its 5 windows.
+    assert (p.fired, p.firing_minutes) == (3, 15)
