@@ -236,3 +236,34 @@ def test_two_evaluators_in_parallel_write_one_flip():
         assert failures == []
         assert AlertFlip.objects.filter(rule=rule, new_state="firing").count() == len(fns)
         assert sum(r.flips for r in results[-2:]) == len(fns)
+
+
+def test_dlq_and_cost_signals(no_pack):
+    from ops.models import FunctionQueue, QueueStat
+    from ops.rules.cost import cost_of
+    from tests.factories import QueueFactory
+
+    known = _now()
+    f = FunctionFactory(metrics_known_until=known, memory_mb=1024)
+    rows = minutes(function_series(f), start=known - timedelta(minutes=10), count=10, invocations=1000,
+                   billed_gb_s=50.0, reports=1000)
+    q = QueueFactory(account=f.account)
+    FunctionQueue.objects.create(function=f, queue=q, role="on_failure")
+    # Depth 4 until two minutes ago, then 9: one window of +5.
+    QueueStat.objects.bulk_create([QueueStat(queue=q, ts=known - timedelta(minutes=10 - i), visible_max=4 if i < 8 else 9)
+                                   for i in range(10)])
+    growth = _rule(signal="dlq_growth", comparison="gt", threshold=0, windows_m=1, windows_n=5)
+    depth = _rule(signal="dlq_depth", comparison="gte", threshold=9, windows_m=2, windows_n=5)
+    cost = _rule(signal="cost", comparison="gt", threshold=0.0001, windows_m=1, windows_n=3)
+    alerts_evaluate()
+    g = AlertState.objects.get(rule=growth, function=f)
+    assert (g.state, g.breaching, g.value) == ("firing", 1, 0.0)  # the newest window did not grow
+    d = AlertState.objects.get(rule=depth, function=f)
+    assert (d.state, d.breaching, d.value) == ("firing", 2, 9.0)
+    # Cost since 00:00 UTC of the function's day, through its newest window.
+    day = known.replace(hour=0, minute=0)
+    day = day - timedelta(days=1) if day == known else day
+    expected = sum(cost_of(region=f.region, architecture=f.architecture, memory_mb=1024, invocations=1000,
+                           billed_gb_s=50.0, estimated_ms=0).usd for r in rows if r.ts >= day)
+    c = AlertState.objects.get(rule=cost, function=f)
+    assert c.state == "firing" and c.value == pytest.approx(expected, rel=1e-9)
