@@ -55,7 +55,8 @@ def _form_page(request, form: AlertRuleForm, rule: AlertRule | None, *, status: 
     alias = (data or {}).get("auto_rollback_alias", rule.auto_rollback_alias if rule else None)
     minutes = (data or {}).get("auto_rollback_minutes", rule.auto_rollback_minutes if rule else 30)
     context = {
-        "form": form, "rule": rule, "channels_url": CHANNELS_URL, "units": UNITS,
+        "form": form, "rule": rule, "channels_url": CHANNELS_URL,
+        "units": [(AlertSignal(k).label, u) for k, u in UNITS.items()],
         "rollback_sentence": rollback_sentence(alias=alias, minutes=minutes),
         "states": alert_rule_states(rule=rule) if rule else [],
         "preview_days": PREVIEW_DAYS,
