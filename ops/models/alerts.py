@@ -126,7 +126,9 @@ class AlertState(models.Model):
     since = models.DateTimeField()  # when it entered this state
     value = models.FloatField(null=True, blank=True)  # the newest window's value
     breaching = models.PositiveSmallIntegerField(default=0)  # of the last N windows
-    evaluated_until = models.DateTimeField(null=True, blank=True)  # end of the newest window judged
+    # End of the newest window judged, refreshed with the state, value or breaching count (an
+    # unchanged row is not rewritten every tick); AlertTick.data_until is the tick-wide mark.
+    evaluated_until = models.DateTimeField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
     incident = models.ForeignKey("Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
