@@ -3,6 +3,7 @@ from django.urls import path
 from dashboard.views import (
     accounts,
     actions,
+    alerts,
     api,
     channels,
     dlq,
@@ -50,6 +51,12 @@ urlpatterns = [
     path("dlqs/<int:pk>/redrive", redrive.dlq_redrive, name="dlq-redrive"),
     path("dlqs/<int:pk>/delete", redrive.dlq_delete, name="dlq-delete"),
     path("dlqs/<int:pk>/purge", redrive.dlq_purge, name="dlq-purge"),
+    # Alert rules (list, new, a rule with its preview, delete with a confirm page).
+    path("alerts/", alerts.alert_rules, name="alert-rules"),
+    path("alerts/rules/new", alerts.alert_rule_new, name="alert-rule-new"),
+    path("alerts/rules/preview", alerts.alert_rule_preview, name="alert-rule-preview"),
+    path("alerts/rules/<int:pk>/", alerts.alert_rule_detail, name="alert-rule"),
+    path("alerts/rules/<int:pk>/delete", alerts.alert_rule_delete_view, name="alert-rule-delete"),
     # Alert notification channels (ops/alerts/outbox.py sends through them).
     path("alerts/channels/", channels.channel_list, name="channels"),
     path("alerts/channels/add", channels.channel_add, name="channel-add"),
