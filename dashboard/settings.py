@@ -382,3 +382,22 @@ PUBLIC_URL = env_url("PUBLIC_URL", "http://127.0.0.1:8000")
 ALERT_LINK_MAX_AGE_SECONDS = env_int("ALERT_LINK_MAX_AGE_SECONDS", 24 * 3600, minimum=60)
 # Webhook targets must be https and public; only the test suite lets loopback http through.
 ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- Email (alert notifications) ---
+# EMAIL_HOST empty (the demo): messages go to the console; set it and they go out over SMTP.
+# The password is read here and nowhere else; nothing logs it.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# seconds per SMTP operation: a mail server that hangs holds a sender no longer than this
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=120)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "lambda-ops@localhost")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL: set one, not both")

@@ -18,6 +18,7 @@ from ops.selectors.deploys import function_deploys
 from ops.selectors.function import function_changes, function_data, last_deploy
 from ops.selectors.points import minute_lines
 from ops.selectors.headroom import account_concurrency_limit
+from ops.selectors.incidents import function_open_incident
 from ops.selectors.inventory import function_header
 from ops.selectors.jobs import jobs_for_function
 from ops.selectors.status import function_behind
@@ -72,6 +73,7 @@ def function_detail(request: HttpRequest, pk: int) -> HttpResponse:
     fn = _function_or_404(pk)
     context = _context(request, fn)
     context["last_deploy"] = last_deploy(function=fn)
+    context["open_incident"] = function_open_incident(function_id=fn.pk)
     context["jobs"] = jobs_for_function(function=fn, limit=10)
     context["changes"] = function_changes(function=fn, time_range=context["time_range"])
     tr = context["time_range"]

@@ -25,6 +25,7 @@ from dashboard.views.api_http import request_identified
 from ops.actions.runner import JobRequestError
 from ops.models import JobKind, PollState
 from ops.pollers.health import failing_cycles
+from ops.selectors.alerts import alert_tick_summary
 from ops.selectors.inventory import accounts_without_status
 from ops.selectors.status import health_summary, poll_healths
 from ops.selectors.jobs import jobs_recent
@@ -56,6 +57,8 @@ def status_page(request: HttpRequest) -> HttpResponse:
         "permissions_checked": permissions_checked(),
         # "poll now" is shown disabled, with the reason, where the inventory's reads are denied.
         "poll_denied": permission_denied_reasons(action=JobKind.POLL_INVENTORY),
+        "alert_tick": alert_tick_summary(now=at),
+        "alerts_every_s": settings.ALERTS_TICK_SECONDS,
     }
     return render(request, "dashboard/status.html", context)
 

@@ -1,6 +1,21 @@
 from django.urls import path
 
-from dashboard.views import accounts, actions, api, dlq, function, inventory, jobs, overview, redrive, status, traces
+from dashboard.views import (
+    accounts,
+    actions,
+    alerts,
+    api,
+    channels,
+    dlq,
+    function,
+    incidents,
+    inventory,
+    jobs,
+    overview,
+    redrive,
+    status,
+    traces,
+)
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -36,6 +51,27 @@ urlpatterns = [
     path("dlqs/<int:pk>/redrive", redrive.dlq_redrive, name="dlq-redrive"),
     path("dlqs/<int:pk>/delete", redrive.dlq_delete, name="dlq-delete"),
     path("dlqs/<int:pk>/purge", redrive.dlq_purge, name="dlq-purge"),
+    # Alert rules (list, new, a rule with its preview, delete with a confirm page).
+    path("alerts/", alerts.alert_rules, name="alert-rules"),
+    path("alerts/rules/new", alerts.alert_rule_new, name="alert-rule-new"),
+    path("alerts/rules/preview", alerts.alert_rule_preview, name="alert-rule-preview"),
+    path("alerts/rules/<int:pk>/", alerts.alert_rule_detail, name="alert-rule"),
+    path("alerts/rules/<int:pk>/delete", alerts.alert_rule_delete_view, name="alert-rule-delete"),
+    # Alert notification channels (ops/alerts/outbox.py sends through them).
+    path("alerts/channels/", channels.channel_list, name="channels"),
+    path("alerts/channels/add", channels.channel_add, name="channel-add"),
+    path("alerts/channels/<int:pk>/edit", channels.channel_edit, name="channel-edit"),
+    path("alerts/channels/<int:pk>/delete", channels.channel_remove, name="channel-delete"),
+    path("alerts/channels/<int:pk>/test", channels.channel_send_test, name="channel-test"),
+    path("alerts/channels/<int:pk>/enable", channels.channel_reenable, name="channel-enable"),
+    # Incidents: the list, one incident, its buttons (POST, operators) and the signed links a
+    # notification carries (GET = confirm page, POST = act).
+    path("incidents/", incidents.incident_list, name="incidents"),
+    path("incidents/<int:pk>/", incidents.incident_page, name="incident"),
+    path("incidents/<int:pk>/ack", incidents.incident_ack, name="incident-ack"),
+    path("incidents/<int:pk>/mute", incidents.incident_mute_view, name="incident-mute"),
+    path("incidents/<int:pk>/unmute", incidents.incident_unmute_view, name="incident-unmute"),
+    path("incidents/<int:pk>/act/<str:token>/", incidents.incident_act, name="incident-act"),
     path("healthz", status.healthz, name="healthz"),
     path("api/v1/fleet", api.fleet, name="api-fleet"),
     path("api/v1/functions/<int:pk>", api.function_summary, name="api-function"),

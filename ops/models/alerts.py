@@ -78,6 +78,10 @@ class AlertRule(models.Model):
     tag_value = models.CharField(max_length=256, blank=True)
     comparison = models.CharField(max_length=4, choices=AlertComparison.choices, default=AlertComparison.GT)
     threshold = models.FloatField()
+    # For a ratio signal, the least volume in the window for it to count (the error rate's
+    # errors, the cold-start rate's REPORT lines), as ops.rules.signals' Threshold.min_volume:
+    # 1 failed call of 3 is not a 33 % error rate worth a page. None: no floor.
+    min_volume = models.FloatField(null=True, blank=True)
     # Fires when at least `windows_m` of the last `windows_n` one-minute windows breach.
     windows_m = models.PositiveSmallIntegerField(default=3)
     windows_n = models.PositiveSmallIntegerField(default=5)
@@ -122,7 +126,9 @@ class AlertState(models.Model):
     since = models.DateTimeField()  # when it entered this state
     value = models.FloatField(null=True, blank=True)  # the newest window's value
     breaching = models.PositiveSmallIntegerField(default=0)  # of the last N windows
-    evaluated_until = models.DateTimeField(null=True, blank=True)  # end of the newest window judged
+    # End of the newest window judged, refreshed with the state, value or breaching count (an
+    # unchanged row is not rewritten every tick); AlertTick.data_until is the tick-wide mark.
+    evaluated_until = models.DateTimeField(null=True, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
     incident = models.ForeignKey("Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

@@ -11,8 +11,11 @@ Every task that calls AWS flushes this process's API-call counters into ApiUsage
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,6 +29,8 @@ from ops.pollers.logs import logs_poll
 from ops.pollers.metrics import metrics_poll
 from ops.pollers.traces import traces_poll
 from ops.services.usage import api_usage_flush_quietly
+
+log = logging.getLogger(__name__)
 
 # The backoff cap bounds how long a retry's message is held before it runs: the broker's
 # visibility timeout is sized from it (dashboard/settings.py).
@@ -45,6 +50,23 @@ POLL = {
 # A fan-out only reads the enabled scopes and sends one message each.
 FAN_OUT = {"acks_late": True, "ignore_result": True, "soft_time_limit": 30, "time_limit": 60}
 
+
+
+# A burst of metrics runs (one per account × region, all due at once) asks for one tick.
+ALERTS_TICK_DEBOUNCE_S = 5
+
+
+def alerts_tick_soon() -> None:
+    """Ask for an evaluation tick now that new minutes are stored, rather than at the next beat
+    tick up to a minute later (alert latency). Debounced by a Redis SET NX with a few seconds'
+    expiry; a Redis fault only loses the early tick (the beat one still comes)."""
+    from ops.tasks.alerts import alerts_tick
+
+    try:
+        if cache.add("alerts-tick-requested", "1", ALERTS_TICK_DEBOUNCE_S):
+            transaction.on_commit(lambda: alerts_tick.delay())
+    except Exception:  # noqa: BLE001 - never fail a poll for an early tick
+        log.warning("could not ask for an early alert tick", exc_info=True)
 
 
 def _poll(source: str, account_id: int, region: str, work, *, swallow_transient: bool) -> int:
@@ -92,6 +114,8 @@ def poll_metrics(account_id: int, region: str) -> int:
     items = _poll(PollSource.METRICS, account_id, region, metrics_poll, swallow_transient=True)
     # A function this poll found on fire, with no deploy named and its aliases unread since:
     # look for the change that did it now rather than at the changes poller's next tick.
+    if items:
+        alerts_tick_soon()
     account = Account.objects.filter(pk=account_id, enabled=True).first()
     if account is not None and caught_fire_unread(account=account, region=region, now=timezone.now()):
         transaction.on_commit(lambda: poll_changes.delay(account_id, region))

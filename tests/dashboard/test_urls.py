@@ -93,7 +93,10 @@ def _paths(pattern, forms, plausible: list[str]) -> list[str]:
 
 def _check(resp, path: str, *, single: str | None = None):
     where = f"{resp.request['REQUEST_METHOD']} {path} {resp.request.get('QUERY_STRING', '')[:120]!r}"
-    assert resp.status_code < 500, where
+    # /healthz answers 503 by design when polling is failing: the estate's poll times are fixed
+    # when the walk starts, and a walk that outlasts POLL_FAILING_CYCLES sees them as failing.
+    designed = path == "/healthz" and resp.status_code == 503 and resp["Content-Type"].startswith("application/json")
+    assert resp.status_code < 500 or designed, where
     if path.startswith("/api/"):
         assert resp["Content-Type"].startswith("application/json"), where
         if resp.request["REQUEST_METHOD"] != "HEAD":

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 # session + user + 2 permission lookups (nav role) are part of every page; SAVEPOINT,
 # SET LOCAL jit = off and RELEASE wrap the reads (see telemetry.reads_without_jit)
 OVERVIEW_QUERIES = 18
-FUNCTION_QUERIES = 30  # 21 for the telemetry, inventory and right-sizing (its OOM errors), 3 for the now state (DLQs, minutes, deploys), 1 for jobs, 1 for CloudTrail changes, 1 for the DLQ panel, 2 for "Deploys & actions" (alias moves, event sources for the buttons), 1 for the trace list
+FUNCTION_QUERIES = 31  # 21 for the telemetry, inventory and right-sizing (its OOM errors), 3 for the now state (DLQs, minutes, deploys), 1 for jobs, 1 for CloudTrail changes, 1 for the DLQ panel, 2 for "Deploys & actions" (alias moves, event sources for the buttons), 1 for the trace list, 1 for the open incident banner
 
 
 def text(resp) -> str:
