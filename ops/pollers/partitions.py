@@ -199,6 +199,9 @@ def _default_periods(scheme: Scheme, since: datetime, until: datetime) -> list[d
     """Start of each period for which the default partition holds rows in [since, until)."""
     seconds = int(scheme.period.total_seconds())
     with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", [scheme.default])
+        if not cur.fetchone()[0]:
+            return []  # no default partition (someone dropped it): nothing waits there
         cur.execute(
             f"SELECT DISTINCT date_bin('{seconds} seconds', ts, %s) FROM {connection.ops.quote_name(scheme.default)}"
             " WHERE ts >= %s AND ts < %s ORDER BY 1",

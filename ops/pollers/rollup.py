@@ -27,15 +27,18 @@ locks for long.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ops.models.telemetry import MAX_COLUMNS, PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
 from ops.pollers import partitions
 from ops.pollers.base import advisory_lock
+
+log = logging.getLogger(__name__)
 
 ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + PERCENTILE_COLUMNS + WEIGHTED_COLUMNS
 
@@ -151,14 +154,19 @@ def retention_apply(*, now: datetime | None = None) -> dict[str, int]:
         if not got:
             return out
         # First the partitions: made ahead, rows moved out of the default, whole ones dropped.
-        kept = partitions.partitions_maintain(now=now)
+        # A failure there must not stop the other tables' retention.
+        try:
+            kept = partitions.partitions_maintain(now=now)
+        except DatabaseError:
+            log.exception("partition maintenance failed; the other tables' retention goes on")
+            kept = {}
         for table, days in _retention_plan():
             column = {"ops_apiusage": "hour", "ops_dlqsnapshot": "at"}.get(table, "ts")
-            if table in kept:
+            if table in partitions.BY_TABLE and partitions.table_is_partitioned(table=table):
                 # What the default partition holds past the cutoff is all a partitioned table
                 # still needs deleted row by row.
                 out[table] = _delete_before(partitions.BY_TABLE[table].default, column, now - timedelta(days=days))
-                out[f"{table}:partitions_dropped"] = len(kept[table]["dropped"])
+                out[f"{table}:partitions_dropped"] = len(kept.get(table, {}).get("dropped", []))
             else:
                 out[table] = _delete_before(table, column, now - timedelta(days=days))
         # An error group nobody has seen for the longest retention goes too, once no minute
