@@ -78,4 +78,9 @@ def test_conversion_keeps_every_row_and_every_figure():
         assert _figures() == before
         assert _homes("ops_minutestat") == {"ops_minutestat": 2 * len(minutes)}
     finally:
+        # Back to the latest layout without these rows: converting them again would leave the
+        # partitions they called for (120 days back) to the tests that come after.
+        with connection.cursor() as cur:
+            cur.execute("TRUNCATE ops_minutestat, ops_fiveminutestat")
+        migrate_to(BEFORE)
         migrate_to_latest()
