@@ -133,3 +133,27 @@ def test_upserts_still_merge_on_the_natural_key():
     # The ORM still writes and reads rows by the model's id.
     row = MinuteStat.objects.create(series=s, ts=ts + timedelta(minutes=1), invocations=2)
     assert MinuteStat.objects.get(pk=row.pk).invocations == 2
+
+
+def test_a_lock_not_granted_in_time_skips_the_step_and_the_next_run_does_it(monkeypatch):
+    import psycopg
+
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT_MS", 200)
+    now = this_hour()
+    s = _series()
+    ts = now - timedelta(days=6, minutes=3)
+    name = partition_name(scheme=MINUTE, lo=period_floor(scheme=MINUTE, ts=ts))
+    if name in {p.name for p in partitions_list(table="ops_minutestat")}:
+        partitions.partition_drop(name=name)
+    _upsert(s, ts, 4)
+    reader = psycopg.connect(**connection.get_connection_params())  # a long read holding the default partition
+    try:
+        reader.execute("LOCK TABLE ops_minutestat_default IN ACCESS SHARE MODE")
+        report = partitions.partitions_maintain(now=now)
+        assert [x.split(":")[0] for x in report["ops_minutestat"]["skipped"]] == [f"move {ts:%Y-%m-%d}"]
+        assert "lock timeout" in report["ops_minutestat"]["skipped"][0]
+        assert _where("ops_minutestat", s, ts) == ["ops_minutestat_default"]  # left as it was
+    finally:
+        reader.close()
+    report = partitions.partitions_maintain(now=now)
+    assert report["ops_minutestat"]["skipped"] == [] and _where("ops_minutestat", s, ts) == [name]
