@@ -8,8 +8,11 @@ grow by the minute are range-partitioned on ``ts`` (migration 0021_partitions):
 
 - ``<table>_pYYYYMMDD``: one partition per period [lo, lo + period), named by its first day;
   the minute table by day (15 days kept → ~19 partitions), the five-minute table by week
-  (63 days kept → ~12 partitions; a month would keep up to 31 days past retention instead of 7,
-  ~50 % more rows on disk, for no read that needs it: a 30-day chart reads 5 weekly partitions);
+  (63 days kept → ~13 partitions). Monthly five-minute partitions would keep up to 31 days past
+  retention instead of 7 (on average ~12 days more rows on disk: ~0.9 GB at 1,000 functions)
+  to save planning time that is small: measured here, one series' 30 days over 6 weekly
+  partitions planned in 0.2–0.6 ms against 0.1–0.2 ms over one monthly, and the five-minute
+  table serves charts of up to ~5 days (1–2 weekly partitions) and range totals;
 - ``<table>_default``: catches a row outside every made partition (a clock far off, a back-fill
   older than the made range), so no write is ever refused; maintenance moves such rows out;
 - on the parent: the natural key UNIQUE (series_id, ts) (a partitioned table's unique keys must
