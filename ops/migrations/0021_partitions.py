@@ -183,7 +183,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ops", "0017_alerts")]
+    dependencies = [("ops", "0018_alerts_rules")]
 
     # The database layout changes; the models (and so the migration state) do not.
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
