@@ -7,7 +7,7 @@ from django.db import connection
 
 from tests.ops.migrations.executor import migrate_to, migrate_to_latest, two_functions
 
-BEFORE = [("ops", "0017_alerts")]
+BEFORE = [("ops", "0018_alerts_rules")]
 AFTER = [("ops", "0021_partitions")]
 # Exact sums (numeric): a float sum depends on the order rows are read in.
 SUMS = "count(*), sum(invocations), sum(errors), sum(billed_gb_s::numeric), max(duration_p99), count(duration_avg), max(id)"
