@@ -45,7 +45,14 @@ def main() -> None:
     defaults = stat_defaults()
     cols = list(defaults)
     columns = ["series_id", "ts", *cols]
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # Recent minutes, inside the day partitions maintenance keeps (a fixed old date would land
+    # in the default partition and measure that instead); partitions made if missing.
+    from ops.pollers import partitions
+
+    scheme = partitions.BY_TABLE["ops_minutestat"]
+    t0 = partitions.period_floor(scheme=scheme, ts=datetime.now(timezone.utc)) - timedelta(minutes=args.minutes // 2)
+    if partitions.table_is_partitioned(table=scheme.table):
+        partitions.partitions_ensure(scheme=scheme, start=t0, end=t0 + timedelta(minutes=args.minutes))
     rnd = random.Random(7)
 
     def make_rows(bump: int = 0) -> list[tuple]:

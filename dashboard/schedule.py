@@ -65,6 +65,15 @@ def beat_schedule() -> dict:
             "schedule": 3600.0,
             "options": {"expires": 3600.0},
         },
+        # Partitions are made 3 days (minute) and 2 weeks (five-minute) ahead, so a run every
+        # 6 hours has a dozen tries before a write could reach the default partition; the
+        # hourly retention run also calls it. Its own entry so a failing delete elsewhere never
+        # stops partitions being made.
+        "partitions": {
+            "task": "ops.tasks.pollers.poll_partitions",
+            "schedule": 6 * 3600.0,
+            "options": {"expires": 6 * 3600.0},
+        },
         # Rules are judged on one-minute windows, so a tick a minute; the metrics poller also
         # asks for one as soon as it has stored new minutes (alert latency).
         "alerts-tick": {

@@ -10,6 +10,10 @@ roll-up table answers a 30-day chart in milliseconds. So:
   resolutions, mirroring CloudWatch's own retention (15 d / 63 d / 455 d by default).
   Natural key ``(series, ts)``; pollers upsert only the columns they own, so the metrics and
   logs pollers can write the same row without clobbering each other.
+- ``MinuteStat`` and ``FiveMinuteStat`` are range-partitioned on ``ts`` in the database (by day
+  and by week; migration 0021, kept up by ops.pollers.partitions), which the models do not
+  show: ``id`` stays their Django primary key but is not indexed there; every read and write
+  goes by the natural key, which is unique on each partition and includes ts as it must.
 - ``RegionStat``: account×region-level concurrency (no function dimension).
 - ``QueueStat``: DLQ depth and age from AWS/SQS.
 

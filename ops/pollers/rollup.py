@@ -19,19 +19,26 @@ buckets writes nothing.
 
 Retention: minute rows 15 days, 5-minute 63 days, hourly 455 days (CloudWatch keeps 1-minute,
 5-minute and 1-hour data that long), error lines and per-minute error counts with the minute
-data. Deletes go in batches so no single statement holds locks for long.
+data. The minute and five-minute tables are partitioned by time (ops.pollers.partitions):
+retention drops their whole partitions past the cutoff and deletes only what waits in their
+default partitions. Every other table is deleted from in batches, so no single statement holds
+locks for long.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ops.models.telemetry import MAX_COLUMNS, PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
+from ops.pollers import partitions
 from ops.pollers.base import advisory_lock
+
+log = logging.getLogger(__name__)
 
 ALL_COLUMNS = SUM_COLUMNS + MAX_COLUMNS + PERCENTILE_COLUMNS + WEIGHTED_COLUMNS
 
@@ -139,15 +146,29 @@ def _delete_before(table: str, column: str, cutoff: datetime) -> int:
 
 
 def retention_apply(*, now: datetime | None = None) -> dict[str, int]:
-    """Delete what is past its retention; return rows deleted per table."""
+    """Delete what is past its retention; return rows deleted per table (for a partitioned
+    table: rows deleted from its default partition, and ``<table>:partitions_dropped``)."""
     now = now or timezone.now()
     out: dict[str, int] = {}
     with advisory_lock("retention") as got:
         if not got:
             return out
+        # First the partitions: made ahead, rows moved out of the default, whole ones dropped.
+        # A failure there must not stop the other tables' retention.
+        try:
+            kept = partitions.partitions_maintain(now=now)
+        except DatabaseError:
+            log.exception("partition maintenance failed; the other tables' retention goes on")
+            kept = {}
         for table, days in _retention_plan():
             column = {"ops_apiusage": "hour", "ops_dlqsnapshot": "at"}.get(table, "ts")
-            out[table] = _delete_before(table, column, now - timedelta(days=days))
+            if table in partitions.BY_TABLE and partitions.table_is_partitioned(table=table):
+                # What the default partition holds past the cutoff is all a partitioned table
+                # still needs deleted row by row.
+                out[table] = _delete_before(partitions.BY_TABLE[table].default, column, now - timedelta(days=days))
+                out[f"{table}:partitions_dropped"] = len(kept.get(table, {}).get("dropped", []))
+            else:
+                out[table] = _delete_before(table, column, now - timedelta(days=days))
         # An error group nobody has seen for the longest retention goes too, once no minute
         # count or stored line refers to it any more.
         with transaction.atomic(), connection.cursor() as cur:

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ops.models import Account, PollSource
-from ops.pollers import rollup
+from ops.pollers import partitions, rollup
 from ops.pollers.base import TransientPollError, enabled_scopes, poll_run
 from ops.pollers.changes import caught_fire_unread, changes_poll
 from ops.pollers.dlq import dlq_poll
@@ -180,6 +180,12 @@ def poll_rollups() -> int:
 def poll_retention() -> dict:
     """Delete telemetry past its retention."""
     return rollup.retention_apply()
+
+
+@shared_task(**POLL)
+def poll_partitions() -> dict:
+    """Make the telemetry partitions ahead, move rows out of the default ones, drop expired ones."""
+    return partitions.partitions_maintain()
 
 
 @shared_task(**POLL)

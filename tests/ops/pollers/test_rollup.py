@@ -67,7 +67,9 @@ def test_retention_mirrors_cloudwatch(settings):
     s = _series()
     now = T0
     MinuteStat.objects.bulk_create([_minute(s, now - timedelta(days=16)), _minute(s, now - timedelta(days=14))])
-    FiveMinuteStat.objects.create(series=s, ts=now - timedelta(days=64))
+    # Five-minute rows go by whole weekly partitions: 63 + 7 days back is past the cutoff
+    # whatever the weekday (one day past it may share a week with rows still kept).
+    FiveMinuteStat.objects.create(series=s, ts=now - timedelta(days=71))
     FiveMinuteStat.objects.create(series=s, ts=now - timedelta(days=62))
     HourStat.objects.create(series=s, ts=now - timedelta(days=456))
     HourStat.objects.create(series=s, ts=now - timedelta(days=400))
