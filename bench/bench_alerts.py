@@ -6,7 +6,8 @@ AWS API to the Slack POST received by a loopback receiver.
 
 Set-up: the demo estate (30 functions, both accounts and regions) in an in-process sandbox with
 an hour of steady history, then live traffic at wall-clock speed (15-second slices, as `make
-demo`). The default rule pack is installed; one more rule, "error rate above the pack's
+demo`), at ``--rate-scale`` × the demo's rates (2 by default, so that at most hours of the
+sandbox's day some functions fail often enough to pass the rule's volume floor within a minute). The default rule pack is installed; one more rule, "error rate above the pack's
 threshold, 1 of 3 one-minute windows", scope all, notifies a loopback Slack receiver (M of N
 would add M − 1 minutes of waiting for the data itself, which is not the pipeline's latency; 3
 windows, not 1, because a minute judged while its datapoints are still arriving is judged again).
