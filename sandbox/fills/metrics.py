@@ -5,6 +5,13 @@ bucket per minute ``[count, sum, min, max, histogram]`` where the histogram maps
 how many samples had it (kept so percentiles come from raw samples). GetMetricData aligns
 buckets to period boundaries, matches the dimension set exactly and respects the namespace;
 the no-dimension series is a series of its own.
+
+AWS/Lambda's account × region aggregates (a query with no dimensions for Invocations, Errors,
+Throttles, ConcurrentExecutions, the async and DLQ counts) are what CloudWatch publishes over
+every function: each minute merges the FunctionName-only series of that metric (Sum adds,
+Maximum takes the largest) with any no-dimension points written directly (the traffic writes
+the account's concurrency total, which is at least every function's own maximum). Alias and
+version series are not added again, as in CloudWatch.
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ from .metrics_math import _eval_math
 from .metrics_wire import encode_cbor, encode_json  # noqa: F401  (re-exported)
 
 _STORE_ATTR = "_sandbox_metric_store"
+LAMBDA = "AWS/Lambda"
+# Metrics CloudWatch also publishes without a FunctionName dimension, merged over the functions.
+AGGREGATED = frozenset({
+    "Invocations", "Errors", "Throttles", "ConcurrentExecutions", "AsyncEventsReceived", "AsyncEventsDropped",
+    "DeadLetterErrors", "DestinationDeliveryFailures", "RecursiveInvocationsDropped",
+})
 _lock = threading.Lock()
 
 
@@ -79,6 +92,8 @@ class Series:
 class MetricStore:
     def __init__(self) -> None:
         self.series: dict[tuple, Series] = {}
+        # (namespace, metric) -> the FunctionName-only series of an AGGREGATED AWS/Lambda metric
+        self.per_function: dict[tuple[str, str], list[Series]] = {}
 
     @staticmethod
     def key(namespace: str, name: str, dims: dict[str, str] | list | None) -> tuple:
@@ -91,7 +106,39 @@ class MetricStore:
         s = self.series.get(k)
         if s is None:
             s = self.series[k] = Series(unit)
+            if namespace == LAMBDA and name in AGGREGATED and len(k[2]) == 1 and next(iter(k[2]))[0] == "FunctionName":
+                self.per_function.setdefault((namespace, name), []).append(s)
         return s
+
+    def lookup(self, namespace: str, name: str, dims: Any, start: float, end: float) -> Series | None:
+        """The series a query names; for an AWS/Lambda aggregate (no dimensions), the merge of
+        every function's series over [start, end) with the directly written points."""
+        k = self.key(namespace, name, dims)
+        own = self.series.get(k)
+        if k[2] or namespace != LAMBDA or name not in AGGREGATED:
+            return own
+        parts = list(self.per_function.get((namespace, name), ())) + ([own] if own is not None else [])
+        if not parts:
+            return None
+        merged = Series(own.unit if own is not None else None)
+        first, last = int(start // 60) * 60, int(end)
+        minutes = range(first, last, 60)
+        for part in parts:
+            buckets = part.buckets
+            if len(buckets) > len(minutes):  # a short window over a long history: look minutes up
+                items = [(m, b) for m in minutes if (b := buckets.get(m)) is not None]
+            else:  # snapshot: writers run concurrently
+                items = [(m, b) for m, b in list(buckets.items()) if first <= m < last]
+            for m, b in items:
+                agg = merged.buckets.get(m)
+                if agg is None:
+                    merged.buckets[m] = [b[0], b[1], b[2], b[3], None]
+                else:
+                    agg[0] += b[0]
+                    agg[1] += b[1]
+                    agg[2] = min(agg[2], b[2])
+                    agg[3] = max(agg[3], b[3])
+        return merged
 
     # -- writes ---------------------------------------------------------------
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
@@ -176,7 +223,7 @@ class MetricStore:
 
     def query(self, namespace: str, name: str, dims: Any, start: float, end: float,
               period: int, stat: str, unit: str | None = None) -> tuple[list[int], list[float]]:
-        s = self.series.get(self.key(namespace, name, dims))
+        s = self.lookup(namespace, name, dims, start, end)
         if s is None or (unit and s.unit and s.unit != unit):
             return [], []
         ts, vals = [], []
@@ -226,7 +273,7 @@ def _period_points(store: MetricStore, q: dict[str, Any], start: float, end: flo
     metric = ms["Metric"]
     period = int(ms["Period"])
     stat = ms["Stat"]
-    s = store.series.get(store.key(metric.get("Namespace", ""), metric["MetricName"], metric.get("Dimensions") or []))
+    s = store.lookup(metric.get("Namespace", ""), metric["MetricName"], metric.get("Dimensions") or [], start, end)
     unit = ms.get("Unit")
     if s is None or (unit and s.unit and s.unit != unit):
         return [], []
@@ -331,7 +378,7 @@ def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any
 
 def get_metric_statistics(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:
     start, end = _epoch(params["StartTime"]), _epoch(params["EndTime"])
-    s = store.series.get(store.key(params["Namespace"], params["MetricName"], params.get("Dimensions") or []))
+    s = store.lookup(params["Namespace"], params["MetricName"], params.get("Dimensions") or [], start, end)
     points = []
     if s is not None:
         for pb, agg in store.aggregate(s, start, end, int(params["Period"])):
