@@ -310,7 +310,7 @@ POLL_FAILING_CYCLES = env_int("POLL_FAILING_CYCLES", 3, minimum=1, maximum=100)
 # points either way; only freshness is traded). The defaults meet $0.45 per busy and $0.08 per
 # idle function-month (bench/bench_trigger.py). A trigger brings the scope's functions invoked
 # within DETECT_BUSY_HOURS to every run until DETECT_COOLDOWN_SECONDS after its last breach.
-METRICS_BUSY_POLL_SECONDS = env_int("METRICS_BUSY_POLL_SECONDS", 900, minimum=60)
+METRICS_BUSY_POLL_SECONDS = env_int("METRICS_BUSY_POLL_SECONDS", 1200, minimum=60)
 METRICS_IDLE_POLL_SECONDS = env_int("METRICS_IDLE_POLL_SECONDS", 1800, minimum=60)
 DETECT_BUSY_HOURS = env_int("DETECT_BUSY_HOURS", 3, minimum=1, maximum=48)
 DETECT_COOLDOWN_SECONDS = env_int("DETECT_COOLDOWN_SECONDS", 600, minimum=0)

@@ -64,7 +64,9 @@ class RatioRise:
 
 
 RISES: tuple[Rise, ...] = (
-    Rise("errors", "errors", min_value=5, factor=2.0, mads=4.0),
+    # 1.5 × the median: in a big fleet the median is large and its noise small (√median), so a
+    # higher factor would hide a single busy function's regression the MAD margin already sees.
+    Rise("errors", "errors", min_value=5, factor=1.5, mads=4.0),
     Rise("throttles", "throttles", min_value=5, factor=2.0, mads=4.0),
     # Any dropped event or failed DLQ write is lost data: a low floor.
     Rise("async_events_dropped", "async_events_dropped", min_value=1, factor=2.0, mads=4.0),

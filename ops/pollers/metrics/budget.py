@@ -11,9 +11,13 @@ are capped by their own settings (LOGS_SOURCE, TRACES_PER_CYCLE, …). So the bu
    Logs Insights queries slows detail polling down without stopping it (the aggregates that
    detect an incident cost cents and are always read);
 3. each account × region gets a part of the metrics share in proportion to its functions;
-4. within a scope, the steady plan (busy and idle cadence) spends at most 1 − DETECT_TRIGGER_RESERVE
-   of it, leaving the rest for triggered one-minute detail; a trigger may use everything the
-   steady plan left, and nothing once today's spend (all kinds) has reached the budget.
+4. within a scope, the steady plan (busy and idle cadence) is a daily rate kept within
+   1 − DETECT_TRIGGER_RESERVE of it, leaving the rest for triggered one-minute detail;
+5. a trigger is short and its cost is money, not a rate: its functions are read every minute as
+   long as an hour more of that fits in the scope's part of what is left of today's budget
+   (budget − today's spend of every kind − the steady plan for the rest of the day). Re-planned
+   every run: a long trigger is stretched as it uses the day up, and none is boosted once
+   today's spend has reached the budget.
 """
 
 from __future__ import annotations
@@ -37,10 +41,17 @@ class Share:
     metrics_usd_per_day: float  # what metrics polling may spend, all scopes
     scope_usd_per_day: float  # this scope's part of it
     today_usd: float  # spent today (UTC), all kinds, all scopes
+    scope_fraction: float = 1.0  # this scope's functions / all functions
+    day_left_s: float = 86400.0  # until the next UTC midnight
 
     @property
     def exhausted(self) -> bool:
         return self.today_usd >= self.budget_usd
+
+    def trigger_room_usd(self, *, steady_usd_per_day: float) -> float:
+        """What this scope may still spend today beyond its steady plan (step 5)."""
+        left = (self.budget_usd - self.today_usd) * self.scope_fraction
+        return left - steady_usd_per_day * self.day_left_s / 86400
 
 
 def budget_share(*, account_id: int, region: str, functions_here: int, now: datetime) -> Share:
@@ -53,6 +64,7 @@ def budget_share(*, account_id: int, region: str, functions_here: int, now: date
     metrics = max(budget - other, budget * METRICS_MIN_SHARE)
     total = Function.objects.filter(account__enabled=True, gone_at=None).count()
     here = max(functions_here, 1)
-    scope = metrics * here / max(total, here)
+    fraction = here / max(total, here)
     return Share(budget_usd=budget, other_usd_per_day=round(other, 6), metrics_usd_per_day=round(metrics, 6),
-                 scope_usd_per_day=scope, today_usd=round(today, 6))
+                 scope_usd_per_day=metrics * fraction, today_usd=round(today, 6), scope_fraction=fraction,
+                 day_left_s=(midnight + timedelta(days=1) - now).total_seconds())

@@ -197,11 +197,19 @@ def plan_cadence(
                    held_back=busy > wanted_busy or idle > wanted_idle)
 
 
-def plan_triggered(*, queries: int, room_usd: float, base_s: int, busy_s: int) -> int:
-    """How often a trigger's functions are read: every ``base_s`` (each run) if ``queries`` per
-    read at that rate fit in ``room_usd`` a day, else stretched by ``base_s`` steps up to
-    ``busy_s`` (their usual cadence: a trigger never slows a function down)."""
+def plan_triggered(*, queries: int, usual_queries_per_hour: float, room_usd: float, base_s: int, busy_s: int,
+                   horizon_s: int = 3600) -> int:
+    """How often a trigger's functions are read: every ``base_s`` (each run) if reading
+    ``queries`` at that rate for the next ``horizon_s`` — less what their usual reads would have
+    cost (``usual_queries_per_hour``) — fits in ``room_usd``, else stretched by ``base_s`` steps
+    up to ``busy_s`` (their usual cadence: a trigger never slows a function down). Re-planned
+    every run, so a long trigger is stretched as it uses the day's room up."""
+
+    def extra(interval: int) -> float:
+        per_hour = queries * 3600 / interval - usual_queries_per_hour
+        return max(0.0, per_hour) * horizon_s / 3600 * PRICE_PER_METRIC_USD
+
     interval = base_s
-    while interval < busy_s and queries * 86400 / interval * PRICE_PER_METRIC_USD > room_usd:
+    while interval < busy_s and extra(interval) > room_usd:
         interval += base_s
     return min(interval, max(busy_s, base_s))

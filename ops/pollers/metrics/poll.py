@@ -12,8 +12,8 @@ A run:
    and read every METRICS_BUSY_POLL_SECONDS, idle ones every METRICS_IDLE_POLL_SECONDS; both
    stretch if the projected GetMetricData spend would pass 1 − DETECT_TRIGGER_RESERVE of the
    scope's share (plan.plan_cadence). While a trigger is active, the functions invoked within
-   DETECT_BUSY_HOURS are read every run (plan.plan_triggered stretches that only if the share
-   cannot pay for it; never once today's spend reached the budget). The plan is recorded on
+   DETECT_BUSY_HOURS are read every run (plan.plan_triggered stretches that only when what is
+   left of today's budget cannot pay for another hour of it). The plan is recorded on
    MetricsCadence for the status page;
 4. for each due target picks a window: from its cursor minus the trailing re-read (the longest
    function timeout + METRICS_LATE_BUFFER_SECONDS — Lambda stamps points with the invocation's
@@ -83,19 +83,19 @@ def _cadence(ctx: PollContext, targets: list[Target], busy: set[str], share: bud
 
 def _triggered_interval(targets: list[Target], triggered: set[str], busy: set[str], cad: plan.Cadence,
                         share: budget.Share) -> int:
-    """Every run for a trigger's functions if the scope's share pays for it (their reads at the
-    usual cadence are replaced, so those count as room), else stretched; none once today's
-    spend reached the budget."""
+    """Every run for a trigger's functions while an hour more of it fits in what is left of the
+    scope's part of today's budget (ops.pollers.metrics.budget, step 5), else stretched."""
+    if share.exhausted:
+        return cad.busy_s
     chosen = [t for t in targets if t.key in triggered]
     queries = sum(len(t.queries if t.key in busy else (t.probe or t).queries) for t in chosen)
     usual = sum(
-        len(t.queries) * 86400 / cad.busy_s if t.key in busy else len((t.probe or t).queries) * 86400 / cad.idle_s
+        len(t.queries) * 3600 / cad.busy_s if t.key in busy else len((t.probe or t).queries) * 3600 / cad.idle_s
         for t in chosen
-    ) * plan.PRICE_PER_METRIC_USD
-    if share.exhausted:
-        return cad.busy_s
-    room = share.scope_usd_per_day - cad.usd_per_day + usual
-    return plan.plan_triggered(queries=queries, room_usd=room, base_s=settings.METRICS_POLL_SECONDS, busy_s=cad.busy_s)
+    )
+    return plan.plan_triggered(queries=queries, usual_queries_per_hour=usual,
+                               room_usd=share.trigger_room_usd(steady_usd_per_day=cad.usd_per_day),
+                               base_s=settings.METRICS_POLL_SECONDS, busy_s=cad.busy_s)
 
 
 @dataclass

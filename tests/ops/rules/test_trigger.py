@@ -26,8 +26,8 @@ def test_a_spike_in_errors_breaches_and_normal_wobble_does_not():
     worse = breaches(recent=[dict(base[1], errors=80)], baseline=base)
     assert [(b.signal, b.value) for b in worse] == [("errors", 80.0), ("error_rate", 80 / 1010)]
     errors = found[0]
-    # median 2, MAD 1 → spread max(1.48, √2) = 1.48: threshold max(5, 2 × 2, 2 + 4 × 1.48)
-    assert errors.baseline == 2 and errors.threshold == max(5, 4, 2 + 4 * 1.4826)
+    # median 2, MAD 1 → spread max(1.48, √2) = 1.48: threshold max(5, 1.5 × 2, 2 + 4 × 1.48)
+    assert errors.baseline == 2 and errors.threshold == max(5, 1.5 * 2, 2 + 4 * 1.4826)
 
 
 def test_the_floor_keeps_a_quiet_fleet_from_triggering_on_a_couple_of_errors():
@@ -48,11 +48,12 @@ def test_noisy_series_need_a_bigger_rise():
 def test_the_error_rate_catches_a_busy_function_whose_errors_are_small_next_to_the_fleet():
     # 10,000 invocations a minute at 1 % errors; one function starts failing 80 more a minute
     base = [{"errors": 100 + (i % 5) * 4 - 8, "invocations": 10_000 + (i % 9) * 50} for i in range(60)]
-    recent = [{"errors": 180, "invocations": 10_080}]
+    recent = [{"errors": 140, "invocations": 10_080}]
     found = {b.signal: b for b in breaches(recent=recent, baseline=base)}
-    assert "errors" not in found  # 180 < 2 × median 100 = 200
-    # the hour's ratio ≈ 1 %: threshold max(2 × 1 %, 1 % + 5 points) = 6 %; 1.8 % does not reach it
+    assert "errors" not in found  # 140 < 1.5 × median 100 = 150 (above 100 + 4 × √100 = 140)
+    # the hour's ratio ≈ 1 %: threshold max(2 × 1 %, 1 % + 5 points) = 6 %; 1.4 % does not reach it
     assert "error_rate" not in found
+    assert {b.signal for b in breaches(recent=[{"errors": 160, "invocations": 10_080}], baseline=base)} == {"errors"}
     recent = [{"errors": 900, "invocations": 10_800}]  # a failing busy function: 8.3 %
     assert set(b.signal for b in breaches(recent=recent, baseline=base)) == {"errors", "error_rate"}
 

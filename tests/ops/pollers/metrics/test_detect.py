@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def product_cadence(aws, settings):
     """The product's defaults (tests/conftest.py sets the old one-minute cadence for the rest)."""
     settings.METRICS_PERCENTILES = []
-    settings.METRICS_BUSY_POLL_SECONDS = 900
+    settings.METRICS_BUSY_POLL_SECONDS = 1200
     settings.METRICS_IDLE_POLL_SECONDS = 1800
     settings.DETECT_COOLDOWN_SECONDS = 180
     settings.AWS_DAILY_BUDGET_USD = 20.0
@@ -89,12 +89,12 @@ def test_a_rise_reads_the_busy_functions_every_minute_until_the_cool_down_ends(p
         return set().union(*asked)
 
     assert poll(0) == {"api", "worker", "sleepy"}  # new: everything read once
-    for k in (1, 2):  # steady: the aggregates only (busy every 15 min, idle every 30)
+    for k in (1, 2):  # steady: the aggregates only (busy every 20 min, idle every 30)
         put_points("Invocations", {"FunctionName": "api"}, {end + timedelta(minutes=k - 1): 20})
         assert poll(k) == set()
     assert not DetectTrigger.objects.exists()
     plan = MetricsCadence.objects.get(account=account)
-    assert (plan.busy_s, plan.idle_s, plan.triggered_s, plan.held_back) == (900, 1800, None, False)
+    assert (plan.busy_s, plan.idle_s, plan.triggered_s, plan.held_back) == (1200, 1800, None, False)
 
     spike = end + timedelta(minutes=2)
     put_points("Invocations", {"FunctionName": "api"}, {spike: 40})
