@@ -17,7 +17,9 @@ are capped by their own settings (LOGS_SOURCE, TRACES_PER_CYCLE, …). So the bu
    long as an hour more of that fits in the scope's part of what is left of today's budget
    (budget − today's spend of every kind − the steady plan for the rest of the day). Re-planned
    every run: a long trigger is stretched as it uses the day up, and none is boosted once
-   today's spend has reached the budget.
+   today's spend has reached the budget;
+6. once today's spend has reached the budget, the logs poller reads with FilterLogEvents (not
+   billed per request) instead of Logs Insights (billed per GB scanned) until the UTC day ends.
 """
 
 from __future__ import annotations
@@ -68,3 +70,10 @@ def budget_share(*, account_id: int, region: str, functions_here: int, now: date
     return Share(budget_usd=budget, other_usd_per_day=round(other, 6), metrics_usd_per_day=round(metrics, 6),
                  scope_usd_per_day=metrics * fraction, today_usd=round(today, 6), scope_fraction=fraction,
                  day_left_s=(midnight + timedelta(days=1) - now).total_seconds())
+
+
+def budget_spent_today(*, now: datetime) -> bool:
+    """Whether today's (UTC) spend of every kind has reached AWS_DAILY_BUDGET_USD (1 query)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = ApiUsage.objects.filter(hour__gte=midnight).aggregate(usd=Sum("cost_usd"))["usd"] or 0.0
+    return today >= float(settings.AWS_DAILY_BUDGET_USD)

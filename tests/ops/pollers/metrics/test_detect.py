@@ -165,3 +165,28 @@ def test_logs_insights_bytes_count_against_the_budget_metrics_polling_plans_in(p
     assert share.other_usd_per_day == pytest.approx(0.15) and not share.exhausted
     settings.AWS_DAILY_BUDGET_USD = 0.1  # today's spend passed the budget: no triggered detail
     assert budget_share(account_id=account.pk, region=REGION, functions_here=1, now=end + timedelta(minutes=1)).exhausted
+
+
+def test_once_the_day_budget_is_spent_logs_are_read_without_logs_insights(product_cadence, monkeypatch, settings):
+    from ops.models import MinuteStat
+    from ops.pollers.logs import poll as logs
+    from tests.ops.pollers.logs.test_poll import _put, _report
+
+    settings.LOGS_SOURCE = "insights"
+    settings.AWS_DAILY_BUDGET_USD = 0.01
+    account = AccountFactory(account_id=ACCOUNT_ID, regions=[REGION])
+    FunctionFactory(account=account, name="orders")
+    end = now_minute()
+    m1 = end - timedelta(minutes=2)
+    _put("orders", [(m1 + timedelta(seconds=1), _report(1))])
+    usage.drain_all()
+    usage.record_units(service="logs", operation="StartQuery", account_id=ACCOUNT_ID, region=REGION, units=3e9)
+    api_usage_flush(now=end)  # $0.015 of Insights today: over the $0.01 budget
+    started = []
+    real = logs.insights_read
+    monkeypatch.setattr(logs, "insights_read", lambda *a, **kw: started.append(1) or real(*a, **kw))
+    at_clock(monkeypatch, logs, end)
+    outcome = run("logs", account, logs.logs_poll)
+    assert outcome.ok and any("budget is spent" in w for w in outcome.warnings)
+    assert started == []
+    assert MinuteStat.objects.get(series__function__name="orders", series__kind="function", ts=m1).reports == 1
