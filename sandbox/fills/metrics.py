@@ -6,12 +6,8 @@ how many samples had it (kept so percentiles come from raw samples). GetMetricDa
 buckets to period boundaries, matches the dimension set exactly and respects the namespace;
 the no-dimension series is a series of its own.
 
-AWS/Lambda's account × region aggregates (a query with no dimensions for Invocations, Errors,
-Throttles, ConcurrentExecutions, the async and DLQ counts) are what CloudWatch publishes over
-every function: each minute merges the FunctionName-only series of that metric (Sum adds,
-Maximum takes the largest) with any no-dimension points written directly (the traffic writes
-the account's concurrency total, which is at least every function's own maximum). Alias and
-version series are not added again, as in CloudWatch.
+AWS/Lambda's account × region aggregates (no dimensions) are merged over the functions at
+query time: see metrics_aggregate.py.
 """
 
 from __future__ import annotations
@@ -24,16 +20,12 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
+from .metrics_aggregate import AGGREGATED, LAMBDA, merged_series
 from .metrics_math import _eval_math
 from .metrics_wire import encode_cbor, encode_json  # noqa: F401  (re-exported)
 
 _STORE_ATTR = "_sandbox_metric_store"
-LAMBDA = "AWS/Lambda"
-# Metrics CloudWatch also publishes without a FunctionName dimension, merged over the functions.
-AGGREGATED = frozenset({
-    "Invocations", "Errors", "Throttles", "ConcurrentExecutions", "AsyncEventsReceived", "AsyncEventsDropped",
-    "DeadLetterErrors", "DestinationDeliveryFailures", "RecursiveInvocationsDropped",
-})
+
 _lock = threading.Lock()
 
 
@@ -112,33 +104,12 @@ class MetricStore:
 
     def lookup(self, namespace: str, name: str, dims: Any, start: float, end: float) -> Series | None:
         """The series a query names; for an AWS/Lambda aggregate (no dimensions), the merge of
-        every function's series over [start, end) with the directly written points."""
+        every function's series over [start, end) with the points written without dimensions."""
         k = self.key(namespace, name, dims)
         own = self.series.get(k)
         if k[2] or namespace != LAMBDA or name not in AGGREGATED:
             return own
-        parts = list(self.per_function.get((namespace, name), ())) + ([own] if own is not None else [])
-        if not parts:
-            return None
-        merged = Series(own.unit if own is not None else None)
-        first, last = int(start // 60) * 60, int(end)
-        minutes = range(first, last, 60)
-        for part in parts:
-            buckets = part.buckets
-            if len(buckets) > len(minutes):  # a short window over a long history: look minutes up
-                items = [(m, b) for m in minutes if (b := buckets.get(m)) is not None]
-            else:  # snapshot: writers run concurrently
-                items = [(m, b) for m, b in list(buckets.items()) if first <= m < last]
-            for m, b in items:
-                agg = merged.buckets.get(m)
-                if agg is None:
-                    merged.buckets[m] = [b[0], b[1], b[2], b[3], None]
-                else:
-                    agg[0] += b[0]
-                    agg[1] += b[1]
-                    agg[2] = min(agg[2], b[2])
-                    agg[3] = max(agg[3], b[3])
-        return merged
+        return merged_series(list(self.per_function.get((namespace, name), ())), own, start, end, Series)
 
     # -- writes ---------------------------------------------------------------
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
