@@ -84,7 +84,8 @@ def cadence_page(request: HttpRequest) -> HttpResponse:
         "now": at, "rows": rows, "total": total, "page": number, "pages": pages,
         "first": (number - 1) * CADENCE_PAGE_SIZE + 1, "last": (number - 1) * CADENCE_PAGE_SIZE + len(rows),
         "reason": reason, "reasons": CadenceReason.choices, "region": region, "account": account,
-        "query": urlencode(query), "scopes": scope_cadences(now=at),
+        "query": urlencode(query),
+        "accounts": sorted({(sc.account_id, sc.account) for sc in scope_cadences(now=at)}, key=lambda a: a[1]),
     })
 
 
