@@ -68,6 +68,12 @@ def test_the_aggregates_the_sandbox_publishes_are_stored_for_every_minute(produc
     }
     # every minute of the first window has its row (the baseline needs quiet minutes too)
     assert len(rows) == 60 and min(rows) == end - timedelta(minutes=60) and max(rows) == end - timedelta(minutes=1)
+    # the overview's region headroom still shows the newest minute that has a concurrency value
+    from ops.selectors.headroom import region_headroom
+    from ops.selectors.timerange import TimeRange
+
+    [h] = region_headroom(time_range=TimeRange.preset("1h", now=end))
+    assert (h.claimed_latest, h.at, h.claimed_peak) == (10.0, m1, 10.0)
 
 
 def test_a_rise_reads_the_busy_functions_every_minute_until_the_cool_down_ends(product_cadence, monkeypatch, client):
