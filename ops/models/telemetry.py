@@ -10,7 +10,8 @@ roll-up table answers a 30-day chart in milliseconds. So:
   resolutions, mirroring CloudWatch's own retention (15 d / 63 d / 455 d by default).
   Natural key ``(series, ts)``; pollers upsert only the columns they own, so the metrics and
   logs pollers can write the same row without clobbering each other.
-- ``RegionStat``: account×region-level concurrency (no function dimension).
+- ``RegionStat``: account×region-level concurrency and the aggregate counts the detection
+  trigger judges (no function dimension), a row for every minute read.
 - ``QueueStat``: DLQ depth and age from AWS/SQS.
 
 Counts absent from CloudWatch are stored as 0 (absent means "no events"); gauges and
