@@ -189,7 +189,7 @@ def metrics_poll(ctx: PollContext) -> None:
     _save_cursor(ctx, walk.cursors, walk.retries)
     # Complete up to the oldest position of what is read on a schedule shorter than the idle
     # one (the aggregates every run, busy and triggered functions at their cadence): a function
-    # read every 15 minutes that was read 10 minutes ago is not lag. Idle functions are read
+    # read every 20 minutes that was read 10 minutes ago is not lag. Idle functions are read
     # every METRICS_IDLE_POLL_SECONDS by design, which is not lag either.
     base = timedelta(seconds=settings.METRICS_POLL_SECONDS)
     due_until = [
