@@ -58,3 +58,16 @@ def test_a_bad_filter_is_a_400_that_still_lists(client, scope, params):
 
 def test_the_page_needs_a_login(client, scope):
     assert client.get("/status/cadence/").status_code == 302
+
+
+def test_a_trigger_the_budget_cannot_pay_every_minute_for_says_so(client, scope, settings):
+    prod, now = scope
+    settings.METRICS_POLL_SECONDS = 60
+    MetricsCadence.objects.filter(account=prod).update(triggered_s=180, triggered_functions=1, held_back=True,
+                                                       busy_s=1200, idle_s=1800)
+    DetectTrigger.objects.create(account=prod, region="us-east-1", signal="errors", started_at=now,
+                                 last_breach_at=now, value=90, baseline=20, threshold=38)
+    client.force_login(make_user())
+    page = client.get("/status/cadence/", {"reason": "held_back"}).content.decode()
+    assert "triggered by us-east-1 errors" in page and "held back by budget to every 180 s" in page
+    assert ">checkout<" in page and ">nightly<" not in page
