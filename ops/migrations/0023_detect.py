@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ops', '0017_alerts'),
+        ('ops', '0021_partitions'),
     ]
 
     operations = [
