@@ -161,8 +161,9 @@ def main() -> None:
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "JOB_SWEEP_SECONDS": "3600", "PYTHONUNBUFFERED": "1", "TZ": "UTC",
             "AWS_MAX_ATTEMPTS": str(args.aws_max_attempts),
-            # Every function every minute: an idle one (read every 15 min by default) would still
-            # be due when the comparison is made, which is cadence, not loss.
+            # Every function every minute: a busy or idle one (read every 20 / 30 min by default)
+            # would still be due when the comparison is made, which is cadence, not loss.
+            "METRICS_BUSY_POLL_SECONDS": "60",
             "METRICS_IDLE_POLL_SECONDS": "60",
         }
         started = datetime.now(timezone.utc)

@@ -17,8 +17,10 @@ def beat_schedule() -> dict:
             "schedule": float(settings.INVENTORY_POLL_SECONDS),
             "options": {"expires": float(settings.INVENTORY_POLL_SECONDS)},
         },
-        # Lambda publishes 1-minute points; each run decides per function whether it is due
-        # (busy every run, idle every METRICS_IDLE_POLL_SECONDS, within the daily budget).
+        # Lambda publishes 1-minute points; each run reads the account × region aggregates the
+        # detection trigger judges, then decides per function whether it is due (busy every
+        # METRICS_BUSY_POLL_SECONDS, idle every METRICS_IDLE_POLL_SECONDS, every run while a
+        # trigger is active; within the daily budget).
         "metrics": {
             "task": "ops.tasks.pollers.poll_metrics_all",
             "schedule": float(settings.METRICS_POLL_SECONDS),

@@ -304,8 +304,20 @@ DLQ_PEEK_HOLD_SECONDS = env_float("DLQ_PEEK_HOLD_SECONDS", 5.0, minimum=0.05)
 POLL_FAILING_CYCLES = env_int("POLL_FAILING_CYCLES", 3, minimum=1, maximum=100)
 
 # --- Telemetry ingestion (ops/pollers/metrics/, logs/, rollup.py) ---
-# Idle functions (no invocations in the last hour) are polled this often; busy ones every run.
-METRICS_IDLE_POLL_SECONDS = env_int("METRICS_IDLE_POLL_SECONDS", 900, minimum=60)
+# Detection comes from the account × region aggregates read every run (ops.rules.trigger), so
+# per-function detail is read on a slower, cheaper cadence: busy functions (invoked in the last
+# hour) every METRICS_BUSY_POLL_SECONDS, idle ones every METRICS_IDLE_POLL_SECONDS (1-minute
+# points either way; only freshness is traded). The defaults meet $0.45 per busy and $0.08 per
+# idle function-month (bench/bench_trigger.py). A trigger brings the scope's functions invoked
+# within DETECT_BUSY_HOURS to every run until DETECT_COOLDOWN_SECONDS after its last breach.
+METRICS_BUSY_POLL_SECONDS = env_int("METRICS_BUSY_POLL_SECONDS", 1200, minimum=60)
+METRICS_IDLE_POLL_SECONDS = env_int("METRICS_IDLE_POLL_SECONDS", 1800, minimum=60)
+DETECT_BUSY_HOURS = env_int("DETECT_BUSY_HOURS", 3, minimum=1, maximum=48)
+DETECT_COOLDOWN_SECONDS = env_int("DETECT_COOLDOWN_SECONDS", 600, minimum=0)
+# The part of each scope's metrics share the steady plan leaves unspent for triggered detail.
+DETECT_TRIGGER_RESERVE = env_float("DETECT_TRIGGER_RESERVE", 0.25, minimum=0.0)
+if DETECT_TRIGGER_RESERVE >= 1:
+    raise ImproperlyConfigured(f"DETECT_TRIGGER_RESERVE: must be below 1, got {DETECT_TRIGGER_RESERVE}")
 # Added to the scope's longest function timeout to size the trailing re-read window.
 METRICS_LATE_BUFFER_SECONDS = env_int("METRICS_LATE_BUFFER_SECONDS", 300, minimum=0)
 METRICS_INITIAL_BACKFILL_MINUTES = env_int("METRICS_INITIAL_BACKFILL_MINUTES", 60, minimum=1, maximum=21600)
@@ -319,8 +331,14 @@ POLL_RUN_SECONDS = env_int("POLL_RUN_SECONDS", 120, minimum=10)
 METRICS_PERCENTILES = env_list("METRICS_PERCENTILES", "p50,p90,p99")
 # Self-imposed share of GetMetricData's 180,000 estimated datapoints per second.
 CLOUDWATCH_DPS_BUDGET = env_int("CLOUDWATCH_DPS_BUDGET", 120_000, minimum=1000, maximum=180_000)
-# What the product may spend on its own CloudWatch reads per day, across all scopes.
-CLOUDWATCH_DAILY_BUDGET_USD = env_float("CLOUDWATCH_DAILY_BUDGET_USD", 20.0, minimum=0.01)
+# What the product may spend on AWS per day, everything it is billed for (GetMetricData,
+# Logs Insights GB scanned, X-Ray, SQS), across all scopes. Metrics polling plans its cadence in
+# what the other kinds left over the last 24 hours (ops.pollers.metrics.budget).
+# CLOUDWATCH_DAILY_BUDGET_USD is its former name, still read when the new one is not set.
+AWS_DAILY_BUDGET_USD = env_float(
+    "AWS_DAILY_BUDGET_USD", env_float("CLOUDWATCH_DAILY_BUDGET_USD", 20.0, minimum=0.01), minimum=0.01
+)
+CLOUDWATCH_DAILY_BUDGET_USD = AWS_DAILY_BUDGET_USD
 # Storage retention mirrors CloudWatch's own: 1-minute 15 days, 5-minute 63 days, 1-hour 455 days.
 CLOUDWATCH_MINUTE_RETENTION_DAYS = 15
 MINUTE_RETENTION_DAYS = env_int("MINUTE_RETENTION_DAYS", 15, minimum=1)

@@ -103,6 +103,16 @@ def aws(sandbox_server, settings):
     aws_client.forget_sessions()
 
 
+@pytest.fixture(autouse=True)
+def one_minute_detail(settings):
+    """Busy functions read every run and idle ones every 15 minutes, as before the detection
+    trigger made both slower by default: the tests of everything downstream of the metrics poller
+    poll a minute apart and expect the new minute. tests/ops/pollers/metrics/test_detect.py sets
+    the product's defaults where it tests the cadence itself."""
+    settings.METRICS_BUSY_POLL_SECONDS = 60
+    settings.METRICS_IDLE_POLL_SECONDS = 900
+
+
 @pytest.fixture
 def redis_client(settings):
     import redis

@@ -93,3 +93,11 @@ def pct(value, digits: int = 1) -> str:
 def duration_s(value) -> str:
     """Seconds as "45 s", "12 min", "3 h 5 min"; "—" when unknown."""
     return "—" if value is None else ago(value)
+
+
+@register.filter
+def cadence_reason_label(value) -> str:
+    """A CadenceReason value as its label ("busy (invoked in the last hour)")."""
+    from ops.models import CadenceReason
+
+    return CadenceReason(value).label if value in CadenceReason.values else str(value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -19,11 +20,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.forms import PollNowForm
-from dashboard.params import ParamError, choice
+from dashboard.params import ParamError, choice, integer, page, page_view, text
 from dashboard.permissions import operator_required
 from dashboard.views.api_http import request_identified
 from ops.actions.runner import JobRequestError
-from ops.models import JobKind, PollState
+from ops.models import CadenceReason, JobKind, PollState
 from ops.pollers.health import failing_cycles
 from ops.selectors.alerts import alert_tick_summary
 from ops.selectors.inventory import accounts_without_status
@@ -31,6 +32,7 @@ from ops.selectors.status import health_summary, poll_healths
 from ops.selectors.jobs import jobs_recent
 from ops.selectors.permissions import permission_denied_reasons, permission_problems, permissions_checked
 from ops.selectors.quarantine import quarantine_by_scope
+from ops.selectors.cadence import function_cadences, scope_cadences, triggers_recent
 from ops.selectors.usage import api_spend
 from ops.services.polling import poll_request
 from ops.timefmt import iso_utc
@@ -51,6 +53,9 @@ def status_page(request: HttpRequest) -> HttpResponse:
         "never_polled": accounts_without_status(),
         "now": at,
         "spend": api_spend(now=at),
+        "cadence_scopes": scope_cadences(now=at),
+        "triggers": triggers_recent(now=at),
+        "detect_busy_hours": settings.DETECT_BUSY_HOURS,
         "inventory_every_s": settings.INVENTORY_POLL_SECONDS,
         "quarantine": quarantine_by_scope(),
         "permission_problems": permission_problems(),
@@ -61,6 +66,30 @@ def status_page(request: HttpRequest) -> HttpResponse:
         "alerts_every_s": settings.ALERTS_TICK_SECONDS,
     }
     return render(request, "dashboard/status.html", context)
+
+
+CADENCE_PAGE_SIZE = 100
+
+
+@page_view
+def cadence_page(request: HttpRequest) -> HttpResponse:
+    """Every function's metrics cadence and why, filterable by scope and reason, 100 a page."""
+    at = now()
+    account = integer(request.GET, "account", default=0, minimum=0, maximum=2**31 - 1)
+    region = text(request.GET, "region", max_length=32)
+    reason = choice(request.GET, "reason", CadenceReason.values, default="")
+    number = page(request.GET)
+    rows, total = function_cadences(now=at, account_id=account or None, region=region, reason=reason,
+                                    offset=(number - 1) * CADENCE_PAGE_SIZE, limit=CADENCE_PAGE_SIZE)
+    pages = max(1, -(-total // CADENCE_PAGE_SIZE))
+    query = {k: v for k, v in (("account", account or ""), ("region", region), ("reason", reason)) if v}
+    return render(request, "dashboard/cadence.html", {
+        "now": at, "rows": rows, "total": total, "page": number, "pages": pages,
+        "first": (number - 1) * CADENCE_PAGE_SIZE + 1, "last": (number - 1) * CADENCE_PAGE_SIZE + len(rows),
+        "reason": reason, "reasons": CadenceReason.choices, "region": region, "account": account,
+        "query": urlencode(query),
+        "accounts": sorted({(sc.account_id, sc.account) for sc in scope_cadences(now=at)}, key=lambda a: a[1]),
+    })
 
 
 @require_POST

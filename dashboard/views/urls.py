@@ -31,6 +31,7 @@ urlpatterns = [
     path("traces/<str:trace_id>", traces.trace_page, name="trace"),
     path("status/", status.status_page, name="status"),
     path("status/poll", status.poll_now, name="poll_now"),
+    path("status/cadence/", status.cadence_page, name="cadence"),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("jobs/<int:pk>/progress", jobs.job_progress, name="job-progress"),
     path("jobs/<int:pk>/cancel", jobs.job_cancel, name="job-cancel"),

@@ -3,6 +3,8 @@ from ops.models.api import ApiToken
 from ops.models.audit import AuditEntry
 from ops.models.changes import Change
 from ops.models.choices import (
+    AggregateSignal,
+    CadenceReason,
     NOTIFICATION_FINAL,
     AlertComparison,
     AlertScope,
@@ -51,6 +53,7 @@ from ops.models.inventory import (
     PollStatus,
     Queue,
 )
+from ops.models.detect import DetectTrigger
 from ops.models.dlq import DlqMessage, DlqSnapshot, RedriveItem
 from ops.models.jobs import Job, JobLogEntry
 from ops.models.permissions import PermissionCheck
@@ -71,6 +74,9 @@ from ops.models.telemetry import (
 )
 
 __all__ = [
+    "AggregateSignal",
+    "CadenceReason",
+    "DetectTrigger",
     "NOTIFICATION_FINAL",
     "AlertComparison",
     "AlertScope",

@@ -322,3 +322,25 @@ class NotificationState(models.TextChoices):
 
 
 NOTIFICATION_FINAL: tuple[str, ...] = (NotificationState.SENT, NotificationState.FAILED, NotificationState.CANCELLED)
+
+
+class AggregateSignal(models.TextChoices):
+    """What an account × region's aggregate Lambda metrics (no FunctionName dimension) can rise
+    in; a rise is a detection trigger (ops.rules.trigger)."""
+
+    ERRORS = "errors", "errors"
+    ERROR_RATE = "error_rate", "error rate"
+    THROTTLES = "throttles", "throttles"
+    ASYNC_EVENTS_DROPPED = "async_events_dropped", "dropped async events"
+    DEAD_LETTER_ERRORS = "dead_letter_errors", "dead-letter errors"
+    CONCURRENCY = "concurrency", "concurrency"
+    INVOCATIONS = "invocations", "invocations"
+
+
+class CadenceReason(models.TextChoices):
+    """Why the metrics poller reads a function as often as it does (status page)."""
+
+    BUSY = "busy", "busy (invoked in the last hour)"
+    IDLE = "idle", "idle"
+    TRIGGERED = "triggered", "triggered"
+    HELD_BACK = "held_back", "held back by budget"

@@ -14,7 +14,8 @@ roll-up table answers a 30-day chart in milliseconds. So:
   and by week; migration 0021, kept up by ops.pollers.partitions), which the models do not
   show: ``id`` stays their Django primary key but is not indexed there; every read and write
   goes by the natural key, which is unique on each partition and includes ts as it must.
-- ``RegionStat``: account×region-level concurrency (no function dimension).
+- ``RegionStat``: account×region-level concurrency and the aggregate counts the detection
+  trigger judges (no function dimension), a row for every minute read.
 - ``QueueStat``: DLQ depth and age from AWS/SQS.
 
 Counts absent from CloudWatch are stored as 0 (absent means "no events"); gauges and
@@ -157,9 +158,18 @@ class RegionStat(models.Model):
     claimed_concurrency_max = models.FloatField(null=True)
     unreserved_concurrency_max = models.FloatField(null=True)
     concurrency_max = models.FloatField(null=True)
+    # The aggregates the detection trigger judges (ops.rules.trigger), Sum over every function.
+    # Written for every minute of each window read (0 when CloudWatch had no point), so a NULL
+    # means "not read" (rows from before these columns existed), never "quiet".
+    invocations = models.BigIntegerField(null=True)
+    errors = models.BigIntegerField(null=True)
+    throttles = models.BigIntegerField(null=True)
+    async_events_dropped = models.BigIntegerField(null=True)
+    dead_letter_errors = models.BigIntegerField(null=True)
 
     class Meta:
         constraints = [
+            # also serves the trigger's baseline read: one scope's last ~70 minutes
             models.UniqueConstraint(fields=["account", "region", "ts"], name="regionstat_natural_key")
         ]
         # retention: rows older than the cutoff
@@ -178,6 +188,14 @@ class MetricsCadence(models.Model):
     idle_s = models.PositiveIntegerField()
     usd_per_day = models.FloatField()
     planned_at = models.DateTimeField()
+    # How the plan was made (migration 0023): the scope's share of the daily budget after the
+    # other kinds of spend, the interval triggered functions get while a trigger is active
+    # (NULL when none is), and whether the budget stretched busy or triggered functions past
+    # their wanted interval.
+    share_usd = models.FloatField(null=True)
+    triggered_s = models.PositiveIntegerField(null=True)
+    triggered_functions = models.PositiveIntegerField(default=0)
+    held_back = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["account__name", "region"]

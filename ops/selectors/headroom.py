@@ -48,8 +48,12 @@ CROSS JOIN LATERAL (
   WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s
 ) p
 CROSS JOIN LATERAL (
+  -- the newest minute with a concurrency value: the detection trigger's aggregates give every
+  -- minute read a row, quiet ones (and the newest, not yet published) without concurrency
   SELECT ts, coalesce(claimed_concurrency_max, concurrency_max) AS latest FROM ops_regionstat
-  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s ORDER BY ts DESC LIMIT 1
+  WHERE account_id = a.id AND region = r.region AND ts >= %(start)s AND ts < %(end)s
+    AND coalesce(claimed_concurrency_max, concurrency_max) IS NOT NULL
+  ORDER BY ts DESC LIMIT 1
 ) l
 WHERE a.enabled
 ORDER BY a.name, r.region

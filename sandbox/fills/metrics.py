@@ -5,6 +5,9 @@ bucket per minute ``[count, sum, min, max, histogram]`` where the histogram maps
 how many samples had it (kept so percentiles come from raw samples). GetMetricData aligns
 buckets to period boundaries, matches the dimension set exactly and respects the namespace;
 the no-dimension series is a series of its own.
+
+AWS/Lambda's account × region aggregates (no dimensions) are merged over the functions at
+query time: see metrics_aggregate.py.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
+from .metrics_aggregate import AGGREGATED, LAMBDA, merged_series
 from .metrics_math import _eval_math
 from .metrics_wire import encode_cbor, encode_json  # noqa: F401  (re-exported)
 
 _STORE_ATTR = "_sandbox_metric_store"
+
 _lock = threading.Lock()
 
 
@@ -79,6 +84,8 @@ class Series:
 class MetricStore:
     def __init__(self) -> None:
         self.series: dict[tuple, Series] = {}
+        # (namespace, metric) -> the FunctionName-only series of an AGGREGATED AWS/Lambda metric
+        self.per_function: dict[tuple[str, str], list[Series]] = {}
 
     @staticmethod
     def key(namespace: str, name: str, dims: dict[str, str] | list | None) -> tuple:
@@ -91,7 +98,18 @@ class MetricStore:
         s = self.series.get(k)
         if s is None:
             s = self.series[k] = Series(unit)
+            if namespace == LAMBDA and name in AGGREGATED and len(k[2]) == 1 and next(iter(k[2]))[0] == "FunctionName":
+                self.per_function.setdefault((namespace, name), []).append(s)
         return s
+
+    def lookup(self, namespace: str, name: str, dims: Any, start: float, end: float) -> Series | None:
+        """The series a query names; for an AWS/Lambda aggregate (no dimensions), the merge of
+        every function's series over [start, end) with the points written without dimensions."""
+        k = self.key(namespace, name, dims)
+        own = self.series.get(k)
+        if k[2] or namespace != LAMBDA or name not in AGGREGATED:
+            return own
+        return merged_series(list(self.per_function.get((namespace, name), ())), own, start, end, Series)
 
     # -- writes ---------------------------------------------------------------
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
@@ -176,7 +194,7 @@ class MetricStore:
 
     def query(self, namespace: str, name: str, dims: Any, start: float, end: float,
               period: int, stat: str, unit: str | None = None) -> tuple[list[int], list[float]]:
-        s = self.series.get(self.key(namespace, name, dims))
+        s = self.lookup(namespace, name, dims, start, end)
         if s is None or (unit and s.unit and s.unit != unit):
             return [], []
         ts, vals = [], []
@@ -226,7 +244,7 @@ def _period_points(store: MetricStore, q: dict[str, Any], start: float, end: flo
     metric = ms["Metric"]
     period = int(ms["Period"])
     stat = ms["Stat"]
-    s = store.series.get(store.key(metric.get("Namespace", ""), metric["MetricName"], metric.get("Dimensions") or []))
+    s = store.lookup(metric.get("Namespace", ""), metric["MetricName"], metric.get("Dimensions") or [], start, end)
     unit = ms.get("Unit")
     if s is None or (unit and s.unit and s.unit != unit):
         return [], []
@@ -331,7 +349,7 @@ def get_metric_data(store: MetricStore, params: dict[str, Any]) -> dict[str, Any
 
 def get_metric_statistics(store: MetricStore, params: dict[str, Any]) -> dict[str, Any]:
     start, end = _epoch(params["StartTime"]), _epoch(params["EndTime"])
-    s = store.series.get(store.key(params["Namespace"], params["MetricName"], params.get("Dimensions") or []))
+    s = store.lookup(params["Namespace"], params["MetricName"], params.get("Dimensions") or [], start, end)
     points = []
     if s is not None:
         for pb, agg in store.aggregate(s, start, end, int(params["Period"])):

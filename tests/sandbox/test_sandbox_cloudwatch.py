@@ -58,7 +58,7 @@ def test_dimension_sets_and_namespaces_are_exact(cw):
     cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[
         {"MetricName": "Errors", "Dimensions": FN, "Timestamp": T0, "Value": 3.0},
         {"MetricName": "Errors", "Dimensions": alias, "Timestamp": T0, "Value": 2.0},
-        {"MetricName": "Errors", "Dimensions": [], "Timestamp": T0, "Value": 7.0},
+        {"MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": "billing"}], "Timestamp": T0, "Value": 4.0},
     ])
     cw.put_metric_data(Namespace="Other/NS", MetricData=[
         {"MetricName": "Errors", "Dimensions": FN, "Timestamp": T0, "Value": 1000.0}])
@@ -67,6 +67,7 @@ def test_dimension_sets_and_namespaces_are_exact(cw):
         q("none", "Errors", "Sum", dims=[]), q("other", "Errors", "Sum", ns="Other/NS"),
         q("missing", "Errors", "Sum", dims=[{"Name": "FunctionName", "Value": "nope"}])])
     got = {r["Id"]: r["Values"] for r in res["MetricDataResults"]}
+    # no dimensions: the account × region aggregate, the sum over functions (alias series not again)
     assert got == {"fn": [3.0], "alias": [2.0], "none": [7.0], "other": [1000.0], "missing": []}
 
 
@@ -150,3 +151,28 @@ def test_compressed_put_metric_data_is_accepted(clean):
     res = cw.get_metric_data(StartTime=T0, EndTime=T0 + timedelta(minutes=1),
                              MetricDataQueries=[q("s", "x", "Sum", dims=[], ns="App")])
     assert res["MetricDataResults"][0]["Values"] == [200.0]
+
+
+def test_lambda_aggregates_without_dimensions_are_the_sum_and_the_max_over_functions(cw):
+    def fn(name):
+        return [{"Name": "FunctionName", "Value": name}]
+
+    t1 = T0 + timedelta(minutes=1)
+    cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+        {"MetricName": "Invocations", "Dimensions": fn("a"), "Timestamp": T0, "Value": 10.0},
+        {"MetricName": "Invocations", "Dimensions": fn("b"), "Timestamp": T0, "Value": 5.0},
+        {"MetricName": "Invocations", "Dimensions": fn("b"), "Timestamp": t1, "Value": 2.0},
+        {"MetricName": "DeadLetterErrors", "Dimensions": fn("a"), "Timestamp": t1, "Value": 3.0},
+        {"MetricName": "ConcurrentExecutions", "Dimensions": fn("a"), "Timestamp": T0, "Value": 4.0},
+        {"MetricName": "ConcurrentExecutions", "Dimensions": fn("b"), "Timestamp": T0, "Value": 9.0},
+        # a Resource (alias) series is part of its function's, never added again
+        {"MetricName": "Invocations", "Dimensions": fn("a") + [{"Name": "Resource", "Value": "a:live"}],
+         "Timestamp": T0, "Value": 10.0},
+    ])
+    res = cw.get_metric_data(StartTime=T0, EndTime=T0 + timedelta(minutes=2), ScanBy="TimestampAscending",
+                             MetricDataQueries=[q("inv", "Invocations", "Sum", dims=[]),
+                                                q("dlq", "DeadLetterErrors", "Sum", dims=[]),
+                                                q("conc", "ConcurrentExecutions", "Maximum", dims=[]),
+                                                q("thr", "Throttles", "Sum", dims=[])])
+    got = {r["Id"]: r["Values"] for r in res["MetricDataResults"]}
+    assert got == {"inv": [15.0, 2.0], "dlq": [3.0], "conc": [9.0], "thr": []}

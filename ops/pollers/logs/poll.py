@@ -9,7 +9,8 @@ REPORT line is the only free source. A run, per account×region:
 2. reads the windows with Logs Insights (up to 50 groups per query) when LOGS_SOURCE is
    "insights" (ops.pollers.logs.insights: only groups that exist, REPORT lines aggregated
    server-side by minute, the other lines read one by one); a failed, timed-out or truncated
-   (10,000-row) query falls back to FilterLogEvents for its groups;
+   (10,000-row) query falls back to FilterLogEvents for its groups, and so does the whole run
+   once today's AWS budget is spent (Insights is billed per GB scanned; ops.pollers.metrics.budget);
 3. parses every line (ops.pollers.logs.parse), aggregates per minute, and in one transaction per
    function *replaces* the REPORT columns of those minutes (the whole minute was re-read, so
    replacing is idempotent and late lines are included), replaces the per-minute error counts
@@ -39,6 +40,7 @@ from ops.pollers import rollup
 from ops.pollers.base import PollContext
 from ops.pollers.logs.cursor import LogsCursor
 from ops.pollers.logs.insights import InsightsWindow, groups_existing, insights_read
+from ops.pollers.metrics.budget import budget_spent_today
 from ops.pollers.logs.store import aggregate, store_window
 from ops.pollers.quarantine import quarantine_add
 from ops.pollers.rows import ACTIVE_WINDOW, floor_minute, scope_functions
@@ -96,7 +98,12 @@ def logs_poll(ctx: PollContext) -> None:
     # Furthest behind first, so a run cut short by its time budget never starves the same groups.
     windows = dict(sorted(windows.items(), key=lambda kv: kv[1][1]))
     read: dict[int, InsightsWindow] = {}
-    if settings.LOGS_SOURCE == "insights" and windows:
+    insights = settings.LOGS_SOURCE == "insights"
+    if insights and windows and budget_spent_today(now=at):
+        # Logs Insights is billed per GB scanned; the day's budget is spent (ops.pollers.metrics.budget).
+        ctx.warn("today's AWS budget is spent: reading with FilterLogEvents instead of Logs Insights until midnight UTC")
+        insights = False
+    if insights and windows:
         existing = groups_existing(ctx)
         if existing is not None:
             read = insights_read(ctx, windows, existing=existing)

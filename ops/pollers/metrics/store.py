@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 
@@ -21,8 +21,15 @@ def _value(column: str, v: float):
     return int(round(v)) if column in plan.COUNT_COLUMNS or column == "sent" else float(v)
 
 
-def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch) -> set[str]:
-    """Upsert one chunk's results; return the keys of targets whose results were incomplete."""
+def store_batch(
+    ctx: PollContext, group: list[Target], batch: MetricBatch, *, window: tuple[datetime, datetime] | None = None
+) -> set[str]:
+    """Upsert one chunk's results; return the keys of targets whose results were incomplete.
+
+    ``window`` (given when the group holds the scope's target): every minute of it gets a
+    RegionStat row, its counts 0 where CloudWatch had no point, so the trigger's baseline can
+    tell a quiet minute (0) from one never read (no row, or NULL).
+    """
     for m in batch.messages:
         ctx.warn(f"GetMetricData: {m}")
     minute: dict[tuple[int, datetime], dict[str, object]] = defaultdict(dict)
@@ -45,7 +52,7 @@ def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch) -> se
                 if sink.table == "minute":
                     minute[(sink.ref, m)][sink.column] = _value(sink.column, v)
                 elif sink.table == "region":
-                    region[m][sink.column] = float(v)
+                    region[m][sink.column] = int(round(v)) if sink.column in plan.REGION_COUNT_COLUMNS else float(v)
                 else:
                     queue[(sink.ref, m)][sink.column] = _value(sink.column, v)
     if incomplete:
@@ -78,11 +85,20 @@ def store_batch(ctx: PollContext, group: list[Target], batch: MetricBatch) -> se
         fk_guard=("series_id", "ops_series"),
     )
     region_cols = [s.column for s in plan.REGION]
+    if window is not None:
+        m = floor_minute(window[0])
+        while m < window[1]:
+            region.setdefault(m, {})
+            m += timedelta(minutes=1)
+    counts = set(plan.REGION_COUNT_COLUMNS)
     n += bulk_upsert(
         table="ops_regionstat",
         key=["account_id", "region", "ts"],
         columns=["account_id", "region", "ts", *region_cols],
-        rows=[(ctx.account.pk, ctx.region, m, *[v.get(c) for c in region_cols]) for m, v in region.items()],
+        rows=[
+            (ctx.account.pk, ctx.region, m, *[v.get(c, 0 if c in counts and window is not None else None) for c in region_cols])
+            for m, v in region.items()
+        ],
     )
     queue_cols = [s.column for s in plan.QUEUE]
     n += bulk_upsert(

@@ -205,9 +205,10 @@ def test_a_failing_rule_is_recorded_and_the_others_go_on(no_pack, monkeypatch):
     assert tick.flips == 1
 
 
-# serialized_rollback: the flush after a transactional test would drop the pack the migration
-# installed, which later tests expect.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Transactional (two connections see each other's commits). pytest-django runs these after every
+# other database test, and their flush drops the pack the migration installed: a later
+# transactional test that needs it installs it (ops.alerts.pack.rule_pack_install).
+@pytest.mark.django_db(transaction=True)
 def test_two_evaluators_in_parallel_write_one_flip():
     AlertRule.objects.all().delete()
     fns = [_fn_with_minutes(errors=9) for _ in range(20)]

@@ -36,8 +36,9 @@ def test_the_metrics_poll_is_counted_priced_and_shown_on_the_status_page(aws, se
     assert api_usage_flush(now=at) >= 1
     row = ApiUsage.objects.get(service="cloudwatch", operation="GetMetricData")
     per_fn = 12  # core 5 + concurrency + async 6, no percentiles
-    assert (row.calls, row.units) == (1, 2 * per_fn + 3)
-    assert row.cost_usd == pytest.approx((2 * per_fn + 3) * 0.01 / 1000)
+    # the scope's call (3 concurrency + 5 aggregate counts), then the functions'
+    assert (row.calls, row.units) == (2, 2 * per_fn + 8)
+    assert row.cost_usd == pytest.approx((2 * per_fn + 8) * 0.01 / 1000)
     assert row.account_id == ACCOUNT_ID and row.region == REGION
 
     # a second flush in the same hour adds to the row
