@@ -434,6 +434,11 @@ def main() -> None:
                 if received is not None:
                     break
                 time.sleep(0.2)
+            # The watcher's calls queue behind the live traffic and the pollers: let it finish
+            # seeing the breach (it records when its call began) after the message came.
+            deadline = time.time() + 60
+            while received is not None and "visible_at" not in seen and time.time() < deadline:
+                time.sleep(0.2)
             watch_stop.set()
             visible = seen.get("visible_at")
             row = {"function": f"{spec.name} ({spec.account[-4:]}/{spec.region})", "group_wait_s": group_wait,
