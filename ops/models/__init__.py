@@ -58,6 +58,7 @@ from ops.models.quarantine import Quarantine
 from ops.models.traces import Trace, TraceCall, TraceSegment
 from ops.models.telemetry import (
     ApiUsage,
+    DayStat,
     ErrorGroup,
     ErrorMinute,
     FiveMinuteStat,
@@ -96,6 +97,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "ApiUsage",
+    "DayStat",
     "Alias",
     "AliasChange",
     "AliasChangeSource",

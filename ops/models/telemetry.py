@@ -10,6 +10,8 @@ roll-up table answers a 30-day chart in milliseconds. So:
   resolutions, mirroring CloudWatch's own retention (15 d / 63 d / 455 d by default).
   Natural key ``(series, ts)``; pollers upsert only the columns they own, so the metrics and
   logs pollers can write the same row without clobbering each other.
+- ``DayStat``: whole UTC days rolled up from the hour rows, for the fleet overview's range
+  totals (so a 30-day total does not read 720 hour rows a series).
 - ``RegionStat``: account×region-level concurrency (no function dimension).
 - ``QueueStat``: DLQ depth and age from AWS/SQS.
 
@@ -142,6 +144,55 @@ class HourStat(StatColumns):
         constraints = [models.UniqueConstraint(fields=["series", "ts"], name="hourstat_natural_key")]
         # retention: rows older than the cutoff
         indexes = [BrinIndex(fields=["ts"], name="hourstat_ts_brin")]
+
+
+# The fleet overview's range totals read these columns of whole days (ops.selectors.fleet_totals);
+# the day table's covering index carries them so that read is index-only.
+DAY_TOTAL_COLUMNS = (
+    "invocations",
+    "errors",
+    "throttles",
+    "async_events_dropped",
+    "reports",
+    "cold_starts",
+    "billed_gb_s",
+    "duration_p99",
+    "concurrency_max",
+    "iterator_age_max",
+    "est_duration_ms",
+)
+
+
+class DayStat(StatColumns):
+    """One series' whole UTC day, rolled up from its hour rows once the day is over.
+
+    Exists for the fleet overview: a 30-day total is ~30 day rows a series plus the partial
+    days at the edges from the finer tables, instead of ~720 hour rows. Each day's rows are
+    written together (every series at once), so one series' days sit on different heap pages;
+    the natural key's index INCLUDEs what the overview totals, so that read is an index-only
+    scan of ~30 adjacent entries (measured in bench/bench_pages.py; a CLUSTER would need an
+    exclusive lock every day and drifts again with each new day).
+
+    ``est_duration_ms`` is the cost rule's estimate (Duration avg × invocations of the rows
+    without REPORT lines, ``ops.rules.cost``) summed over the day's *hour* rows: it cannot be
+    recovered from the day's own sums (a day with REPORT lines in some hours and none in
+    others has reports > 0), and an hour-row total is what the finer tables answer.
+    """
+
+    est_duration_ms = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            # upsert key of the roll-up, and the overview's read: one series, its days in the
+            # range (index-only: the INCLUDE columns are DAY_TOTAL_COLUMNS)
+            models.UniqueConstraint(
+                fields=["series", "ts"],
+                include=list(DAY_TOTAL_COLUMNS),
+                name="daystat_natural_key",
+            )
+        ]
+        # retention: rows older than the cutoff
+        indexes = [BrinIndex(fields=["ts"], name="daystat_ts_brin")]
 
 
 class RegionStat(models.Model):
@@ -285,6 +336,7 @@ class ApiUsage(models.Model):
 
 __all__ = [
     "ApiUsage",
+    "DayStat",
     "ErrorGroup",
     "ErrorMinute",
     "FiveMinuteStat",
