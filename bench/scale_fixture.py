@@ -289,14 +289,44 @@ FROM ops_queue q CROSS JOIN generate_series(%(end)s::timestamptz - interval '1 d
     }
 
 
+def upgrade() -> dict:
+    """A fixture the previous layout built (no day rows, no vacuum): migrate, roll its days up
+    from the hour rows and vacuum, so both layouts are timed on the same rows."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from ops.pollers import rollup as rollups
+    from ops.pollers.vacuum import telemetry_vacuum
+
+    t0 = time.monotonic()
+    call_command("migrate", verbosity=0, interactive=False)
+    with connection.cursor() as cur:
+        cur.execute("SELECT min(ts) FROM ops_hourstat")
+        first = cur.fetchone()[0]
+    now = timezone.now()
+    day_rows = rollups.rollup_level(table="ops_daystat", start=first or now, end=now)
+    t1 = time.monotonic()
+    vacuumed = telemetry_vacuum(tables=[t for t in TELEMETRY_TABLES if t != "ops_series"], analyze=True)
+    return {
+        "day_rows": day_rows,
+        "seconds": {"migrate_and_days_s": round(t1 - t0, 1), "vacuum_analyze_s": round(time.monotonic() - t1, 1)},
+        "vacuum_s_by_table": vacuumed,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--functions", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--cluster-rollups", action="store_true", help="store roll-ups series-major (CLUSTER)")
     parser.add_argument("--no-vacuum", action="store_true", help="leave the visibility map empty (no VACUUM)")
+    parser.add_argument("--upgrade", action="store_true", help="bring an existing fixture to this layout; build nothing")
     args = parser.parse_args(argv)
     setup_django()
+    if args.upgrade:
+        print(json.dumps(upgrade(), indent=2))
+        return
     out = build(
         functions=args.functions, days=args.days, cluster_rollups=args.cluster_rollups, vacuum=not args.no_vacuum
     )
