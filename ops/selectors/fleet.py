@@ -229,6 +229,7 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
             columns=("invocations", "errors", "throttles"),
             max_points=TREND_POINTS,
             known_until=known,
+            days=True,  # 30-day trends: 2-day buckets, 30 day rows a series instead of 720 hours
         )
         for r in rows:
             r.trend = data.get(r.series_id)

@@ -101,12 +101,18 @@ def _edge_pieces(*, raw: str, lo: str, hi: str, h_lo: str, h_hi: str, f_lo: str,
     return spans, pieces
 
 
-def fleet_totals_sql(*, columns: Sequence[str], source: str, with_days: bool = True) -> str:
+def fleet_totals_sql(
+    *, columns: Sequence[str], source: str, with_days: bool = True, bucketed: bool = False
+) -> str:
     """Totals per series over [``%(start)s``, ``%(end)s``) for the series ids ``source`` (a
     subquery of one column) yields; see the module docstring. ``with_days`` False (a range with
-    no whole day in it) leaves the day probe and the tail edge out of the statement."""
+    no whole day in it) leaves the day probe and the tail edge out of the statement.
+
+    ``bucketed``: per series and per bucket of ``%(step)s`` seconds from ``%(origin)s`` instead
+    (the overview's trends on ranges whose buckets are whole days: day rows nest in them), so
+    the day part is its rows rather than one aggregate."""
     _check(columns)
-    raw = _edge_raw(columns)
+    raw = _edge_raw(columns) + (", ts" if bucketed else "")
     head_hi = "coalesce(d.lo, %(end)s)" if with_days else "%(end)s"
     head_spans, head = _edge_pieces(
         raw=raw,
@@ -126,12 +132,17 @@ def fleet_totals_sql(*, columns: Sequence[str], source: str, with_days: bool = T
         )
         probes.insert(
             0,
-            f"CROSS JOIN LATERAL (SELECT {_day_agg(columns)} FROM ops_daystat"
+            f"CROSS JOIN LATERAL (SELECT {_day_agg(() if bucketed else columns)} FROM ops_daystat"
             " WHERE series_id = s.id AND ts >= %(day_lo)s AND ts < %(day_hi)s) d",
         )
         probes.append(tail_spans)
-        # The days' own row (absent when the range holds no day row for this series).
-        pieces.insert(0, f"SELECT {_day_raw(columns)} WHERE d.lo IS NOT NULL")
+        if bucketed:  # the day rows themselves, each in its bucket
+            day_cols = ", ".join(f"est_duration_ms AS {_EST}" if c == EST_MS else c for c in columns)
+            pieces.insert(
+                0, f"SELECT {day_cols}, ts FROM ops_daystat WHERE series_id = s.id AND ts >= d.lo AND ts < d.hi"
+            )
+        else:  # the days' own row (absent when the range holds no day row for this series)
+            pieces.insert(0, f"SELECT {_day_raw(columns)} WHERE d.lo IS NOT NULL")
         pieces += tail
     union = "\n    UNION ALL ".join(pieces)
     aggs = []
@@ -143,15 +154,22 @@ def fleet_totals_sql(*, columns: Sequence[str], source: str, with_days: bool = T
         elif col in MAX_COLUMNS:
             aggs.append(f"max(r.{col}) AS {col}")
     probe_sql = "\n".join(probes)
+    # Buckets come back as epoch seconds, as ops.selectors.telemetry's do.
+    bucket = (
+        ", extract(epoch FROM date_bin(make_interval(secs => %(step)s), r.ts, %(origin)s))::bigint AS bucket"
+        if bucketed
+        else ""
+    )
+    group = "GROUP BY 1, 2 ORDER BY 1, 2" if bucketed else "GROUP BY 1"
     return f"""
-SELECT s.id AS series_id,
+SELECT s.id AS series_id{bucket},
   {", ".join(aggs)}
 FROM {source} AS s(id)
 {probe_sql}
 CROSS JOIN LATERAL (
     {union}
 ) r
-GROUP BY 1
+{group}
 """
 
 

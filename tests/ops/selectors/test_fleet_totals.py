@@ -2,8 +2,9 @@
 
 Same data, two statements: the overview as it reads now (``ops.selectors.fleet_totals``: whole
 days from ``DayStat``, the partial days from hour / 5-minute / minute rows) and as it read before
-(``ops.selectors.telemetry.totals_sql`` over hour / 5-minute / minute rows only). Every column of
-every row must be the same on 24 h, 7 d and 30 d.
+(``ops.selectors.telemetry.totals_sql`` over hour / 5-minute / minute rows only), and the rows'
+trends likewise (2-day buckets on 30 d read day rows). Every column of every row, trends
+included, must be the same on 24 h, 7 d and 30 d.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ops.pollers import rollup
 from ops.selectors import fleet
 from ops.selectors.fleet import fleet_page
 from ops.selectors.inventory import FunctionFilters
-from ops.selectors.telemetry import totals_params, totals_sql
+from ops.selectors.telemetry import series_buckets, totals_params, totals_sql
 from ops.selectors.timerange import TimeRange
 from tests.factories import FunctionFactory, function_series
 
@@ -116,6 +117,7 @@ def _both(rng, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(fleet, "fleet_totals_sql", _old_totals)
         m.setattr(fleet, "fleet_totals_params", _old_params)
+        m.setattr(fleet, "series_buckets", lambda **kw: series_buckets(**{**kw, "days": False}))
         before = fleet_page(time_range=rng, filters=FunctionFilters(), sort="name")
     return after, before
 
@@ -134,6 +136,7 @@ def _same_page(key, after, before):
         for col in COUNTS:
             assert getattr(a, col) == getattr(b, col), (key, a.name, col)  # counts: exactly
         _same(asdict(a), asdict(b), f"{key}:{a.name}")
+        assert a.trend is not None and len(a.trend) == len(b.trend)
     busy, new, lagging, quiet = after.rows
     assert busy.invocations > 0 and busy.errors > 0 and busy.duration_p99 is not None
     assert new.invocations > 0 and lagging.invocations > 0
