@@ -74,5 +74,16 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('series', 'ts'), include=('invocations', 'errors', 'throttles', 'async_events_dropped', 'reports', 'cold_starts', 'billed_gb_s', 'duration_p99', 'concurrency_max', 'iterator_age_max', 'est_duration_ms'), name='daystat_natural_key')],
             },
         ),
+        # The hour table's natural key also carries what the overview reads at its range edges
+        # (ops.models.telemetry.HOUR_COVER_COLUMNS), so those reads are index-only. Rebuilding it
+        # holds the table's lock for about a minute per 10 million hour rows.
+        migrations.RemoveConstraint(
+            model_name='hourstat',
+            name='hourstat_natural_key',
+        ),
+        migrations.AddConstraint(
+            model_name='hourstat',
+            constraint=models.UniqueConstraint(fields=('series', 'ts'), include=('invocations', 'errors', 'throttles', 'async_events_dropped', 'reports', 'cold_starts', 'billed_gb_s', 'duration_p99', 'concurrency_max', 'iterator_age_max', 'duration_avg'), name='hourstat_natural_key'),
+        ),
         migrations.RunSQL(_each_plain_table(f"SET ({SETTINGS})"), _each_plain_table(f"RESET ({RESET})")),
     ]

@@ -139,13 +139,6 @@ class FiveMinuteStat(StatColumns):
         indexes = [BrinIndex(fields=["ts"], name="fiveminutestat_ts_brin")]
 
 
-class HourStat(StatColumns):
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["series", "ts"], name="hourstat_natural_key")]
-        # retention: rows older than the cutoff
-        indexes = [BrinIndex(fields=["ts"], name="hourstat_ts_brin")]
-
-
 # The fleet overview's range totals read these columns of whole days (ops.selectors.fleet_totals);
 # the day table's covering index carries them so that read is index-only.
 DAY_TOTAL_COLUMNS = (
@@ -161,6 +154,23 @@ DAY_TOTAL_COLUMNS = (
     "iterator_age_max",
     "est_duration_ms",
 )
+
+
+# What the overview reads of the hour rows at its range edges (its totals and the cost
+# estimate's inputs): the hour table's natural key INCLUDEs them, so those reads are index-only.
+HOUR_COVER_COLUMNS = tuple(c for c in DAY_TOTAL_COLUMNS if c != "est_duration_ms") + ("duration_avg",)
+
+
+class HourStat(StatColumns):
+    class Meta:
+        constraints = [
+            # upsert key; one series' hours in a range (charts, totals); index-only for the
+            # overview's edge hours (measured on the scale fixture: 30-day statement 105k → 78k
+            # buffers; the index is ~55 % of the heap's size)
+            models.UniqueConstraint(fields=["series", "ts"], include=list(HOUR_COVER_COLUMNS), name="hourstat_natural_key")
+        ]
+        # retention: rows older than the cutoff
+        indexes = [BrinIndex(fields=["ts"], name="hourstat_ts_brin")]
 
 
 class DayStat(StatColumns):

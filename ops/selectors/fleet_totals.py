@@ -86,17 +86,25 @@ def _edge_pieces(*, raw: str, lo: str, hi: str, h_lo: str, h_hi: str, f_lo: str,
         f"CROSS JOIN LATERAL (SELECT min(ts) AS lo, max(ts) + make_interval(secs => {FIVE.step_s}) AS hi"
         f" FROM {FIVE.table} WHERE series_id = s.id AND ts >= {f_lo} AND ts < {f_hi}) {f}"
     )
-    minute = f"SELECT {raw} FROM {MINUTE.table} WHERE series_id = s.id AND "
+    def piece(table: str, ts_lo: str, ts_hi: str) -> str:
+        # The bounds again as a condition on the outer row alone: Postgres checks such a
+        # condition once per series before the scan (a one-time filter), so an empty piece —
+        # most of them, on a range of whole hours and days — costs no index descent.
+        return (
+            f"SELECT {raw} FROM {table} WHERE ({ts_lo}) < ({ts_hi})"
+            f" AND series_id = s.id AND ts >= {ts_lo} AND ts < {ts_hi}"
+        )
+
+    five_hi_of_head = f"least({f}.hi, coalesce({h}.lo, {f}.hi))"
+    five_lo_of_tail = f"CASE WHEN {h}.hi IS NULL THEN {f}.hi ELSE greatest({f}.lo, {h}.hi) END"
     pieces = [
-        f"SELECT {raw} FROM {HOUR.table} WHERE series_id = s.id AND ts >= {h}.lo AND ts < {h}.hi",
-        f"SELECT {raw} FROM {FIVE.table} WHERE series_id = s.id AND ts >= {f}.lo"
-        f" AND ts < least({f}.hi, coalesce({h}.lo, {f}.hi))",
-        f"SELECT {raw} FROM {FIVE.table} WHERE series_id = s.id"
-        f" AND ts >= CASE WHEN {h}.hi IS NULL THEN {f}.hi ELSE greatest({f}.lo, {h}.hi) END AND ts < {f}.hi",
-        minute + f"ts >= {lo} AND ts < coalesce(least({h}.lo, {f}.lo), {hi})",
-        minute + f"ts >= coalesce(greatest({h}.hi, {f}.hi), {hi}) AND ts < {hi}",
-        minute + f"{h}.lo IS NOT NULL AND {f}.lo IS NOT NULL"
-        f" AND ts >= least({h}.hi, {f}.hi) AND ts < greatest({h}.lo, {f}.lo)",
+        piece(HOUR.table, f"{h}.lo", f"{h}.hi"),
+        piece(FIVE.table, f"{f}.lo", five_hi_of_head),
+        piece(FIVE.table, five_lo_of_tail, f"{f}.hi"),
+        piece(MINUTE.table, lo, f"coalesce(least({h}.lo, {f}.lo), {hi})"),
+        piece(MINUTE.table, f"coalesce(greatest({h}.hi, {f}.hi), {hi})", hi),
+        # between the two spans (NULL unless both exist)
+        piece(MINUTE.table, f"least({h}.hi, {f}.hi)", f"CASE WHEN {h}.lo IS NOT NULL THEN greatest({h}.lo, {f}.lo) END"),
     ]
     return spans, pieces
 
