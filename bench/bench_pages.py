@@ -10,9 +10,9 @@ fetches of its index-only scans (≈ 0 once the visibility map is current). With
 more, ``ratio_to_first`` gives each page's p95 against the first size's, next to the ratio of
 function counts: cost grows linearly when the two are close (or the first is the larger).
 
-``make bench`` runs the default sizes (100×7 and 300×7: about two minutes to build here) so it
+``make bench`` runs the default sizes (100×7 and 300×7: about 6 minutes to build, 8 with the timings, on this loaded machine) so it
 passes on an empty database; ``bench_pages_scale`` (``python -m bench.run bench_pages_scale``)
-runs the issue's sizes, 1,000 × 30 days and 3,000 × 7 days (about 40 minutes here).
+runs the issue's sizes, 1,000 × 30 days and 3,000 × 7 days (about an hour here).
 ``--reuse`` times what the database holds instead of building (one size). ``--no-vacuum``
 builds without the vacuum after the load (the previous layout's empty visibility map).
 Results also go to bench/results/pages.json (or ``--out``). Run by hand; never a timed
