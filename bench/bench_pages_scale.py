@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://…/lambdaops_bench python -m bench.bench_pages_scale
 
 The same as ``bench_pages --sizes 1000x30,3000x7`` (see there), with results in
-bench/results/pages_scale.json. About 40 minutes on the 2-core machine and ~13 GB of disk at its
+bench/results/pages_scale.json. About an hour on the 2-core machine and ~13 GB of disk at its
 largest, so ``make bench`` leaves it out (bench/run.py's SLOW); ``python -m bench.run
 bench_pages_scale`` or ``--all`` runs it.
 """
