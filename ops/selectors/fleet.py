@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.db import connection
 
 from ops.models import DLQ_ROLES, SeriesKind
+from ops.models.telemetry import DAY_TOTAL_COLUMNS
 from ops.rules.cost import cost_usd_sql
 from ops.rules.episode import rank_key
 from ops.rules.now import NOW_WINDOW, now_aggregates_sql, now_columns_sql
@@ -49,19 +50,8 @@ SORTS = {
 }
 DEFAULT_SORT = "-error_rate"
 
-_TOTAL_COLUMNS = (
-    "invocations",
-    "errors",
-    "throttles",
-    "async_events_dropped",
-    "reports",
-    "cold_starts",
-    "billed_gb_s",
-    "duration_p99",
-    "concurrency_max",
-    "iterator_age_max",
-    EST_MS,
-)
+# The range totals are what the day roll-up's covering index carries (ops.models.telemetry).
+_TOTAL_COLUMNS = DAY_TOTAL_COLUMNS
 
 
 def parse_sort(raw: str | None) -> str:
