@@ -42,7 +42,7 @@ def _queues(tag: str):
     """A DLQ and the source queue whose redrive policy names it, in the sandbox and as rows."""
     from django.utils import timezone
 
-    from ops.models import Account, Queue
+    from ops.models import Account, Function, FunctionQueue, Queue, QueueRole
 
     c = _sqs()
     account, _ = Account.objects.get_or_create(account_id=ACCOUNT_ID, defaults={"name": "bench-redrive", "regions": [REGION]})
@@ -53,8 +53,15 @@ def _queues(tag: str):
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
     now = timezone.now()
     dlq = Queue.objects.create(account=account, region=REGION, arn=dlq_arn, url=dlq_url, name=dlq_name, last_seen=now)
-    Queue.objects.create(account=account, region=REGION, arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{src_name}", url=src_url,
-                         name=src_name, dlq_arn=dlq_arn, last_seen=now)
+    src = Queue.objects.create(account=account, region=REGION, arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{src_name}",
+                               url=src_url, name=src_name, dlq_arn=dlq_arn, last_seen=now)
+    # Redrive acts only on a known function's DLQ: a function reading the source queue, whose
+    # DLQ this is (as the inventory poller links them).
+    fn = Function.objects.create(account=account, region=REGION, name=f"bench-{tag}-fn",
+                                 arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:bench-{tag}-fn", memory_mb=128,
+                                 timeout_s=30, last_seen=now)
+    FunctionQueue.objects.create(function=fn, queue=src, role=QueueRole.EVENT_SOURCE)
+    FunctionQueue.objects.create(function=fn, queue=dlq, role=QueueRole.SOURCE_DLQ)
     return dlq, dlq_url, src_url
 
 

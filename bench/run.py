@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Half an hour or more each: left out of the default run.
-SLOW = {"bench_soak"}
+SLOW = {"bench_soak", "bench_pages_scale"}
 
 
 def main(names: list[str], *, everything: bool = False) -> int:

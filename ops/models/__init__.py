@@ -61,6 +61,7 @@ from ops.models.quarantine import Quarantine
 from ops.models.traces import Trace, TraceCall, TraceSegment
 from ops.models.telemetry import (
     ApiUsage,
+    DayStat,
     ErrorGroup,
     ErrorMinute,
     FiveMinuteStat,
@@ -102,6 +103,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "ApiUsage",
+    "DayStat",
     "Alias",
     "AliasChange",
     "AliasChangeSource",

@@ -12,17 +12,25 @@ How a wide row rolls up (the same rule for 1→5 minutes and 5 minutes→1 hour)
   bound, which is the safe side for latency alerts and "slowest hour" charts. It equals the
   true value when one finer bucket dominates the traffic, and overstates it otherwise.
 
+Whole UTC days (``DayStat``, for the fleet overview's range totals) roll up from the hour rows
+by the same rules, once a day is over: a day is never written from part of its hours. Each
+run re-rolls the days its trailing window touches (so late points that change yesterday's last
+hours change its day too) and any day after the newest stored one (a roll-up that did not run
+for a while leaves no gap in the days: a gap would make a range total miss that day, because
+the readers take the day rows' first-to-last span as covered). The day's ``est_duration_ms``
+is the cost estimate summed over its hour rows (see ``DayStat``).
+
 Each run re-rolls a trailing window (ROLLUP_TRAILING_HOURS) because minute rows keep changing
 while the pollers re-read late data; a catch-up that writes older minutes calls
 ``rollup_range`` for its own range. Upserts compare before writing, so re-rolling unchanged
 buckets writes nothing.
 
-Retention: minute rows 15 days, 5-minute 63 days, hourly 455 days (CloudWatch keeps 1-minute,
-5-minute and 1-hour data that long), error lines and per-minute error counts with the minute
-data. The minute and five-minute tables are partitioned by time (ops.pollers.partitions):
-retention drops their whole partitions past the cutoff and deletes only what waits in their
-default partitions. Every other table is deleted from in batches, so no single statement holds
-locks for long.
+Retention: minute rows 15 days, 5-minute 63 days, hourly and daily 455 days (CloudWatch keeps
+1-minute, 5-minute and 1-hour data that long; days go with the hours they are made of), error
+lines and per-minute error counts with the minute data. The minute and five-minute tables are
+partitioned by time (ops.pollers.partitions): retention drops their whole partitions past the
+cutoff and deletes only what waits in their default partitions. Every other table is deleted
+from in batches, so no single statement holds locks for long.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from django.utils import timezone
 from ops.models.telemetry import MAX_COLUMNS, PERCENTILE_COLUMNS, SUM_COLUMNS, WEIGHTED_COLUMNS
 from ops.pollers import partitions
 from ops.pollers.base import advisory_lock
+from ops.pollers.vacuum import telemetry_vacuum
+from ops.rules.cost import estimated_ms_sum_sql
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +56,18 @@ LEVELS = {
     # target table: (source table, bucket)
     "ops_fiveminutestat": ("ops_minutestat", timedelta(minutes=5)),
     "ops_hourstat": ("ops_fiveminutestat", timedelta(hours=1)),
+    "ops_daystat": ("ops_hourstat", timedelta(days=1)),
 }
+DAY = timedelta(days=1)
+# Tables each run writes: vacuumed afterwards so their visibility maps stay current.
+ROLLUP_TABLES = tuple(LEVELS)
+# With no day row in this many days (a new install, or one upgraded from before days), a run
+# rolls this many days back at once: enough for the 30-day range, a few seconds of hour rows.
+DAY_CATCHUP_DAYS = 35
 ORIGIN = "2000-01-03 00:00:00+00"  # a Monday at midnight: buckets align to the clock
 
 
-def _select(source: str, bucket: timedelta) -> str:
+def _select(source: str, bucket: timedelta, *, extra: tuple[str, ...] = ()) -> str:
     parts = [f"SUM({c})" for c in SUM_COLUMNS]
     parts += [f"MAX({c})" for c in MAX_COLUMNS + PERCENTILE_COLUMNS]
     with_avg = "FILTER (WHERE duration_avg IS NOT NULL)"
@@ -59,6 +76,7 @@ def _select(source: str, bucket: timedelta) -> str:
         f" THEN SUM(duration_avg * invocations) {with_avg} / SUM(invocations) {with_avg}"
         f" ELSE AVG(duration_avg) END"
     )
+    parts += list(extra)
     seconds = int(bucket.total_seconds())
     return (
         f"SELECT series_id, date_bin('{seconds} seconds', ts, TIMESTAMPTZ '{ORIGIN}') AS b, {', '.join(parts)}"
@@ -72,18 +90,25 @@ def floor_to(ts: datetime, bucket: timedelta) -> datetime:
 
 
 def rollup_level(*, table: str, start: datetime, end: datetime) -> int:
-    """Re-roll ``table``'s buckets overlapping [start, end); return rows inserted or changed."""
+    """Re-roll ``table``'s buckets overlapping [start, end); return rows inserted or changed.
+    Days are whole or not written: [start, end) is cut to the days over by now."""
     source, bucket = LEVELS[table]
     # Whole buckets only: a bucket rebuilt from part of its rows would lose the rest.
     start = floor_to(start, bucket)
     if floor_to(end, bucket) != end:
         end = floor_to(end, bucket) + bucket
-    cols = ", ".join(ALL_COLUMNS)
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in ALL_COLUMNS)
-    old = ", ".join(f"{table}.{c}" for c in ALL_COLUMNS)
-    new = ", ".join(f"EXCLUDED.{c}" for c in ALL_COLUMNS)
+    columns, extra = ALL_COLUMNS, ()
+    if table == "ops_daystat":
+        end = min(end, floor_to(timezone.now(), DAY))
+        if end <= start:
+            return 0
+        columns, extra = ALL_COLUMNS + ("est_duration_ms",), (estimated_ms_sum_sql(table=source),)
+    cols = ", ".join(columns)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+    old = ", ".join(f"{table}.{c}" for c in columns)
+    new = ", ".join(f"EXCLUDED.{c}" for c in columns)
     sql = (
-        f"INSERT INTO {table} (series_id, ts, {cols}) {_select(source, bucket)}"
+        f"INSERT INTO {table} (series_id, ts, {cols}) {_select(source, bucket, extra=extra)}"
         f" ON CONFLICT (series_id, ts) DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
     )
     with transaction.atomic(), connection.cursor() as cur:
@@ -91,20 +116,39 @@ def rollup_level(*, table: str, start: datetime, end: datetime) -> int:
         return max(cur.rowcount, 0)
 
 
-def rollup_range(*, start: datetime, end: datetime) -> int:
-    """Both levels for [start, end): five-minute from minutes, then hourly from five-minute."""
+def rollup_range(*, start: datetime, end: datetime, days_from: datetime | None = None) -> int:
+    """Every level for [start, end): five-minute from minutes, hourly from five-minute, then the
+    whole days among them from the hours (from ``days_from`` when given, to catch up days)."""
     n = rollup_level(table="ops_fiveminutestat", start=start, end=end)
     n += rollup_level(table="ops_hourstat", start=start, end=end)
+    n += rollup_level(table="ops_daystat", start=min(start, days_from or start), end=end)
     return n
 
 
+def _first_missing_day(*, now: datetime) -> datetime:
+    """The day after the newest stored day row (looked up among recent days only: the BRIN
+    index makes that a few pages), or DAY_CATCHUP_DAYS back when there is none."""
+    floor = floor_to(now, DAY) - DAY_CATCHUP_DAYS * DAY
+    with connection.cursor() as cur:
+        cur.execute("SELECT max(ts) FROM ops_daystat WHERE ts >= %s", [floor])
+        newest = cur.fetchone()[0]
+    return newest + DAY if newest is not None else floor
+
+
 def rollup_recent(*, now: datetime | None = None) -> int:
-    """The trailing window, for the beat task."""
+    """The trailing window and any day not rolled yet, for the beat task; then a vacuum of the
+    roll-up tables, outside the lock (it takes none a writer waits on)."""
     now = now or timezone.now()
     with advisory_lock("rollup") as got:
         if not got:
             return 0
-        return rollup_range(start=now - timedelta(hours=settings.ROLLUP_TRAILING_HOURS), end=now + timedelta(hours=1))
+        n = rollup_range(
+            start=now - timedelta(hours=settings.ROLLUP_TRAILING_HOURS),
+            end=now + timedelta(hours=1),
+            days_from=_first_missing_day(now=now),
+        )
+    telemetry_vacuum(tables=ROLLUP_TABLES)
+    return n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +165,7 @@ def _retention_plan() -> list[tuple[str, int]]:
         ("ops_errorminute", settings.MINUTE_RETENTION_DAYS),
         ("ops_fiveminutestat", settings.FIVE_MINUTE_RETENTION_DAYS),
         ("ops_hourstat", settings.HOUR_RETENTION_DAYS),
+        ("ops_daystat", settings.HOUR_RETENTION_DAYS),
         ("ops_logline", settings.LOG_LINE_RETENTION_DAYS),
         ("ops_apiusage", settings.API_USAGE_RETENTION_DAYS),
         ("ops_dlqsnapshot", settings.MINUTE_RETENTION_DAYS),

@@ -1,7 +1,8 @@
 """The fleet overview's reads: every function's numbers for a range and what is on fire.
 
 The whole table is one SQL statement whatever the number of functions: filter the inventory,
-total each function's series over the range (``ops.selectors.telemetry``), join the DLQ depth
+total each function's series over the range (whole days from the day roll-up, the partial days
+at the edges from the finer tables: ``ops.selectors.fleet_totals``), join the DLQ depth
 and the price, compute the ratios, rank by the requested sort, and return the requested page
 plus the rows that are on fire. Trends, onsets and deploys for those rows are one query each.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from django.db import connection
 
 from ops.models import DLQ_ROLES, SeriesKind
+from ops.models.telemetry import DAY_TOTAL_COLUMNS
 from ops.rules.cost import cost_usd_sql
 from ops.rules.episode import rank_key
 from ops.rules.now import NOW_WINDOW, now_aggregates_sql, now_columns_sql
@@ -25,7 +27,8 @@ from ops.selectors.dlq_depth import arrivals_sql, depth_before_sql, growth_sql
 from ops.selectors.headroom import account_concurrency_limit
 from ops.selectors.inventory import FunctionFilters
 from ops.selectors.now import NowInput, now_states
-from ops.selectors.telemetry import EST_MS, known_until_sql, series_buckets, totals_params, totals_sql
+from ops.selectors.fleet_totals import fleet_totals_params, fleet_totals_sql, range_has_days
+from ops.selectors.telemetry import EST_MS, known_until_sql, series_buckets
 from ops.selectors.timerange import TimeRange
 
 PAGE_SIZE = 50
@@ -47,19 +50,8 @@ SORTS = {
 }
 DEFAULT_SORT = "-error_rate"
 
-_TOTAL_COLUMNS = (
-    "invocations",
-    "errors",
-    "throttles",
-    "async_events_dropped",
-    "reports",
-    "cold_starts",
-    "billed_gb_s",
-    "duration_p99",
-    "concurrency_max",
-    "iterator_age_max",
-    EST_MS,
-)
+# The range totals are what the day roll-up's covering index carries (ops.models.telemetry).
+_TOTAL_COLUMNS = DAY_TOTAL_COLUMNS
 
 
 def parse_sort(raw: str | None) -> str:
@@ -93,7 +85,12 @@ def fleet_page(
     now_columns = now_columns_sql(
         agg="a", timeout_s="fn.timeout_s", concurrency_limit=f"coalesce(fn.reserved_concurrency, %(limit)s)"
     )
-    stat_sql = totals_sql(columns=_TOTAL_COLUMNS, source="(SELECT sid FROM fn WHERE sid IS NOT NULL)")
+    # Range totals: whole days from the day roll-up, the edges from the finer tables.
+    stat_sql = fleet_totals_sql(
+        columns=_TOTAL_COLUMNS,
+        source="(SELECT sid FROM fn WHERE sid IS NOT NULL)",
+        with_days=range_has_days(start=time_range.start, end=time_range.end),
+    )
     sql = f"""
 WITH fn AS MATERIALIZED (
   SELECT f.id, f.name, a.name AS account, f.region, f.runtime, f.architecture, f.memory_mb, f.timeout_s,
@@ -177,8 +174,7 @@ WHERE rn > %(offset)s AND rn <= %(offset)s + %(per_page)s OR fire.fire_rank <= %
 ORDER BY rn
 """
     params |= price_params
-    params |= totals_params(series_ids=[], start=time_range.start, end=time_range.end)
-    params.pop("ids")
+    params |= fleet_totals_params(start=time_range.start, end=time_range.end)
     params |= {
         "series_kind": SeriesKind.FUNCTION.value,
         "dlq_roles": [r.value for r in DLQ_ROLES],
@@ -223,6 +219,7 @@ def _annotate(*, rows: list[FleetRow], fire: list[FleetRow], time_range: TimeRan
             columns=("invocations", "errors", "throttles"),
             max_points=TREND_POINTS,
             known_until=known,
+            days=True,  # 30-day trends: 2-day buckets, 30 day rows a series instead of 720 hours
         )
         for r in rows:
             r.trend = data.get(r.series_id)

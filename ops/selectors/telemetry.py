@@ -268,9 +268,11 @@ def series_buckets(
     columns: Sequence[str] = ALL_COLUMNS,
     max_points: int = MAX_POINTS,
     known_until: Mapping[int, datetime | None] | None = None,
+    days: bool = False,
 ) -> dict[int, SeriesData]:
     """Bucketed values for each series (one query whatever the number of series; one more
-    when ``known_until`` is not given).
+    when ``known_until`` is not given). ``days``: where the buckets are whole days, read the
+    day roll-up for the whole days (``ops.selectors.fleet_totals``; sum and max columns only).
 
     A bucket that begins at or after the series' known-until instant (``series_known_until``)
     is not known yet: every column is None there, counts included — a line that drops to 0 at
@@ -300,8 +302,19 @@ def series_buckets(
     # 5-minute rows even on a 1-day range); the finest table always fills the gaps.
     tiers = tuple(t for t in (HOUR, FIVE, MINUTE) if step % t.step_s == 0)
     params = _params(ids=series_ids, start=start, end=end, tiers=tiers) | {"step": step, "origin": EPOCH}
+    sql = _stat_sql(columns=columns, tiers=tiers, bucketed=True)
+    if days and step % 86400 == 0:
+        from ops.selectors import fleet_totals  # it builds on this module
+
+        if fleet_totals.range_has_days(start=start, end=end):
+            sql = fleet_totals.fleet_totals_sql(
+                columns=columns, source="unnest(%(ids)s::bigint[])", with_days=True, bucketed=True
+            )
+            params = fleet_totals.fleet_totals_params(start=start, end=end) | {
+                "ids": list(series_ids), "step": step, "origin": EPOCH,
+            }
     index = {int((ts - EPOCH).total_seconds()): i for i, ts in enumerate(times)}
-    for row in _fetch(_stat_sql(columns=columns, tiers=tiers, bucketed=True), params):
+    for row in _fetch(sql, params):
         i = index.get(row["bucket"])
         if i is None:
             continue
