@@ -59,12 +59,17 @@ ALERTS_TICK_DEBOUNCE_S = 5
 def alerts_tick_soon() -> None:
     """Ask for an evaluation tick now that new minutes are stored, rather than at the next beat
     tick up to a minute later (alert latency). Debounced by a Redis SET NX with a few seconds'
-    expiry; a Redis fault only loses the early tick (the beat one still comes)."""
+    expiry; a Redis fault only loses the early tick (the beat one still comes).
+
+    The tick runs when the debounce ends, not at once: a run that finishes within it (another
+    account × region of the same burst) finds the key taken, and its minutes must still be in
+    the tick it was folded into. Sent at once, that tick could start before they are committed,
+    and they would wait for the beat tick, a minute later."""
     from ops.tasks.alerts import alerts_tick
 
     try:
         if cache.add("alerts-tick-requested", "1", ALERTS_TICK_DEBOUNCE_S):
-            transaction.on_commit(lambda: alerts_tick.delay())
+            transaction.on_commit(lambda: alerts_tick.apply_async(countdown=ALERTS_TICK_DEBOUNCE_S))
     except Exception:  # noqa: BLE001 - never fail a poll for an early tick
         log.warning("could not ask for an early alert tick", exc_info=True)
 

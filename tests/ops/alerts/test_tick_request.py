@@ -18,13 +18,15 @@ def test_a_metrics_run_that_wrote_rows_asks_for_one_tick(monkeypatch, django_cap
     sent = []
     written = iter([12, 7, 0])
     monkeypatch.setattr(pollers, "_poll", lambda *a, **kw: next(written))
-    monkeypatch.setattr(alert_tasks.alerts_tick, "delay", lambda: sent.append("tick"))
+    # after the debounce, so the runs folded into it are committed when it starts
+    monkeypatch.setattr(alert_tasks.alerts_tick, "apply_async",
+                        lambda countdown=None: sent.append(("tick", countdown)))
     with django_capture_on_commit_callbacks(execute=True):
         assert pollers.poll_metrics(account.pk, "us-east-1") == 12
         assert pollers.poll_metrics(account.pk, "eu-west-1") == 7  # within the debounce: no second tick
-    assert sent == ["tick"]
+    assert sent == [("tick", pollers.ALERTS_TICK_DEBOUNCE_S)]
     cache.delete("alerts-tick-requested")
     with django_capture_on_commit_callbacks(execute=True):
         assert pollers.poll_metrics(account.pk, "us-east-1") == 0  # nothing stored: no tick
-    assert sent == ["tick"]
+    assert sent == [("tick", pollers.ALERTS_TICK_DEBOUNCE_S)]
     assert cache.get("alerts-tick-requested") is None
