@@ -116,6 +116,8 @@ def _env() -> dict[str, str]:
     env["SANDBOX_PORT"] = str(SANDBOX_PORT)
     env["SECRET_KEY"] = _secret_key()
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Links in notifications (function page, rollback, acknowledge) point at this demo's web port.
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{WEB_PORT}")
     # The sandbox writes a day of history; read all of it on the first polls so the charts
     # have something to show at once (the defaults read the last hour, then keep up).
     env.setdefault("METRICS_INITIAL_BACKFILL_MINUTES", "1440")
