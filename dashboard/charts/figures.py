@@ -54,7 +54,10 @@ def base_layout(*, time_range: TimeRange, y_title: str, y_axis: dict | None = No
             "hoverformat": "%Y-%m-%d %H:%M UTC",
             "showgrid": True,
             "gridcolor": "#eef1f4",
-            "automargin": True,
+            # Height only: a date label at the left edge ("00:00 / Dec 1, 2026") pushing the left
+            # margin moves every tick, which can move that label off the edge again; Plotly then
+            # gives up ("Too many auto-margin redraws"). The y-axis labels size the left margin.
+            "automargin": "height",
         },
         "yaxis": {
             "title": {"text": y_title, "font": AXIS_FONT, "standoff": 6},
