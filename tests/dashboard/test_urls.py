@@ -145,10 +145,10 @@ def test_every_route_answers_hostile_queries_without_a_server_error(client, rout
     for r, (label, paths) in enumerate(routes):
         # The admin's routes are Django's own, and closed to viewers and operators: one path each.
         app_route = not paths[0].startswith("/admin/")
-        # Each route gets a rotating slice of the corpus (a third as a viewer, a sixth as an
+        # Each route gets a rotating slice of the corpus (a fifth as a viewer, a tenth as an
         # operator, whose pages are the viewer's plus their action links); neighbouring routes
         # get the other slices, so the walk as a whole sends every value to every kind of page.
-        step = (3 if role == Role.VIEWER else 6) if app_route else 8
+        step = (5 if role == Role.VIEWER else 10) if app_route else 8
         corpus = HOSTILE[r % step :: step]
         for n, path in enumerate(paths if app_route else paths[:1]):
             # Every parameter at once, one hostile value at a time.
@@ -158,19 +158,21 @@ def test_every_route_answers_hostile_queries_without_a_server_error(client, rout
             count += len(corpus) + 1
             if n > 0:
                 continue  # the second path is the one whose lookup must 404: the values above reach it
+            if role != Role.VIEWER:
+                continue  # query parsing is the same whoever asks: the viewer's walk holds it
             queries = RAW_QUERIES + [urlencode(q) for q in RANGES]
             for query in queries if app_route else queries[::3]:
                 _check(_request(client, user, "GET", path, query), path)
                 count += 1
-            if not app_route or role != Role.VIEWER:
+            if not app_route:
                 continue
-            # One parameter at a time (the rest absent), so a 400 can be held to naming it;
-            # each parameter gets one value, rotating with the route, together all of them.
-            for i, name in enumerate(PARAMS):
+            # One parameter at a time (the rest absent), so a 400 can be held to naming it: every
+            # other parameter a route, one value each, both rotating with the route.
+            for i, name in list(enumerate(PARAMS))[r % 2 :: 2]:
                 value = HOSTILE[(i + r) % len(HOSTILE)]
                 _check(_request(client, user, "GET", path, urlencode({name: value})), path, single=name)
                 count += 1
-    assert count > 1500
+    assert count > (1500 if role == Role.VIEWER else 500)
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
@@ -183,9 +185,9 @@ def test_every_route_answers_hostile_form_posts_without_a_server_error(client, r
     for r, (label, paths) in enumerate(routes):
         app_route = not paths[0].startswith("/admin/")
         for path in paths[:1]:
-            # Form values meet the edge middleware and the form's own cleaning: a rotating quarter
+            # Form values meet the edge middleware and the form's own cleaning: a rotating sixth
             # of the corpus a route (an eighth on the admin's), all of it over neighbouring routes.
-            step = 4 if app_route else 8
+            step = 6 if app_route else 8
             for value in HOSTILE[r % step :: step]:
                 _check(_request(client, user, "POST", path, data={p: value for p in PARAMS}), path)
             _check(_request(client, user, "POST", path, query="q=%00", data={}), path)
@@ -193,7 +195,7 @@ def test_every_route_answers_hostile_form_posts_without_a_server_error(client, r
 
 def test_the_admin_answers_hostile_queries_to_an_admin_without_a_server_error(client, routes):
     """Django's admin reads its own parameters (search, filters, ordering, paging): walked as a
-    superuser with a rotating quarter of the corpus a route, GET only (a POST there would change data)."""
+    superuser with a rotating eighth of the corpus a route, GET only (a POST there would change data)."""
     from ops.services.users import user_create
 
     admin = user_create(username="walker-admin", password="correct-horse-42", role=Role.OPERATOR, admin=True)
@@ -203,6 +205,6 @@ def test_the_admin_answers_hostile_queries_to_an_admin_without_a_server_error(cl
         if not paths[0].startswith("/admin/"):
             continue
         for path in paths[:2]:
-            for value in HOSTILE[r % 4 :: 4]:
+            for value in HOSTILE[r % 8 :: 8]:
                 _check(_request(client, admin, "GET", path, urlencode({p: value for p in admin_params})), path)
             _check(_request(client, admin, "GET", path, "q=%00"), path)

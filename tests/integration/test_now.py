@@ -103,8 +103,10 @@ def test_a_deploy_regression_tops_the_default_overview_within_two_poll_cycles(wo
     scenario = sandbox.set_scenario(sandbox_server, "deploy-regression", function="checkout-api")
     onset = switched
     sandbox.generate(sandbox_server, start=onset, minutes=3, seed=3)
-    truth = sandbox.ledger_totals(sandbox_server, function="checkout-api", start=onset, end=onset + timedelta(minutes=2))
-    assert truth["errors"] / truth["invocations"] > 0.2  # the bad build fails ~35 % of its calls
+    truth = sandbox.ledger_totals(sandbox_server, function="checkout-api", start=onset, end=onset + timedelta(minutes=3))
+    # The bad build fails ~35 % of its calls; at the quiet hours of the sandbox's day that is a few
+    # dozen calls, so the share is held to "far above the steady ~1 %", not to its expected value.
+    assert truth["errors"] >= 5 and truth["errors"] / truth["invocations"] > 0.1
 
     for i in (1, 2):  # two poll cycles, a minute apart
         assert all(o.ok for o in _cycle(monkeypatch, clock=onset + timedelta(minutes=1 + i, seconds=5)))
